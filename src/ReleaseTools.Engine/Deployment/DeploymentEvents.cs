@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Generic;
+using ReleaseTools.Engine.Store;
+
+namespace ReleaseTools.Engine.Deployment
+{
+    /// <summary>Receives a run's events. Called from worker threads: implementations must be thread-safe and must not block long.</summary>
+    public interface IDeploymentObserver
+    {
+        void OnEvent(DeploymentEvent deploymentEvent);
+    }
+
+    public abstract record DeploymentEvent
+    {
+        public string DeploymentId { get; init; } = "";
+        public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+    }
+
+    public sealed record DeploymentStarted : DeploymentEvent
+    {
+        public DeploymentOperation Operation { get; init; }
+        public int TotalTargets { get; init; }
+        public int BatchCount { get; init; }
+    }
+
+    /// <summary>Package download progress (bytes so far; total when the server said).</summary>
+    public sealed record PackageProgress : DeploymentEvent
+    {
+        public string Source { get; init; } = "";
+        public long BytesReceived { get; init; }
+        public long? TotalBytes { get; init; }
+        public bool FromCache { get; init; }
+    }
+
+    public sealed record BatchStarted : DeploymentEvent
+    {
+        public int Batch { get; init; }
+        public int InstanceCount { get; init; }
+    }
+
+    public sealed record InstanceStepStarted : DeploymentEvent
+    {
+        public string InstanceId { get; init; } = "";
+        public int Batch { get; init; }
+        /// <summary>ping, package, config, activate, verify, retry-wait.</summary>
+        public string Step { get; init; } = "";
+        public int Attempt { get; init; }
+    }
+
+    public sealed record InstanceCompleted : DeploymentEvent
+    {
+        public TargetResult Result { get; init; } = new TargetResult();
+    }
+
+    public sealed record BatchCompleted : DeploymentEvent
+    {
+        public int Batch { get; init; }
+        public int Succeeded { get; init; }
+        public int Failed { get; init; }
+        public int Unreachable { get; init; }
+        /// <summary>The failure threshold was breached after this batch.</summary>
+        public bool BreachedPolicy { get; init; }
+    }
+
+    public sealed record DeploymentWarning : DeploymentEvent
+    {
+        public string Message { get; init; } = "";
+    }
+
+    public sealed record DeploymentFinished : DeploymentEvent
+    {
+        public DeploymentSummary Summary { get; init; } = new DeploymentSummary();
+    }
+
+    /// <summary>One instance's outcome in one run; the cmdlets turn it into pipeline output.</summary>
+    public sealed record TargetResult
+    {
+        public string DeploymentId { get; init; } = "";
+        public DeploymentOperation Operation { get; init; }
+        public string InstanceId { get; init; } = "";
+        public string Service { get; init; } = "";
+        public string Environment { get; init; } = "";
+        public int Batch { get; init; }
+        public string? FromVersion { get; init; }
+        public string ToVersion { get; init; } = "";
+        public TargetStatus Status { get; init; }
+        public bool Transferred { get; init; }
+        public TimeSpan Duration { get; init; }
+        public int Attempts { get; init; }
+        public string? FailedStep { get; init; }
+        public string? Error { get; init; }
+        /// <summary>Stable id for the failure, e.g. FloydSignatureRejected, InstanceUnreachable, PackageChecksumMismatch.</summary>
+        public string? ErrorId { get; init; }
+    }
+
+    public sealed record DeploymentSummary
+    {
+        public string DeploymentId { get; init; } = "";
+        public DeploymentOperation Operation { get; init; }
+        public DeploymentStatus Status { get; init; }
+        public int Total { get; init; }
+        public int Succeeded { get; init; }
+        public int Unchanged { get; init; }
+        public int Failed { get; init; }
+        public int Unreachable { get; init; }
+        public int Skipped { get; init; }
+        public int RolledBack { get; init; }
+        public int Cancelled { get; init; }
+        public long PackageBytesSent { get; init; }
+        public TimeSpan Duration { get; init; }
+        public IReadOnlyList<TargetResult> Results { get; init; } = Array.Empty<TargetResult>();
+    }
+
+    /// <summary>A dry run: what a run would do, computed with read-only pings only.</summary>
+    public sealed record DeploymentPlan
+    {
+        public DeploymentOperation Operation { get; init; }
+        public string? PackageUrl { get; init; }
+        /// <summary>Package size when known (HEAD, local file, cache).</summary>
+        public long? PackageBytes { get; init; }
+        /// <summary>Package bytes that would cross the network: size times instances that need the package.</summary>
+        public long? BytesToSend { get; init; }
+        public IReadOnlyList<PlannedBatch> Batches { get; init; } = Array.Empty<PlannedBatch>();
+    }
+
+    public sealed record PlannedBatch
+    {
+        public int Batch { get; init; }
+        public IReadOnlyList<PlannedTarget> Targets { get; init; } = Array.Empty<PlannedTarget>();
+    }
+
+    public enum PlannedAction
+    {
+        Change,
+        AlreadyCurrent,
+        Unreachable,
+        HeldByOtherDeployment,
+        /// <summary>Rollback only: the instance has no earlier release to go back to.</summary>
+        NoPreviousRelease,
+    }
+
+    public sealed record PlannedTarget
+    {
+        public string InstanceId { get; init; } = "";
+        public string Service { get; init; } = "";
+        public string Environment { get; init; } = "";
+        public string? CurrentVersion { get; init; }
+        public string TargetVersion { get; init; } = "";
+        public PlannedAction Action { get; init; }
+        public bool NeedsPackage { get; init; }
+        public bool NeedsConfig { get; init; }
+        /// <summary>For HeldByOtherDeployment: who holds it ("deployment d-123 on host build01, process 4242").</summary>
+        public string? Detail { get; init; }
+    }
+}

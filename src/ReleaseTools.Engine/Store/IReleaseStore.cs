@@ -1,0 +1,76 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace ReleaseTools.Engine.Store
+{
+    /// <summary>
+    /// Everything ReleaseTools knows: the instance registry, deployment records with per-target outcomes,
+    /// version history, config snapshots and instance leases. SQLite is the embedded implementation; a server
+    /// database can implement the same contract. Every method is one short transaction.
+    /// </summary>
+    public interface IReleaseStore : IDisposable
+    {
+        /// <summary>Where the store lives, for messages (a file path for SQLite).</summary>
+        string Location { get; }
+
+        // Instance registry --------------------------------------------------------------------------
+        /// <summary>Adds the instance, or updates its service/environment/host/port/tags if the id exists (version history is kept).</summary>
+        Task<InstanceRecord> RegisterInstanceAsync(InstanceRegistration registration, CancellationToken cancellationToken);
+        Task<int> RegisterInstancesAsync(IReadOnlyList<InstanceRegistration> registrations, CancellationToken cancellationToken);
+        /// <summary>Removes the instance from the registry; its history stays. False when it did not exist.</summary>
+        Task<bool> UnregisterInstanceAsync(string instanceId, CancellationToken cancellationToken);
+        Task<InstanceRecord?> GetInstanceAsync(string instanceId, CancellationToken cancellationToken);
+        Task<IReadOnlyList<InstanceRecord>> FindInstancesAsync(InstanceQuery query, CancellationToken cancellationToken);
+        /// <summary>Distinct service names, for argument completion.</summary>
+        Task<IReadOnlyList<string>> GetServiceNamesAsync(CancellationToken cancellationToken);
+        /// <summary>Distinct versions known for a service (registry and history), for argument completion.</summary>
+        Task<IReadOnlyList<string>> GetVersionsAsync(string? service, CancellationToken cancellationToken);
+        /// <summary>Records an observed state without a release (e.g. an agent reported unreachable).</summary>
+        Task SetInstanceStatusAsync(string instanceId, InstanceStatus status, CancellationToken cancellationToken);
+
+        // Deployments -------------------------------------------------------------------------------
+        Task<DeploymentRecord> CreateDeploymentAsync(NewDeployment deployment, IReadOnlyList<DeploymentTargetRecord> targets, CancellationToken cancellationToken);
+        /// <summary>Sets the status; Running sets StartedAt, a final status sets EndedAt. Counters are recomputed from the targets.</summary>
+        Task<DeploymentRecord> SetDeploymentStatusAsync(string deploymentId, DeploymentStatus status, CancellationToken cancellationToken);
+        Task<DeploymentRecord?> GetDeploymentAsync(string deploymentId, CancellationToken cancellationToken);
+        Task<IReadOnlyList<DeploymentRecord>> FindDeploymentsAsync(DeploymentQuery query, CancellationToken cancellationToken);
+        Task<IReadOnlyList<DeploymentTargetRecord>> GetTargetsAsync(string deploymentId, CancellationToken cancellationToken);
+        /// <summary>Writes one target's state as it changes (running, failed, skipped...).</summary>
+        Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken);
+        /// <summary>
+        /// A target reached its release: in one transaction the target is marked, the instance's version and
+        /// fversion are updated, and a history row is appended (not for Unchanged, which moves nothing).
+        /// </summary>
+        Task RecordReleaseAsync(ReleaseOutcome outcome, CancellationToken cancellationToken);
+        Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken);
+        Task<IReadOnlyList<AuditEntry>> GetAuditAsync(string deploymentId, CancellationToken cancellationToken);
+
+        // History and config snapshots ----------------------------------------------------------------
+        /// <summary>Newest first.</summary>
+        Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken);
+        /// <summary>Keeps rendered config bytes under their digest (idempotent).</summary>
+        Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken);
+        Task<byte[]?> GetConfigSnapshotAsync(string digest, CancellationToken cancellationToken);
+
+        // Leases ---------------------------------------------------------------------------------------
+        /// <summary>
+        /// Claims every listed instance for the owner's deployment, or none: an instance is free when it has no
+        /// lease, its lease expired, or the same deployment holds it. Uses a conditional update, so two
+        /// processes never both win.
+        /// </summary>
+        Task<LeaseClaimResult> TryClaimInstancesAsync(LeaseOwner owner, IReadOnlyList<string> instanceIds, TimeSpan leaseDuration, CancellationToken cancellationToken);
+        /// <summary>Extends the expiry of every lease the deployment holds.</summary>
+        Task RenewLeasesAsync(string deploymentId, TimeSpan leaseDuration, CancellationToken cancellationToken);
+        Task ReleaseLeasesAsync(string deploymentId, CancellationToken cancellationToken);
+        Task<IReadOnlyList<LeaseRecord>> GetLeasesAsync(IReadOnlyList<string>? instanceIds, CancellationToken cancellationToken);
+        /// <summary>Drops an instance's lease whoever holds it, and records who forced it and why in the holder's audit trail.</summary>
+        Task<LeaseRecord?> ForceReleaseLeaseAsync(string instanceId, string releasedBy, string reason, CancellationToken cancellationToken);
+        /// <summary>
+        /// Marks Running deployments whose leases expired (or whose owner process on this host is gone) as
+        /// Interrupted, their Running/Pending targets too, and releases their leases. Returns what it changed.
+        /// </summary>
+        Task<IReadOnlyList<DeploymentRecord>> RecoverInterruptedAsync(Func<LeaseOwner, bool> isOwnerAlive, CancellationToken cancellationToken);
+    }
+}

@@ -1,0 +1,235 @@
+using System;
+using System.Collections.Generic;
+
+namespace ReleaseTools.Engine.Store
+{
+    /// <summary>What a caller supplies to add or update one service instance in the registry.</summary>
+    public sealed record InstanceRegistration
+    {
+        public string InstanceId { get; init; } = "";
+        public string Service { get; init; } = "";
+        public string Environment { get; init; } = "";
+        public string Host { get; init; } = "";
+        public int Port { get; init; }
+        public IReadOnlyList<string> Tags { get; init; } = Array.Empty<string>();
+    }
+
+    /// <summary>One registered service instance and what it runs now, as far as the store knows.</summary>
+    public sealed record InstanceRecord
+    {
+        public string InstanceId { get; init; } = "";
+        public string Service { get; init; } = "";
+        public string Environment { get; init; } = "";
+        public string Host { get; init; } = "";
+        public int Port { get; init; }
+        public IReadOnlyList<string> Tags { get; init; } = Array.Empty<string>();
+        /// <summary>Null until the first release reaches the instance.</summary>
+        public string? Version { get; init; }
+        public string? FVersion { get; init; }
+        public InstanceStatus Status { get; init; }
+        public DateTimeOffset UpdatedAt { get; init; }
+    }
+
+    public enum InstanceStatus
+    {
+        Registered,
+        Active,
+        Failed,
+        Unreachable,
+    }
+
+    /// <summary>Filter for instance queries; null members match everything, several values of one member match any.</summary>
+    public sealed record InstanceQuery
+    {
+        public IReadOnlyList<string>? Services { get; init; }
+        public IReadOnlyList<string>? Environments { get; init; }
+        public IReadOnlyList<string>? InstanceIds { get; init; }
+        public string? Version { get; init; }
+    }
+
+    public enum DeploymentOperation
+    {
+        Deploy,
+        Rollback,
+    }
+
+    public enum DeploymentStatus
+    {
+        Pending,
+        Running,
+        Succeeded,
+        Failed,
+        PartiallySucceeded,
+        Cancelled,
+        Interrupted,
+    }
+
+    /// <summary>What the engine supplies to open a deployment (or rollback) record.</summary>
+    public sealed record NewDeployment
+    {
+        public DeploymentOperation Operation { get; init; }
+        public string Service { get; init; } = "";
+        /// <summary>For a rollback with per-instance targets this is empty; each target carries its own version.</summary>
+        public string TargetVersion { get; init; } = "";
+        public string? PackageUrl { get; init; }
+        public string? PackageMd5 { get; init; }
+        public string? FVersion { get; init; }
+        public string InitiatedBy { get; init; } = "";
+        public string InitiatedFrom { get; init; } = "";
+        public int BatchCount { get; init; }
+        /// <summary>Opaque settings the engine needs to resume the run (failure policy, throttle, config digest...).</summary>
+        public string? ParametersJson { get; init; }
+        /// <summary>Set when this run resumes an earlier one.</summary>
+        public string? ResumedFrom { get; init; }
+    }
+
+    public sealed record DeploymentRecord
+    {
+        public string DeploymentId { get; init; } = "";
+        public DeploymentOperation Operation { get; init; }
+        public string Service { get; init; } = "";
+        public string TargetVersion { get; init; } = "";
+        public string? PackageUrl { get; init; }
+        public string? PackageMd5 { get; init; }
+        public string? FVersion { get; init; }
+        public string InitiatedBy { get; init; } = "";
+        public string InitiatedFrom { get; init; } = "";
+        public int BatchCount { get; init; }
+        public string? ParametersJson { get; init; }
+        public string? ResumedFrom { get; init; }
+        public DeploymentStatus Status { get; init; }
+        public int TotalTargets { get; init; }
+        public int SucceededTargets { get; init; }
+        public int FailedTargets { get; init; }
+        public int SkippedTargets { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
+        public DateTimeOffset? StartedAt { get; init; }
+        public DateTimeOffset? EndedAt { get; init; }
+    }
+
+    public sealed record DeploymentQuery
+    {
+        public string? DeploymentId { get; init; }
+        public IReadOnlyList<string>? Services { get; init; }
+        public IReadOnlyList<DeploymentStatus>? Statuses { get; init; }
+        /// <summary>Newest first; at most this many.</summary>
+        public int Limit { get; init; } = 50;
+    }
+
+    public enum TargetStatus
+    {
+        Pending,
+        Running,
+        Succeeded,
+        /// <summary>The agent already ran the target release; nothing was transferred.</summary>
+        Unchanged,
+        Failed,
+        /// <summary>The agent could not be reached at all (connection refused, DNS, timeout before any answer).</summary>
+        Unreachable,
+        /// <summary>Never attempted: an earlier batch breached the failure policy.</summary>
+        Skipped,
+        Cancelled,
+        /// <summary>Succeeded, then returned to its previous release by the Rollback failure policy.</summary>
+        RolledBack,
+    }
+
+    /// <summary>One instance inside one deployment.</summary>
+    public sealed record DeploymentTargetRecord
+    {
+        public string DeploymentId { get; init; } = "";
+        public string InstanceId { get; init; } = "";
+        public string Service { get; init; } = "";
+        public string Environment { get; init; } = "";
+        public int Batch { get; init; }
+        /// <summary>Version this target moves to; differs per target in a rollback.</summary>
+        public string TargetVersion { get; init; } = "";
+        public string? TargetFVersion { get; init; }
+        public string? FromVersion { get; init; }
+        public string? FromFVersion { get; init; }
+        public TargetStatus Status { get; init; }
+        public int Attempts { get; init; }
+        public bool PackageTransferred { get; init; }
+        public bool ConfigTransferred { get; init; }
+        /// <summary>The Floyd step that failed (ping, package, config, activate, verify), if any.</summary>
+        public string? FailedStep { get; init; }
+        public string? Error { get; init; }
+        public DateTimeOffset? StartedAt { get; init; }
+        public DateTimeOffset? EndedAt { get; init; }
+    }
+
+    /// <summary>One move of one instance to a release: enough to roll back to it later, config included.</summary>
+    public sealed record VersionHistoryRecord
+    {
+        public long Sequence { get; init; }
+        public string InstanceId { get; init; } = "";
+        public string Service { get; init; } = "";
+        public string Environment { get; init; } = "";
+        public string Version { get; init; } = "";
+        public string FVersion { get; init; } = "";
+        public string? PreviousVersion { get; init; }
+        public string? PreviousFVersion { get; init; }
+        public string DeploymentId { get; init; } = "";
+        public DeploymentOperation Operation { get; init; }
+        public string? PackageUrl { get; init; }
+        public string? PackageMd5 { get; init; }
+        /// <summary>MD5 (lowercase hex) of the rendered config; its bytes are kept as a config snapshot.</summary>
+        public string? ConfigDigest { get; init; }
+        public string? ConfigFileName { get; init; }
+        public DateTimeOffset RecordedAt { get; init; }
+    }
+
+    /// <summary>A successful move of one target, written in one transaction with the instance update and the history row.</summary>
+    public sealed record ReleaseOutcome
+    {
+        public string DeploymentId { get; init; } = "";
+        public string InstanceId { get; init; } = "";
+        public DeploymentOperation Operation { get; init; }
+        public string Version { get; init; } = "";
+        public string FVersion { get; init; } = "";
+        public string? PackageUrl { get; init; }
+        public string? PackageMd5 { get; init; }
+        public string? ConfigDigest { get; init; }
+        public string? ConfigFileName { get; init; }
+        public TargetStatus TargetStatus { get; init; } = TargetStatus.Succeeded;
+        public int Attempts { get; init; }
+        public bool PackageTransferred { get; init; }
+        public bool ConfigTransferred { get; init; }
+        public DateTimeOffset? StartedAt { get; init; }
+        public DateTimeOffset EndedAt { get; init; }
+    }
+
+    /// <summary>Who holds (or asks for) instance leases: enough for a human to find the run.</summary>
+    public sealed record LeaseOwner
+    {
+        public string DeploymentId { get; init; } = "";
+        public string HostName { get; init; } = "";
+        public int ProcessId { get; init; }
+        /// <summary>Start time of the owning process, so a reused process id is not mistaken for a live owner.</summary>
+        public DateTimeOffset? ProcessStartedAt { get; init; }
+    }
+
+    public sealed record LeaseRecord
+    {
+        public string InstanceId { get; init; } = "";
+        public LeaseOwner Owner { get; init; } = new LeaseOwner();
+        public DateTimeOffset AcquiredAt { get; init; }
+        public DateTimeOffset HeartbeatAt { get; init; }
+        public DateTimeOffset ExpiresAt { get; init; }
+    }
+
+    /// <summary>Result of an all-or-nothing lease claim: either every instance was claimed, or none was and Conflicts says who holds them.</summary>
+    public sealed record LeaseClaimResult
+    {
+        public bool Acquired { get; init; }
+        public IReadOnlyList<LeaseRecord> Conflicts { get; init; } = Array.Empty<LeaseRecord>();
+    }
+
+    public sealed record AuditEntry
+    {
+        public long Sequence { get; init; }
+        public string DeploymentId { get; init; } = "";
+        public string Kind { get; init; } = "";
+        public string Message { get; init; } = "";
+        public DateTimeOffset RecordedAt { get; init; }
+    }
+}

@@ -1,0 +1,1 @@
+namespace ReleaseTools { internal static class Placeholder { } }
