@@ -9,7 +9,17 @@
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess     = @('ReleaseTools.Format.ps1xml')
-    CmdletsToExport      = @()
+    CmdletsToExport      = @(
+        'Get-ServiceInstance'
+        'Register-ServiceInstance'
+        'Unregister-ServiceInstance'
+        'Test-ServiceInstance'
+        'Invoke-Deployment'
+        'Invoke-Rollback'
+        'Resume-Deployment'
+        'Get-ReleaseDeployment'
+        'Get-InstanceVersionHistory'
+    )
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

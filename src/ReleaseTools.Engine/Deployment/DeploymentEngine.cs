@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Store;
 
 namespace ReleaseTools.Engine.Deployment
@@ -9,13 +10,18 @@ namespace ReleaseTools.Engine.Deployment
     /// <summary>Settings of the engine itself (not of one run).</summary>
     public sealed record EngineOptions
     {
-        /// <summary>Where downloaded packages are cached, keyed by URL and MD5.</summary>
+        /// <summary>Where downloaded packages are cached, keyed by URL and MD5; empty uses the per-user default.</summary>
         public string PackageCacheDirectory { get; init; } = "";
         /// <summary>Largest package accepted (bytes).</summary>
         public long MaxPackageBytes { get; init; } = 8L * 1024 * 1024 * 1024;
         public TimeSpan DownloadTimeout { get; init; } = TimeSpan.FromSeconds(300);
         /// <summary>How long an instance lease lasts without a heartbeat.</summary>
         public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(2);
+        /// <summary>
+        /// Creates the Floyd client of a run. Null (the default) loads RunSettings.PrivateKeyPath and uses the real
+        /// <see cref="FloydClient"/>. The engine disposes the client at the end of the run when it is IDisposable.
+        /// </summary>
+        public Func<RunSettings, IFloydClient>? ClientFactory { get; init; }
     }
 
     /// <summary>Result of an agent health check for one instance.</summary>
@@ -39,37 +45,50 @@ namespace ReleaseTools.Engine.Deployment
     /// plan batches, then per instance ping → package (if needed) → config (if needed) → activate → verify,
     /// writing every state change to the store and publishing events as it goes.
     /// </summary>
+    /// <remarks>
+    /// Run-level failures (bad parameters, package URL or checksum, unusable key, unknown instances, lease conflicts)
+    /// throw <see cref="DeploymentException"/> before anything is pushed. Per-instance failures never throw: they are
+    /// TargetResults with Status Failed or Unreachable. A cancelled run returns a summary with Status Cancelled once
+    /// it has been recorded; cancellation before the record exists throws OperationCanceledException.
+    /// One engine may serve several runs at once; it is safe to share.
+    /// </remarks>
     public sealed partial class DeploymentEngine : IDisposable
     {
+        private readonly EngineServices _services;
+
         public DeploymentEngine(IReleaseStore store, EngineOptions options)
         {
             Store = store ?? throw new ArgumentNullException(nameof(store));
             Options = options ?? throw new ArgumentNullException(nameof(options));
+            _services = new EngineServices(store, options);
         }
 
         public IReleaseStore Store { get; }
         public EngineOptions Options { get; }
 
+        /// <summary>Dry run of a deployment (-WhatIf): read-only pings, HEAD of the package; nothing downloaded, claimed or written.</summary>
         public Task<DeploymentPlan> PlanDeploymentAsync(DeploymentRequest request, CancellationToken cancellationToken)
-            => throw new NotImplementedException();
+            => new RunPlanner(_services).PlanDeploymentAsync(Require(request), cancellationToken);
 
         public Task<DeploymentSummary> DeployAsync(DeploymentRequest request, IDeploymentObserver observer, CancellationToken cancellationToken)
-            => throw new NotImplementedException();
+            => new DeployOperation(_services).RunAsync(Require(request), observer, cancellationToken);
 
+        /// <summary>Dry run of a rollback: each instance's target from its history, read-only pings.</summary>
         public Task<DeploymentPlan> PlanRollbackAsync(RollbackRequest request, CancellationToken cancellationToken)
-            => throw new NotImplementedException();
+            => new RunPlanner(_services).PlanRollbackAsync(Require(request), cancellationToken);
 
         public Task<DeploymentSummary> RollbackAsync(RollbackRequest request, IDeploymentObserver observer, CancellationToken cancellationToken)
-            => throw new NotImplementedException();
+            => new RollbackOperation(_services).RunAsync(Require(request), observer, cancellationToken);
 
         public Task<DeploymentSummary> ResumeAsync(ResumeRequest request, IDeploymentObserver observer, CancellationToken cancellationToken)
-            => throw new NotImplementedException();
+            => new ResumeOperation(_services).RunAsync(Require(request), observer, cancellationToken);
 
         public Task<IReadOnlyList<InstanceHealthResult>> TestInstancesAsync(IReadOnlyList<string> instanceIds, RunSettings settings, CancellationToken cancellationToken)
-            => throw new NotImplementedException();
+            => new InstanceHealthChecker(_services).CheckAsync(instanceIds ?? Array.Empty<string>(), settings ?? new RunSettings(), cancellationToken);
 
-        public void Dispose()
-        {
-        }
+        public void Dispose() => _services.Dispose();
+
+        private static T Require<T>(T request) where T : class =>
+            request ?? throw new DeploymentException(EngineErrorIds.InvalidParameter, DeploymentErrorKind.InvalidArgument, "A request is required.");
     }
 }

@@ -23,7 +23,10 @@ namespace ReleaseTools.Engine.Deployment
         public int BatchCount { get; init; }
     }
 
-    /// <summary>Package download progress (bytes so far; total when the server said).</summary>
+    /// <summary>
+    /// Package download progress (bytes so far; total when the server said). A deployment's package is fetched before
+    /// its record exists, so those events carry an empty DeploymentId.
+    /// </summary>
     public sealed record PackageProgress : DeploymentEvent
     {
         public string Source { get; init; } = "";
@@ -47,6 +50,10 @@ namespace ReleaseTools.Engine.Deployment
         public int Attempt { get; init; }
     }
 
+    /// <summary>
+    /// A target reached its final state in this run (Succeeded, Unchanged, Failed, Unreachable, Skipped or Cancelled).
+    /// A target the Rollback failure policy then returns to its previous release is published once more, with Status RolledBack.
+    /// </summary>
     public sealed record InstanceCompleted : DeploymentEvent
     {
         public TargetResult Result { get; init; } = new TargetResult();

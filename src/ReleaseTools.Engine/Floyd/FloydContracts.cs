@@ -39,6 +39,8 @@ namespace ReleaseTools.Engine.Floyd
         public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(30);
         public TimeSpan PackageTimeout { get; init; } = TimeSpan.FromSeconds(300);
         public TimeSpan ConfigTimeout { get; init; } = TimeSpan.FromSeconds(60);
+        /// <summary>Activation and status requests (small JSON exchanges, but activation may wait for a store lock).</summary>
+        public TimeSpan ActivateTimeout { get; init; } = TimeSpan.FromSeconds(60);
         public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(10);
         /// <summary>Connections kept per agent; pushes to one agent share them.</summary>
         public int MaxConnectionsPerServer { get; init; } = 16;

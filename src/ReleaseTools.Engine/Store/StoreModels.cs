@@ -131,6 +131,8 @@ namespace ReleaseTools.Engine.Store
         Cancelled,
         /// <summary>Succeeded, then returned to its previous release by the Rollback failure policy.</summary>
         RolledBack,
+        /// <summary>Pending or running when its deployment's owner died or lost its leases; the outcome on the instance is unknown.</summary>
+        Interrupted,
     }
 
     /// <summary>One instance inside one deployment.</summary>

@@ -1,0 +1,169 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+using ReleaseTools.Agent.Hosting;
+using ReleaseTools.Agent.Storage;
+using ReleaseTools.Engine.Floyd;
+
+namespace ReleaseTools.Agent.Endpoints;
+
+/// <summary>What a push carried: its fields and the file, already on disk under a temporary name.</summary>
+public sealed record ReceivedFile(string Service, string Version, string FVersion, string FileName, string Md5Hex, long Bytes, ReleaseRepository.Receipt Receipt);
+
+/// <summary>
+/// Reads a push body (fields service, version, fversion, then the part named file) as a stream: the file goes
+/// straight to a temporary file while its MD5 is computed, so memory does not grow with the package size.
+/// </summary>
+public static class MultipartReceiver
+{
+    private const int MaxFieldBytes = 1024;
+
+    public static async Task<ReceivedFile> ReceiveAsync(HttpContext context, ReleaseRepository repository, bool requireValidFileName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReceiveCoreAsync(context, repository, requireValidFileName, cancellationToken);
+        }
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested && ex is not BadHttpRequestException and not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            // MultipartReader reports a body that ends inside a part (no closing boundary) as an IOException.
+            throw Malformed($"The multipart body is incomplete: {ex.Message}");
+        }
+    }
+
+    private static async Task<ReceivedFile> ReceiveCoreAsync(HttpContext context, ReleaseRepository repository, bool requireValidFileName, CancellationToken cancellationToken)
+    {
+        if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var contentType) ||
+            !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Malformed("The body must be multipart/form-data.");
+        }
+
+        var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value;
+        if (string.IsNullOrEmpty(boundary) || boundary.Length > 200)
+        {
+            throw Malformed("The multipart Content-Type has no usable boundary.");
+        }
+
+        var reader = new MultipartReader(boundary, context.Request.Body) { HeadersLengthLimit = 16 * 1024, HeadersCountLimit = 16 };
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        MultipartSection? fileSection = null;
+        ContentDispositionHeaderValue? fileDisposition = null;
+        while (fileSection == null)
+        {
+            var section = await reader.ReadNextSectionAsync(cancellationToken)
+                ?? throw Malformed($"The body ended before the '{FloydProtocol.FileField}' part.");
+            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) ||
+                !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
+            {
+                throw Malformed("Every part needs a 'Content-Disposition: form-data' header.");
+            }
+
+            var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
+            if (name == FloydProtocol.FileField)
+            {
+                fileSection = section;
+                fileDisposition = disposition;
+                break;
+            }
+
+            fields[name] = await ReadFieldAsync(section.Body, name, cancellationToken);
+        }
+
+        var service = FloydNames.RequireService(fields.GetValueOrDefault(FloydProtocol.ServiceField));
+        var version = FloydNames.RequireVersion(fields.GetValueOrDefault(FloydProtocol.VersionField));
+        var fversion = FloydNames.RequireFVersion(fields.GetValueOrDefault(FloydProtocol.FVersionField));
+        var rawFileName = HeaderUtilities.RemoveQuotes(fileDisposition!.FileNameStar.HasValue ? fileDisposition.FileNameStar : fileDisposition.FileName).Value ?? "";
+        var fileName = requireValidFileName ? FloydNames.RequireFileName(rawFileName) : SafeFileName(rawFileName);
+
+        var expectedMd5 = context.Request.Headers[FloydProtocol.ContentMd5Header].ToString();
+        var receipt = repository.BeginReceive(service, version, fversion, Md5HexFromHeader(expectedMd5));
+        try
+        {
+            long bytes = 0;
+            byte[] md5;
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+            await using (var file = new FileStream(receipt.TempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            {
+                var buffer = new byte[81920];
+                int read;
+                while ((read = await fileSection.Body.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    await WriteLocalAsync(file, buffer, read, cancellationToken);
+                    bytes += read;
+                }
+
+                await file.FlushAsync(cancellationToken);
+                file.Flush(flushToDisk: true);
+                md5 = hash.GetHashAndReset();
+            }
+
+            if (await reader.ReadNextSectionAsync(cancellationToken) != null)
+            {
+                throw Malformed($"The '{FloydProtocol.FileField}' part must be the last part.");
+            }
+
+            return new ReceivedFile(service, version, fversion, fileName, Convert.ToHexStringLower(md5), bytes, receipt);
+        }
+        catch
+        {
+            receipt.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A local disk failure is the agent's problem (500), not a malformed body, so it must not surface as an IOException here.</summary>
+    private static async Task WriteLocalAsync(FileStream file, byte[] buffer, int count, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await file.WriteAsync(buffer.AsMemory(0, count), cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException($"Cannot write the incoming file '{file.Name}': {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Content-MD5 is the base64 of the 16-byte digest (RFC 1864); returns it as lowercase hex, or null if absent or unusable.</summary>
+    public static string? Md5HexFromHeader(string header)
+    {
+        if (string.IsNullOrWhiteSpace(header))
+        {
+            return null;
+        }
+
+        var bytes = new byte[16];
+        return Convert.TryFromBase64String(header.Trim(), bytes, out var written) && written == 16 ? Convert.ToHexStringLower(bytes) : null;
+    }
+
+    private static async Task<string> ReadFieldAsync(Stream body, string name, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxFieldBytes)
+            {
+                throw Malformed($"The field '{name}' is longer than {MaxFieldBytes} bytes.");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>The package's own file name is only kept as information; an unusable one is replaced, not rejected.</summary>
+    private static string SafeFileName(string name)
+    {
+        var cleaned = new string(Path.GetFileName(name).Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').Take(128).ToArray());
+        return cleaned.Length == 0 || !char.IsAsciiLetterOrDigit(cleaned[0]) || cleaned.Contains("..") ? "package" : cleaned;
+    }
+
+    private static FloydRejection Malformed(string message) =>
+        new(StatusCodes.Status400BadRequest, FloydErrorCodes.MultipartMalformed, message);
+}

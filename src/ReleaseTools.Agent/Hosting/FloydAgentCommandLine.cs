@@ -1,0 +1,83 @@
+using System.Globalization;
+using ReleaseTools.Engine.Floyd;
+
+namespace ReleaseTools.Agent.Hosting;
+
+/// <summary>The agent's command line: <c>--urls</c>, <c>--data-dir</c>, repeatable <c>--authorized-key</c> and the tuning options.</summary>
+public static class FloydAgentCommandLine
+{
+    public const string Usage = """
+        Usage: ReleaseTools.Agent --data-dir <dir> --authorized-key <public.pem> [--authorized-key <another.pem> ...]
+                                  [--urls http://127.0.0.1:7070[;http://...]] [--hash-algorithm sha1|sha256]
+                                  [--clock-skew <seconds|hh:mm:ss>] [--max-body-bytes <n>] [--keep-releases <n>]
+                                  [--log-level Information|Debug|Warning]
+        Port 0 picks a free port; each bound address is printed as 'Floyd agent listening on <url>'.
+        """;
+
+    public static FloydAgentOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new FloydAgentOptions { ConsoleLogging = true };
+        var keys = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var (name, inlineValue) = Split(args[i]);
+            string Value()
+            {
+                if (inlineValue != null) return inlineValue;
+                if (i + 1 >= args.Count) throw new FormatException($"The option {name} needs a value.");
+                return args[++i];
+            }
+
+            options = name switch
+            {
+                "--urls" => options with { Urls = Value().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "--data-dir" => options with { DataDirectory = Value() },
+                "--authorized-key" => AddKey(options, keys, Value()),
+                "--hash-algorithm" => options with { HashAlgorithm = ParseAlgorithm(Value()) },
+                "--clock-skew" => options with { ClockSkew = ParseDuration(Value(), name) },
+                "--max-body-bytes" => options with { MaxBodyBytes = ParsePositive(Value(), name) },
+                "--keep-releases" => options with { KeepReleases = (int)ParseNonNegative(Value(), name) },
+                "--log-level" => options with { MinimumLogLevel = Enum.Parse<LogLevel>(Value(), ignoreCase: true) },
+                _ => throw new FormatException($"Unknown option '{args[i]}'."),
+            };
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DataDirectory)) throw new FormatException("--data-dir is required.");
+        if (keys.Count == 0) throw new FormatException("At least one --authorized-key is required.");
+        return options;
+    }
+
+    private static FloydAgentOptions AddKey(FloydAgentOptions options, List<string> keys, string path)
+    {
+        keys.Add(path);
+        return options with { AuthorizedKeyFiles = keys.ToArray() };
+    }
+
+    private static (string Name, string? Value) Split(string arg)
+    {
+        var equals = arg.IndexOf('=');
+        return arg.StartsWith("--", StringComparison.Ordinal) && equals > 2 ? (arg[..equals], arg[(equals + 1)..]) : (arg, null);
+    }
+
+    private static FloydHashAlgorithm ParseAlgorithm(string value) => value.ToLowerInvariant() switch
+    {
+        "sha1" => FloydHashAlgorithm.Sha1,
+        "sha256" or "sha-256" => FloydHashAlgorithm.Sha256,
+        _ => throw new FormatException($"--hash-algorithm must be sha1 or sha256, not '{value}'."),
+    };
+
+    private static TimeSpan ParseDuration(string value, string name)
+    {
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+            return TimeSpan.FromSeconds(seconds);
+        if (TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero)
+            return span;
+        throw new FormatException($"{name} must be a positive number of seconds or hh:mm:ss, not '{value}'.");
+    }
+
+    private static long ParsePositive(string value, string name) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new FormatException($"{name} must be a positive whole number, not '{value}'.");
+
+    private static long ParseNonNegative(string value, string name) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n <= int.MaxValue ? n : throw new FormatException($"{name} must be a whole number, not '{value}'.");
+}

@@ -1,0 +1,136 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Prometheus;
+using ReleaseTools.Agent.Endpoints;
+using ReleaseTools.Agent.Security;
+using ReleaseTools.Agent.Storage;
+using ReleaseTools.Engine.Floyd;
+
+namespace ReleaseTools.Agent.Hosting;
+
+/// <summary>
+/// Builds and starts a Floyd agent. The command-line program and in-process tests and benchmarks use this same code;
+/// <c>beforeFloyd</c> lets a test put middleware in front of the protocol (fail the first requests, add delay).
+/// </summary>
+public static class FloydAgentHost
+{
+    public static async Task<RunningFloydAgent> StartAsync(FloydAgentOptions options, Action<IApplicationBuilder>? beforeFloyd = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            throw new ArgumentException("A data directory is required (--data-dir).", nameof(options));
+        }
+
+        var keys = AuthorizedKeys.Load(options.AuthorizedKeyFiles, options.AuthorizedKeyPems);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = Array.Empty<string>(),
+            ApplicationName = typeof(FloydAgentHost).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        if (options.ConsoleLogging)
+        {
+            builder.Logging.AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                console.UseUtcTimestamp = true;
+            });
+        }
+
+        builder.WebHost.UseUrls(options.Urls.ToArray());
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(keys);
+        builder.Services.AddSingleton(new ReplayCache(options.ReplayCacheCapacity));
+        builder.Services.AddSingleton<AgentMetrics>();
+        builder.Services.AddSingleton<ReleaseRepository>();
+
+        var app = builder.Build();
+        app.Services.GetRequiredService<ReleaseRepository>().Initialize();
+        var metrics = app.Services.GetRequiredService<AgentMetrics>();
+
+        beforeFloyd?.Invoke(app);
+        app.UseMiddleware<ErrorMiddleware>();
+        app.UseMiddleware<SignatureMiddleware>();
+        app.UseRouting();
+        FloydEndpoints.Map(app);
+        app.MapMetrics(FloydProtocol.MetricsPath, metrics.Registry);
+
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? Array.Empty<string>();
+        app.Logger.LogInformation("Floyd agent serving {DataDirectory} on {Addresses} ({Scheme})",
+            Path.GetFullPath(options.DataDirectory), string.Join(", ", addresses), FloydProtocol.SchemeFor(options.HashAlgorithm));
+        return new RunningFloydAgent(app, addresses, Path.GetFullPath(options.DataDirectory), keys);
+    }
+}
+
+/// <summary>A started agent; disposing it stops it.</summary>
+public sealed class RunningFloydAgent : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly AuthorizedKeys _keys;
+    private int _disposed;
+
+    internal RunningFloydAgent(WebApplication app, IReadOnlyList<string> addresses, string dataDirectory, AuthorizedKeys keys)
+    {
+        _app = app;
+        _keys = keys;
+        Addresses = addresses;
+        DataDirectory = dataDirectory;
+        BaseUri = new Uri(addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) ?? addresses.First());
+    }
+
+    public IReadOnlyList<string> Addresses { get; }
+
+    public Uri BaseUri { get; }
+
+    public int Port => BaseUri.Port;
+
+    public string Host => BaseUri.Host;
+
+    public string DataDirectory { get; }
+
+    public AgentMetrics Metrics => _app.Services.GetRequiredService<AgentMetrics>();
+
+    /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C) or <see cref="DisposeAsync"/> runs.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _app.StopAsync(timeout.Token);
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+            _keys.Dispose();
+        }
+    }
+}

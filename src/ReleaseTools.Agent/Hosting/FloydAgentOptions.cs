@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+using ReleaseTools.Engine.Floyd;
+
+namespace ReleaseTools.Agent.Hosting;
+
+/// <summary>Everything a Floyd agent needs to run; the command line and in-process hosts both fill this.</summary>
+public sealed record FloydAgentOptions
+{
+    /// <summary>Where packages, configs and the active-release pointers live. Created if missing.</summary>
+    public string DataDirectory { get; init; } = "";
+
+    /// <summary>Addresses to bind. Port 0 picks a free port; the real address is reported after start.</summary>
+    public IReadOnlyList<string> Urls { get; init; } = new[] { "http://127.0.0.1:0" };
+
+    /// <summary>PEM files with the public keys whose signatures are accepted (a file may hold several keys).</summary>
+    public IReadOnlyList<string> AuthorizedKeyFiles { get; init; } = Array.Empty<string>();
+
+    /// <summary>Public keys as PEM text, for hosts that hold them in memory.</summary>
+    public IReadOnlyList<string> AuthorizedKeyPems { get; init; } = Array.Empty<string>();
+
+    public FloydHashAlgorithm HashAlgorithm { get; init; } = FloydHashAlgorithm.Sha1;
+
+    /// <summary>How far a request's TimeStamp may be from the agent's clock, either way.</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Largest request body accepted, in bytes (the whole multipart body of a push).</summary>
+    public long MaxBodyBytes { get; init; } = 8L * 1024 * 1024 * 1024;
+
+    /// <summary>Largest JSON body accepted (ping, activate); they are small and are read whole.</summary>
+    public long MaxJsonBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Releases kept per service besides the active one, the one before it and any being received.</summary>
+    public int KeepReleases { get; init; } = 5;
+
+    /// <summary>A release received but not yet activated is kept at least this long, so retention never races a deployment.</summary>
+    public TimeSpan PendingGrace { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Signatures remembered for replay protection; when full of unexpired entries, new requests get 503.</summary>
+    public int ReplayCacheCapacity { get; init; } = 100_000;
+
+    public bool ConsoleLogging { get; init; }
+
+    public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

@@ -1,0 +1,159 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using ReleaseTools.Agent.Hosting;
+using ReleaseTools.Engine.Floyd;
+
+namespace ReleaseTools.Agent.Security;
+
+/// <summary>
+/// Checks the signature headers of every signed endpoint before any body byte is read (so a rejected push with
+/// <c>Expect: 100-continue</c> never uploads), then hashes the body as it streams. JSON bodies are small: they are
+/// read and verified here. Multipart handlers call <see cref="SignedRequest.VerifyAsync"/> themselves after streaming
+/// the file to a temporary name, and commit only after it succeeds.
+/// </summary>
+public sealed class SignatureMiddleware
+{
+    private static readonly HashSet<string> SignedPaths = new(StringComparer.OrdinalIgnoreCase)
+    {
+        FloydProtocol.PingPath, FloydProtocol.PackagePath, FloydProtocol.ConfigPath, FloydProtocol.ActivatePath, FloydProtocol.StatusPath,
+    };
+
+    private static readonly HashSet<string> StreamedPaths = new(StringComparer.OrdinalIgnoreCase)
+    {
+        FloydProtocol.PackagePath, FloydProtocol.ConfigPath,
+    };
+
+    private readonly RequestDelegate _next;
+
+    public SignatureMiddleware(RequestDelegate next) => _next = next;
+
+    public async Task InvokeAsync(HttpContext context, FloydAgentOptions options, AuthorizedKeys keys, ReplayCache replayCache, AgentMetrics metrics)
+    {
+        var path = context.Request.Path.Value ?? "";
+        if (!SignedPaths.Contains(path))
+        {
+            await _next(context);
+            return;
+        }
+
+        var now = options.TimeProvider.GetUtcNow();
+        var timestampText = context.Request.Headers[FloydProtocol.TimeStampHeader].ToString();
+        var authorizationText = context.Request.Headers[FloydProtocol.AuthorizationHeader].ToString();
+        if (string.IsNullOrEmpty(timestampText) || string.IsNullOrEmpty(authorizationText))
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.SignatureMissing,
+                $"Every request to {path} must carry the '{FloydProtocol.TimeStampHeader}' and '{FloydProtocol.AuthorizationHeader}' headers.");
+        }
+
+        if (!FloydAuthorization.TryParse(authorizationText, out var authorization, out var unknownScheme))
+        {
+            throw unknownScheme != null
+                ? new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.SignatureAlgorithmMismatch,
+                    $"Unknown authorization scheme '{Printable(unknownScheme)}'; this agent expects '{FloydProtocol.SchemeFor(options.HashAlgorithm)}'.")
+                : new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.SignatureMalformed,
+                    $"The '{FloydProtocol.AuthorizationHeader}' header must be '<scheme> <base64 signature>'.");
+        }
+
+        if (authorization!.Algorithm is { } requested && requested != options.HashAlgorithm)
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.SignatureAlgorithmMismatch,
+                $"The request is signed with {FloydProtocol.SchemeFor(requested)} but this agent is configured for {FloydProtocol.SchemeFor(options.HashAlgorithm)}; configure the same hash algorithm on the client and the agent.");
+        }
+
+        if (!FloydTimestamp.TryParse(timestampText, out var nanoseconds))
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.TimestampInvalid,
+                $"The '{FloydProtocol.TimeStampHeader}' header must be nanoseconds since the Unix epoch as decimal digits.");
+        }
+
+        var signedAt = FloydTimestamp.ToDateTimeOffset(nanoseconds);
+        var offset = now - signedAt;
+        if (offset.Duration() > options.ClockSkew)
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.TimestampStale,
+                $"The request TimeStamp is {Math.Abs(offset.TotalSeconds):0} s {(offset > TimeSpan.Zero ? "old" : "in the future")}; the agent accepts {options.ClockSkew.TotalSeconds:0} s either way. Check both clocks (NTP).");
+        }
+
+        var signatureText = Convert.ToBase64String(authorization.Signature);
+        if (replayCache.HasSeen(signatureText, now))
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.SignatureReplayed,
+                "This exact signed request was already received; every request needs a fresh TimeStamp and signature.");
+        }
+
+        var streamed = StreamedPaths.Contains(path);
+        var limit = streamed ? options.MaxBodyBytes : Math.Min(options.MaxBodyBytes, options.MaxJsonBytes);
+        if (context.Request.ContentLength is long declared && declared > limit)
+        {
+            throw new FloydRejection(StatusCodes.Status413PayloadTooLarge, FloydErrorCodes.BodyTooLarge,
+                $"The body is {declared} bytes; this agent accepts at most {limit} bytes on {path}.");
+        }
+
+        var signatureBase = new FloydSignatureBase(options.HashAlgorithm);
+        var body = new HashingRequestStream(context.Request.Body, signatureBase);
+        var signed = new SignedRequest(signatureBase, body, timestampText, PathAndQuery(context), authorization.Signature,
+            signedAt + options.ClockSkew, keys, replayCache, options.TimeProvider);
+        context.Features.Set(signed);
+        try
+        {
+            if (!streamed)
+            {
+                context.Request.Body = await ReadSmallBodyAsync(body, limit, path, context.RequestAborted);
+                await signed.VerifyAsync(context.RequestAborted);
+            }
+            else
+            {
+                context.Request.Body = body;
+            }
+
+            await _next(context);
+        }
+        finally
+        {
+            metrics.BytesReceived.WithLabels(path.ToLowerInvariant()).Inc(body.BytesRead);
+            signed.Dispose();
+        }
+    }
+
+    /// <summary>The request target exactly as received; it is what the client signed.</summary>
+    private static string PathAndQuery(HttpContext context)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (!string.IsNullOrEmpty(raw))
+        {
+            if (raw[0] == '/')
+            {
+                return raw;
+            }
+
+            if (Uri.TryCreate(raw, UriKind.Absolute, out var absolute))
+            {
+                return absolute.PathAndQuery;
+            }
+        }
+
+        return context.Request.PathBase + context.Request.Path + context.Request.QueryString;
+    }
+
+    private static async Task<Stream> ReadSmallBodyAsync(Stream body, long limit, string path, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                throw new FloydRejection(StatusCodes.Status413PayloadTooLarge, FloydErrorCodes.BodyTooLarge,
+                    $"The body is larger than the {limit} bytes this agent accepts on {path}.");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        buffer.Position = 0;
+        return buffer;
+    }
+
+    private static string Printable(string text) => new(text.Where(c => c >= ' ' && c < 127).Take(40).ToArray());
+}

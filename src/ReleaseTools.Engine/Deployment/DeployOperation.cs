@@ -1,0 +1,52 @@
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using ReleaseTools.Engine.Packages;
+using ReleaseTools.Engine.Store;
+
+namespace ReleaseTools.Engine.Deployment
+{
+    /// <summary>
+    /// A deployment, in the order that fails cheapest first: parameters → package URL → signing key → instances →
+    /// leases → package (downloaded once, checksum checked) → configs and fversions → record → batches.
+    /// </summary>
+    internal sealed class DeployOperation
+    {
+        private readonly EngineServices _services;
+
+        public DeployOperation(EngineServices services)
+        {
+            _services = services;
+        }
+
+        public async Task<DeploymentSummary> RunAsync(DeploymentRequest request, IDeploymentObserver? observer, CancellationToken cancellationToken)
+        {
+            var settings = request.Settings;
+            var events = new EventPublisher(observer);
+            var valid = ValidatedDeployment.From(request);
+            var location = valid.Location;
+            var instanceIds = valid.InstanceIds;
+            await _services.Packages.ProbeAsync(location, cancellationToken).ConfigureAwait(false);
+
+            using var client = _services.CreateClient(settings);
+            await _services.RecoverInterruptedAsync(cancellationToken).ConfigureAwait(false);
+            var instances = await InstanceResolver.ResolveAsync(_services.Store, instanceIds, cancellationToken).ConfigureAwait(false);
+
+            var configs = DeployReleases.RenderConfigs(instances.Values, valid.Renderer, request.Version);
+
+            await _services.Leases.EnsureFreeAsync(instanceIds, settings.LeaseWait, cancellationToken).ConfigureAwait(false);
+            var package = await _services.Packages.AcquireAsync(location, valid.Checksum, EngineServices.ProgressTo(events, location.Original), cancellationToken)
+                .ConfigureAwait(false);
+
+            var releases = DeployReleases.Build(configs, request.Version, PackageSupply.Ready(package));
+            await DeployReleases.SaveSnapshotsAsync(_services.Store, releases.Values, cancellationToken).ConfigureAwait(false);
+            var targets = DeployReleases.Targets(valid.Batches, instances,
+                (instance, batch) => new TargetWork(instance, batch, releases[(instance.Service, instance.Environment)]));
+
+            var parameters = RunParameters.For(settings, request.AllowLocalPackage, releases.Values);
+            var deployment = RunLauncher.Describe(DeploymentOperation.Deploy, settings, targets.SelectMany(b => b), request.Version, parameters, null);
+            return await _services.Launcher.LaunchAsync(deployment, targets, settings, client.Client, events, _services.HistoryResolver(events), cancellationToken)
+                .ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+namespace ReleaseTools.Engine.Deployment
+{
+    /// <summary>
+    /// Stable error ids of the engine. Cmdlets use them as FullyQualifiedErrorId, so scripts can match on them;
+    /// never change an existing value.
+    /// </summary>
+    public static class EngineErrorIds
+    {
+        // Run-level (DeploymentException) ------------------------------------------------------------
+        public const string InvalidParameter = "DeploymentParameterInvalid";
+        public const string PackageUrlMissing = "PackageUrlMissing";
+        public const string PackageUrlInvalid = "PackageUrlInvalid";
+        public const string PackageUrlUnsupportedScheme = "PackageUrlUnsupportedScheme";
+        public const string PackageLocalPathNotAllowed = "PackageLocalPathNotAllowed";
+        public const string PackageNotFound = "PackageNotFound";
+        public const string PackageDownloadFailed = "PackageDownloadFailed";
+        public const string PackageTooLarge = "PackageTooLarge";
+        public const string PackageChecksumMismatch = "PackageChecksumMismatch";
+        public const string PackageChecksumInvalid = "PackageChecksumInvalid";
+        public const string PrivateKeyUnusable = "PrivateKeyUnusable";
+        public const string InstanceNotFound = "InstanceNotFound";
+        public const string InstanceLeaseConflict = "InstanceLeaseConflict";
+        public const string ConfigSourceUnreadable = "ConfigSourceUnreadable";
+        public const string ConfigPlaceholderUnknown = "ConfigPlaceholderUnknown";
+        public const string ConfigSnapshotMissing = "ConfigSnapshotMissing";
+        public const string DeploymentNotFound = "DeploymentNotFound";
+        public const string DeploymentNotResumable = "DeploymentNotResumable";
+
+        // Per instance (TargetResult.ErrorId) -----------------------------------------------------------
+        public const string FloydSignatureRejected = "FloydSignatureRejected";
+        public const string FloydChecksumRejected = "FloydChecksumRejected";
+        public const string FloydRequestFailed = "FloydRequestFailed";
+        public const string InstanceUnreachable = "InstanceUnreachable";
+        public const string InstanceVerifyFailed = "InstanceVerifyFailed";
+        public const string NoPreviousRelease = "NoPreviousRelease";
+        public const string ReleaseNotInHistory = "ReleaseNotInHistory";
+        public const string DeploymentCancelled = "DeploymentCancelled";
+    }
+}

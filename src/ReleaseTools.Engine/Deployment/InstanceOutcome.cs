@@ -1,0 +1,18 @@
+namespace ReleaseTools.Engine.Deployment
+{
+    /// <summary>What the protocol steps did on one instance.</summary>
+    internal sealed record InstanceOutcome
+    {
+        public string? FromVersion { get; init; }
+        public string? FromFVersion { get; init; }
+        public bool Unchanged { get; init; }
+        public bool PackageTransferred { get; init; }
+        public bool ConfigTransferred { get; init; }
+        public long PackageBytes { get; init; }
+        public int Attempts { get; init; } = 1;
+        /// <summary>Null on success.</summary>
+        public StepFailure? Failure { get; init; }
+        /// <summary>The package pushed (or that the agent already held), for the history row.</summary>
+        public string? PackageMd5 { get; init; }
+    }
+}

@@ -1,0 +1,109 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using ReleaseTools.Engine.Store;
+
+namespace ReleaseTools.Engine.Deployment
+{
+    /// <summary>
+    /// Writes each target's state to the store as it changes. Writes use CancellationToken.None on purpose: once
+    /// something happened on an agent, the record must say so even if the run is being cancelled.
+    /// </summary>
+    internal sealed class RunRecorder
+    {
+        private readonly IReleaseStore _store;
+
+        public RunRecorder(IReleaseStore store, string deploymentId, DeploymentOperation operation)
+        {
+            _store = store;
+            DeploymentId = deploymentId;
+            Operation = operation;
+        }
+
+        public string DeploymentId { get; }
+        public DeploymentOperation Operation { get; }
+
+        public Task MarkRunningAsync(TargetWork target)
+        {
+            target.Record = target.Record with { Status = TargetStatus.Running, StartedAt = DateTimeOffset.UtcNow, EndedAt = null };
+            return _store.UpdateTargetAsync(target.Record, CancellationToken.None);
+        }
+
+        /// <param name="restoring">True when the Rollback failure policy returns a target to what it ran before this run:
+        /// the target keeps its From fields, which still describe the state before the run.</param>
+        public async Task MarkSucceededAsync(TargetWork target, ReleaseSpec release, InstanceOutcome outcome, TargetStatus status,
+            DeploymentOperation operation, bool restoring = false)
+        {
+            var ended = DateTimeOffset.UtcNow;
+            target.Record = target.Record with
+            {
+                FromVersion = restoring ? target.Record.FromVersion : outcome.FromVersion ?? target.Record.FromVersion,
+                FromFVersion = restoring ? target.Record.FromFVersion : outcome.FromFVersion ?? target.Record.FromFVersion,
+                Status = status,
+                Attempts = outcome.Attempts,
+                PackageTransferred = target.Record.PackageTransferred || outcome.PackageTransferred,
+                ConfigTransferred = target.Record.ConfigTransferred || outcome.ConfigTransferred,
+                FailedStep = null,
+                Error = null,
+                EndedAt = ended,
+            };
+
+            // The agent's own view of what ran before is what a later restore must go back to.
+            await _store.UpdateTargetAsync(target.Record, CancellationToken.None).ConfigureAwait(false);
+            await _store.RecordReleaseAsync(new ReleaseOutcome
+            {
+                DeploymentId = DeploymentId,
+                InstanceId = target.Instance.InstanceId,
+                Operation = operation,
+                Version = release.Version,
+                FVersion = release.FVersion,
+                PackageUrl = release.Package.Source,
+                PackageMd5 = outcome.PackageMd5 ?? release.Package.Md5,
+                ConfigDigest = release.Config?.Digest,
+                ConfigFileName = release.Config?.FileName,
+                TargetStatus = status,
+                Attempts = outcome.Attempts,
+                PackageTransferred = target.Record.PackageTransferred,
+                ConfigTransferred = target.Record.ConfigTransferred,
+                StartedAt = target.Record.StartedAt,
+                EndedAt = ended,
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        public async Task MarkFailedAsync(TargetWork target, InstanceOutcome? outcome, StepFailure failure)
+        {
+            target.Record = target.Record with
+            {
+                FromVersion = outcome?.FromVersion ?? target.Record.FromVersion,
+                FromFVersion = outcome?.FromFVersion ?? target.Record.FromFVersion,
+                Status = failure.Status,
+                Attempts = outcome?.Attempts ?? target.Record.Attempts,
+                PackageTransferred = target.Record.PackageTransferred || (outcome?.PackageTransferred ?? false),
+                ConfigTransferred = target.Record.ConfigTransferred || (outcome?.ConfigTransferred ?? false),
+                FailedStep = failure.Step,
+                Error = failure.Message,
+                EndedAt = DateTimeOffset.UtcNow,
+            };
+            await _store.UpdateTargetAsync(target.Record, CancellationToken.None).ConfigureAwait(false);
+            if (failure.Status == TargetStatus.Unreachable)
+            {
+                await _store.SetInstanceStatusAsync(target.Instance.InstanceId, InstanceStatus.Unreachable, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Skipped or Cancelled: a target that was never (or not completely) worked on.</summary>
+        public Task MarkAsync(TargetWork target, TargetStatus status, string? reason)
+        {
+            target.Record = target.Record with
+            {
+                Status = status,
+                Error = reason,
+                EndedAt = target.Record.StartedAt.HasValue ? DateTimeOffset.UtcNow : target.Record.EndedAt,
+            };
+            return _store.UpdateTargetAsync(target.Record, CancellationToken.None);
+        }
+
+        public Task AuditAsync(string kind, string message) =>
+            _store.AppendAuditAsync(DeploymentId, kind, message, CancellationToken.None);
+    }
+}

@@ -1,0 +1,54 @@
+using System;
+using ReleaseTools.Engine.Floyd;
+using ReleaseTools.Engine.Store;
+
+namespace ReleaseTools.Engine.Deployment
+{
+    /// <summary>Why one instance stopped: its status (Failed or Unreachable), the step, a stable id and an actionable message.</summary>
+    internal sealed record StepFailure(TargetStatus Status, string Step, string ErrorId, string Message)
+    {
+        public static StepFailure FromFloyd(FloydException ex, string step, FloydEndpoint endpoint)
+        {
+            var where = $"{endpoint.InstanceId} ({endpoint.Host}:{endpoint.Port})";
+            var detail = ex.Message;
+            if (!string.IsNullOrEmpty(ex.AgentMessage) && detail.IndexOf(ex.AgentMessage!, StringComparison.Ordinal) < 0)
+            {
+                detail += $" Agent said: {ex.AgentMessage}";
+            }
+
+            if (ex.IsUnreachable)
+            {
+                return new StepFailure(TargetStatus.Unreachable, step, EngineErrorIds.InstanceUnreachable,
+                    $"The Floyd agent of {where} did not answer the {step} step: {detail} Check that the agent runs and the host and port in the registry are right.");
+            }
+
+            if (IsSignatureRejection(ex))
+            {
+                return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydSignatureRejected,
+                    $"The Floyd agent of {where} rejected the request signature at the {step} step: {detail} Check that the agent trusts the public key of the private key used, and that both clocks agree.");
+            }
+
+            if (IsChecksumRejection(ex))
+            {
+                return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydChecksumRejected,
+                    $"The Floyd agent of {where} rejected the package MD5 at the {step} step: {detail} The package was damaged on the way or changed at its source.");
+            }
+
+            return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydRequestFailed,
+                $"The {step} step failed on {where}: {detail}");
+        }
+
+        public static StepFailure FromRun(DeploymentException ex, string step, FloydEndpoint endpoint) =>
+            new StepFailure(TargetStatus.Failed, step, ex.ErrorId, $"The {step} step failed on {endpoint.InstanceId}: {ex.Message}");
+
+        private static bool IsSignatureRejection(FloydException ex) =>
+            ex.StatusCode == 401 || Mentions(ex.AgentErrorCode, "signature") || Mentions(ex.AgentErrorCode, "timestamp") ||
+            Mentions(ex.AgentErrorCode, "replay") || Mentions(ex.AgentErrorCode, "unauthorized");
+
+        private static bool IsChecksumRejection(FloydException ex) =>
+            Mentions(ex.AgentErrorCode, "md5") || Mentions(ex.AgentErrorCode, "checksum") || Mentions(ex.AgentErrorCode, "digest");
+
+        private static bool Mentions(string? code, string word) =>
+            code != null && code.IndexOf(word, StringComparison.OrdinalIgnoreCase) >= 0;
+    }
+}

@@ -1,0 +1,433 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using ReleaseTools.Engine.Floyd.Wire;
+
+namespace ReleaseTools.Engine.Floyd
+{
+    /// <summary>
+    /// The Floyd protocol client: every request signed with one <see cref="FloydRequestSigner"/>, sent through a pooled
+    /// named HttpClient from IHttpClientFactory, bounded by the per-step timeout of <see cref="FloydClientOptions"/>.
+    /// Every failure becomes a <see cref="FloydException"/>; cancellation by the caller stays an OperationCanceledException.
+    /// The RSA key stays owned by the caller.
+    /// </summary>
+    public sealed class FloydClient : IFloydClient, IDisposable
+    {
+        public const string HttpClientName = "ReleaseTools.Floyd";
+        private const int MaxResponseBytes = 1024 * 1024;
+        private static readonly MediaTypeHeaderValue JsonMediaType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+
+        private readonly ServiceProvider _services;
+        private readonly IHttpClientFactory _httpClientFactory;
+        private readonly FloydRequestSigner _signer;
+        private int _disposed;
+
+        private FloydClient(RSA privateKey, FloydClientOptions options)
+        {
+            Options = options;
+            _signer = new FloydRequestSigner(privateKey, options.HashAlgorithm);
+
+            var services = new ServiceCollection();
+            services.AddHttpClient(HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+                .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(options));
+            _services = services.BuildServiceProvider();
+            _httpClientFactory = _services.GetRequiredService<IHttpClientFactory>();
+        }
+
+        public FloydClientOptions Options { get; }
+
+        private static HttpClientHandler CreateHandler(FloydClientOptions options)
+        {
+            var handler = new HttpClientHandler
+            {
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                AutomaticDecompression = System.Net.DecompressionMethods.None,
+            };
+            try
+            {
+                // Parallel pushes to one agent share this pool; the per-step timeouts bound each request instead.
+                handler.MaxConnectionsPerServer = Math.Max(1, options.MaxConnectionsPerServer);
+            }
+            catch (PlatformNotSupportedException)
+            {
+                // Older .NET Framework handlers size the pool through ServicePointManager instead; keep their default.
+            }
+
+            return handler;
+        }
+
+        public static FloydClient Create(RSA privateKey, FloydClientOptions? options = null)
+        {
+            if (privateKey == null) throw new ArgumentNullException(nameof(privateKey));
+            return new FloydClient(privateKey, options ?? new FloydClientOptions());
+        }
+
+        public async Task<AgentHealth> CheckHealthAsync(FloydEndpoint endpoint, CancellationToken cancellationToken)
+        {
+            // /health is unsigned by design (load balancers probe it), so no signature is made here.
+            var uri = BuildUri(endpoint, FloydProtocol.HealthPath);
+            var text = await ExchangeAsync(endpoint, FloydStep.Health, Options.HealthTimeout,
+                () => new HttpRequestMessage(HttpMethod.Get, uri), cancellationToken).ConfigureAwait(false);
+            var body = Deserialize<HealthBody>(endpoint, FloydStep.Health, text);
+            return new AgentHealth { Healthy = string.Equals(body.Status, "ok", StringComparison.Ordinal), AgentVersion = body.AgentVersion };
+        }
+
+        public async Task<PingResponse> PingAsync(FloydEndpoint endpoint, PingRequest request, CancellationToken cancellationToken)
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            var body = new PingRequestBody
+            {
+                Service = request.Service,
+                Version = request.Version,
+                FVersion = request.FVersion,
+                PackageMd5 = string.IsNullOrEmpty(request.PackageMd5) ? null : request.PackageMd5,
+                Message = request.Message,
+            };
+            var text = await SendJsonAsync(endpoint, FloydStep.Ping, Options.PingTimeout, FloydProtocol.PingPath, body, cancellationToken).ConfigureAwait(false);
+            var response = Deserialize<PingResponseBody>(endpoint, FloydStep.Ping, text);
+            return new PingResponse
+            {
+                NeedPackage = response.NeedPackage,
+                NeedConfig = response.NeedConfig,
+                CurrentVersion = response.CurrentVersion,
+                CurrentFVersion = response.CurrentFVersion,
+            };
+        }
+
+        Task IFloydClient.PushPackageAsync(FloydEndpoint endpoint, PackagePush push, CancellationToken cancellationToken) =>
+            PushPackageAsync(endpoint, push, cancellationToken);
+
+        /// <summary>Streams the package file to the agent; the result says whether the agent already held those bytes.</summary>
+        public async Task<PackagePushResult> PushPackageAsync(FloydEndpoint endpoint, PackagePush push, CancellationToken cancellationToken)
+        {
+            if (push == null) throw new ArgumentNullException(nameof(push));
+            long length;
+            try
+            {
+                length = new FileInfo(push.FilePath).Length;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException || ex is NotSupportedException)
+            {
+                throw LocalFailure(endpoint, FloydStep.Package, $"cannot read the package file '{push.FilePath}': {ex.Message}", ex);
+            }
+
+            var fields = Fields(push.Service, push.Version, push.FVersion);
+            var fileName = Path.GetFileName(push.FilePath);
+            var text = await SendMultipartAsync(endpoint, FloydStep.Package, Options.PackageTimeout, FloydProtocol.PackagePath,
+                fields, fileName, length, () => new FileStream(push.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true),
+                push.Md5, cancellationToken).ConfigureAwait(false);
+            var receipt = Deserialize<PackageReceiptBody>(endpoint, FloydStep.Package, text);
+            return new PackagePushResult { Md5 = receipt.Md5 ?? "", Bytes = receipt.Bytes, AlreadyStored = receipt.AlreadyStored };
+        }
+
+        public async Task PushConfigAsync(FloydEndpoint endpoint, ConfigPush push, CancellationToken cancellationToken)
+        {
+            if (push == null) throw new ArgumentNullException(nameof(push));
+            var content = push.Content ?? Array.Empty<byte>();
+            var fields = Fields(push.Service, push.Version, push.FVersion);
+            await SendMultipartAsync(endpoint, FloydStep.Config, Options.ConfigTimeout, FloydProtocol.ConfigPath,
+                fields, push.FileName, content.Length, () => new MemoryStream(content, writable: false),
+                null, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken)
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            var body = new ActivateRequestBody { Service = request.Service, Version = request.Version, FVersion = request.FVersion };
+            await SendJsonAsync(endpoint, FloydStep.Activate, Options.ActivateTimeout, FloydProtocol.ActivatePath, body, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task<AgentStatus> GetStatusAsync(FloydEndpoint endpoint, CancellationToken cancellationToken)
+        {
+            var uri = BuildUri(endpoint, FloydProtocol.StatusPath);
+            var timestamp = FloydTimestamp.Next();
+            var signature = _signer.Sign(Array.Empty<byte>(), timestamp, uri.PathAndQuery);
+            var text = await ExchangeAsync(endpoint, FloydStep.Status, Options.PingTimeout, () =>
+            {
+                var message = new HttpRequestMessage(HttpMethod.Get, uri);
+                AddSignature(message, timestamp, signature);
+                return message;
+            }, cancellationToken).ConfigureAwait(false);
+            var status = Deserialize<StatusBody>(endpoint, FloydStep.Status, text);
+            return new AgentStatus
+            {
+                Services = (status.Services ?? new List<ServiceStatusBody>()).Select(s => new AgentServiceStatus
+                {
+                    Service = s.Service ?? "",
+                    ActiveVersion = s.ActiveVersion,
+                    ActiveFVersion = s.ActiveFVersion,
+                    StoredVersions = (IReadOnlyList<string>?)s.StoredVersions?.ToArray() ?? Array.Empty<string>(),
+                }).ToArray(),
+            };
+        }
+
+        private async Task<string> SendJsonAsync<TBody>(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path, TBody body, CancellationToken cancellationToken)
+        {
+            var uri = BuildUri(endpoint, path);
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(body, FloydJson.Options);
+            var timestamp = FloydTimestamp.Next();
+            var signature = _signer.Sign(bytes, timestamp, uri.PathAndQuery);
+            return await ExchangeAsync(endpoint, step, timeout, () =>
+            {
+                var content = new ByteArrayContent(bytes);
+                content.Headers.ContentType = JsonMediaType;
+                var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+                AddSignature(message, timestamp, signature);
+                return message;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        private async Task<string> SendMultipartAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
+            IEnumerable<KeyValuePair<string, string>> fields, string fileName, long fileLength, Func<Stream> openFile,
+            string? expectedMd5Hex, CancellationToken cancellationToken)
+        {
+            var uri = BuildUri(endpoint, path);
+            FloydMultipartContent content;
+            try
+            {
+                content = new FloydMultipartContent(fields, fileName, fileLength, openFile);
+            }
+            catch (ArgumentException ex)
+            {
+                throw LocalFailure(endpoint, step, ex.Message, ex);
+            }
+
+            // The body can be gigabytes, so it is never buffered: pass one streams the exact bytes that will be sent
+            // (fixed boundary, file read in chunks) through the signature hash and the file MD5; pass two re-reads the
+            // file while writing the same bytes to the socket. Memory stays one chunk buffer whatever the package size.
+            byte[] md5;
+            string timestamp;
+            byte[] signature;
+            using (var signatureBase = _signer.BeginSignatureBase())
+            using (var fileMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+            {
+                try
+                {
+                    await content.WriteBodyAsync(new SignatureBaseStream(signatureBase), fileMd5.AppendData, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    content.Dispose();
+                    throw LocalFailure(endpoint, step, $"cannot read '{fileName}': {ex.Message}", ex);
+                }
+
+                md5 = fileMd5.GetHashAndReset();
+                // Taken after the body is hashed: hashing a large package must not eat into the agent's clock-skew window.
+                timestamp = FloydTimestamp.Next();
+                signature = _signer.SignHash(signatureBase.Complete(timestamp, uri.PathAndQuery));
+            }
+
+            if (!string.IsNullOrEmpty(expectedMd5Hex) && !string.Equals(FVersion.ToLowerHex(md5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                content.Dispose();
+                throw LocalFailure(endpoint, step,
+                    $"the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected {expectedMd5Hex}; the file changed after it was checked", null);
+            }
+
+            var sent = false;
+            return await ExchangeAsync(endpoint, step, timeout, () =>
+            {
+                if (sent)
+                {
+                    throw new InvalidOperationException("A multipart request is sent once.");
+                }
+
+                sent = true;
+                content.Headers.ContentMD5 = md5;
+                var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+                // The agent answers 401/413 from the headers alone; with 100-continue a rejected push sends no body.
+                message.Headers.ExpectContinue = true;
+                AddSignature(message, timestamp, signature);
+                return message;
+            }, cancellationToken, content).ConfigureAwait(false);
+        }
+
+        private async Task<string> ExchangeAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, Func<HttpRequestMessage> createRequest,
+            CancellationToken cancellationToken, FloydMultipartContent? streamedContent = null)
+        {
+            ThrowIfDisposed();
+            using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeoutSource.CancelAfter(timeout);
+            if (streamedContent != null)
+            {
+                streamedContent.SendCancellation = timeoutSource.Token;
+            }
+
+            HttpResponseMessage? response = null;
+            using var request = createRequest();
+            try
+            {
+                var client = _httpClientFactory.CreateClient(HttpClientName);
+                response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token).ConfigureAwait(false);
+                var text = await ReadBoundedAsync(response.Content, timeoutSource.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw AgentFailure(endpoint, step, (int)response.StatusCode, text);
+                }
+
+                return text;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (OperationCanceledException ex)
+            {
+                throw new FloydException(endpoint.InstanceId, step,
+                    $"Floyd {Describe(step)} to {Where(endpoint)} timed out after {timeout.TotalSeconds:0.#} s{(response == null ? " without an answer" : " while reading the answer")}.",
+                    statusCode: response == null ? (int?)null : (int)response.StatusCode, isTransient: true, isUnreachable: response == null, innerException: ex);
+            }
+            catch (HttpRequestException ex)
+            {
+                throw new FloydException(endpoint.InstanceId, step,
+                    $"Floyd {Describe(step)} to {Where(endpoint)} failed: {Innermost(ex)}",
+                    statusCode: response == null ? (int?)null : (int)response.StatusCode, isTransient: true, isUnreachable: response == null, innerException: ex);
+            }
+            catch (IOException ex)
+            {
+                throw new FloydException(endpoint.InstanceId, step,
+                    $"Floyd {Describe(step)} to {Where(endpoint)} broke off: {ex.Message}",
+                    statusCode: response == null ? (int?)null : (int)response.StatusCode, isTransient: true, isUnreachable: response == null, innerException: ex);
+            }
+            finally
+            {
+                response?.Dispose();
+            }
+        }
+
+        private static async Task<string> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
+        {
+            using var stream = await content.ReadAsStreamAsync().ConfigureAwait(false);
+            using var buffer = new MemoryStream();
+            var chunk = new byte[8192];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, 0, chunk.Length, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                // An answer is a small JSON document; anything larger is cut rather than held.
+                var room = MaxResponseBytes - (int)buffer.Length;
+                if (room <= 0)
+                {
+                    break;
+                }
+
+                buffer.Write(chunk, 0, Math.Min(read, room));
+            }
+
+            return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        }
+
+        private static FloydException AgentFailure(FloydEndpoint endpoint, FloydStep step, int status, string text)
+        {
+            string? code = null;
+            string? agentMessage = null;
+            try
+            {
+                var error = JsonSerializer.Deserialize<ErrorBody>(text, FloydJson.Options);
+                code = error?.Error;
+                agentMessage = error?.Message;
+            }
+            catch (JsonException)
+            {
+                // Not the agent's JSON error body (a proxy page, say): keep a short excerpt as the message.
+                agentMessage = text.Length > 200 ? text.Substring(0, 200) : text;
+            }
+
+            var transient = status >= 500 || status == 408 || status == 429;
+            var what = code == null ? agentMessage : $"{code}: {agentMessage}";
+            return new FloydException(endpoint.InstanceId, step,
+                $"Floyd {Describe(step)} to {Where(endpoint)} was refused with HTTP {status}{(string.IsNullOrEmpty(what) ? "." : " (" + what + ")")}",
+                statusCode: status, agentErrorCode: code, agentMessage: agentMessage, isTransient: transient);
+        }
+
+        private static T Deserialize<T>(FloydEndpoint endpoint, FloydStep step, string text) where T : class
+        {
+            try
+            {
+                var value = JsonSerializer.Deserialize<T>(text, FloydJson.Options);
+                if (value != null)
+                {
+                    return value;
+                }
+            }
+            catch (JsonException)
+            {
+            }
+
+            throw new FloydException(endpoint.InstanceId, step,
+                $"Floyd {Describe(step)} to {Where(endpoint)} returned an answer that is not the expected JSON; is a Floyd agent listening on that port?",
+                statusCode: 200);
+        }
+
+        private static FloydException LocalFailure(FloydEndpoint endpoint, FloydStep step, string detail, Exception? inner) =>
+            new FloydException(endpoint.InstanceId, step, $"Floyd {Describe(step)} to {Where(endpoint)} was not sent: {detail}.", innerException: inner);
+
+        private void AddSignature(HttpRequestMessage message, string timestamp, byte[] signature)
+        {
+            message.Headers.TryAddWithoutValidation(FloydProtocol.TimeStampHeader, timestamp);
+            message.Headers.TryAddWithoutValidation(FloydProtocol.AuthorizationHeader, _signer.FormatAuthorization(signature));
+        }
+
+        private static Uri BuildUri(FloydEndpoint endpoint, string path)
+        {
+            if (endpoint == null) throw new ArgumentNullException(nameof(endpoint));
+            return new Uri(endpoint.BaseUri, path);
+        }
+
+        private static List<KeyValuePair<string, string>> Fields(string service, string version, string fversion) => new List<KeyValuePair<string, string>>
+        {
+            new KeyValuePair<string, string>(FloydProtocol.ServiceField, service ?? ""),
+            new KeyValuePair<string, string>(FloydProtocol.VersionField, version ?? ""),
+            new KeyValuePair<string, string>(FloydProtocol.FVersionField, fversion ?? ""),
+        };
+
+        private static string Where(FloydEndpoint endpoint) => $"instance '{endpoint.InstanceId}' ({endpoint.Host}:{endpoint.Port})";
+
+        private static string Describe(FloydStep step) => step switch
+        {
+            FloydStep.Health => "health check",
+            FloydStep.Ping => "ping",
+            FloydStep.Package => "package push",
+            FloydStep.Config => "config push",
+            FloydStep.Activate => "activation",
+            FloydStep.Verify => "verification",
+            FloydStep.Status => "status request",
+            _ => step.ToString(),
+        };
+
+        private static string Innermost(Exception ex)
+        {
+            while (ex.InnerException != null)
+            {
+                ex = ex.InnerException;
+            }
+
+            return ex.Message;
+        }
+
+        private void ThrowIfDisposed()
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                throw new ObjectDisposedException(nameof(FloydClient));
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _services.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System;
+
+namespace ReleaseTools.Engine.Floyd
+{
+    /// <summary>Names fixed by docs/floyd-protocol.md; client and reference agent both read them from here so they cannot drift.</summary>
+    public static class FloydProtocol
+    {
+        public const string TimeStampHeader = "TimeStamp";
+        public const string AuthorizationHeader = "Authorization";
+        public const string ContentMd5Header = "Content-MD5";
+
+        public const string Sha1Scheme = "Floyd-RSA-SHA1";
+        public const string Sha256Scheme = "Floyd-RSA-SHA256";
+
+        public const string PingPath = "/ping";
+        public const string PackagePath = "/package";
+        public const string ConfigPath = "/config";
+        public const string ActivatePath = "/activate";
+        public const string StatusPath = "/status";
+        public const string HealthPath = "/health";
+        public const string MetricsPath = "/metrics";
+
+        /// <summary>Multipart field names of package and config pushes, in the order the agent requires them.</summary>
+        public const string ServiceField = "service";
+        public const string VersionField = "version";
+        public const string FVersionField = "fversion";
+        public const string FileField = "file";
+
+        public static string SchemeFor(FloydHashAlgorithm algorithm) => algorithm switch
+        {
+            FloydHashAlgorithm.Sha1 => Sha1Scheme,
+            FloydHashAlgorithm.Sha256 => Sha256Scheme,
+            _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown Floyd hash algorithm."),
+        };
+
+        public static bool TryParseScheme(string scheme, out FloydHashAlgorithm algorithm)
+        {
+            if (string.Equals(scheme, Sha1Scheme, StringComparison.OrdinalIgnoreCase))
+            {
+                algorithm = FloydHashAlgorithm.Sha1;
+                return true;
+            }
+
+            if (string.Equals(scheme, Sha256Scheme, StringComparison.OrdinalIgnoreCase))
+            {
+                algorithm = FloydHashAlgorithm.Sha256;
+                return true;
+            }
+
+            algorithm = default;
+            return false;
+        }
+    }
+
+    /// <summary>The machine-readable <c>error</c> values of the agent's JSON error body.</summary>
+    public static class FloydErrorCodes
+    {
+        public const string SignatureMissing = "signature_missing";
+        public const string SignatureMalformed = "signature_malformed";
+        public const string SignatureInvalid = "signature_invalid";
+        public const string SignatureAlgorithmMismatch = "signature_algorithm_mismatch";
+        public const string SignatureReplayed = "signature_replayed";
+        public const string TimestampInvalid = "timestamp_invalid";
+        public const string TimestampStale = "timestamp_stale";
+        public const string PackageMd5Mismatch = "package_md5_mismatch";
+        public const string Md5HeaderInvalid = "md5_header_invalid";
+        public const string InvalidName = "invalid_name";
+        public const string InvalidRequest = "invalid_request";
+        public const string MultipartMalformed = "multipart_malformed";
+        public const string BodyTooLarge = "body_too_large";
+        public const string PackageMissing = "package_missing";
+        public const string ConfigMissing = "config_missing";
+        public const string ReplayCacheFull = "replay_cache_full";
+        public const string NotFound = "not_found";
+        public const string InternalError = "internal_error";
+    }
+}

@@ -1,0 +1,27 @@
+namespace ReleaseTools.Engine.Packages
+{
+    /// <summary>A package on local disk, ready to stream to agents.</summary>
+    public sealed record AcquiredPackage
+    {
+        /// <summary>URL or path the package came from, as recorded in history.</summary>
+        public string Source { get; init; } = "";
+        public string FilePath { get; init; } = "";
+        /// <summary>Lowercase hex MD5 of the file.</summary>
+        public string Md5 { get; init; } = "";
+        public long Length { get; init; }
+        public bool FromCache { get; init; }
+    }
+
+    /// <summary>What validation learned about a package without downloading it.</summary>
+    public sealed record PackageProbeResult
+    {
+        public PackageLocation Location { get; init; } = null!;
+        /// <summary>Size when the server said (HEAD Content-Length) or the file is local; null otherwise.</summary>
+        public long? Length { get; init; }
+        /// <summary>False when the server does not answer HEAD (405/501): the download will tell.</summary>
+        public bool Checked { get; init; }
+    }
+
+    /// <summary>Download progress: bytes so far and the total when known.</summary>
+    public delegate void PackageProgressCallback(long bytesReceived, long? totalBytes, bool fromCache);
+}

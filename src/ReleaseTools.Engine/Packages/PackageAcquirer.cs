@@ -1,0 +1,212 @@
+using System;
+using System.IO;
+using System.Net;
+using System.Net.Http;
+using System.Threading;
+using System.Threading.Tasks;
+using ReleaseTools.Engine.Deployment;
+
+namespace ReleaseTools.Engine.Packages
+{
+    /// <summary>
+    /// Validates, downloads and caches packages. A download streams to a cache file with the MD5 computed on the
+    /// way (never the whole package in memory); an expected MD5 is checked before the package is handed out, so
+    /// nothing wrong is ever pushed. One instance serves a whole engine and pools its connections.
+    /// </summary>
+    public sealed class PackageAcquirer : IDisposable
+    {
+        private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(30);
+        private readonly HttpClient _http;
+
+        public PackageAcquirer(PackageCache cache, long maxPackageBytes, TimeSpan downloadTimeout)
+        {
+            Cache = cache ?? throw new ArgumentNullException(nameof(cache));
+            MaxPackageBytes = maxPackageBytes;
+            DownloadTimeout = downloadTimeout;
+            // Timeouts are applied per call with a token, because HttpClient.Timeout would also cut a slow but healthy download.
+            _http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = true }) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+        }
+
+        public PackageCache Cache { get; }
+        public long MaxPackageBytes { get; }
+        public TimeSpan DownloadTimeout { get; }
+
+        /// <summary>
+        /// Checks that the package exists and is not too large without downloading it: HEAD for a URL (servers that
+        /// refuse HEAD with 401/403/405/501 are let through, the download will tell), file size for a local path.
+        /// </summary>
+        public async Task<PackageProbeResult> ProbeAsync(PackageLocation location, CancellationToken cancellationToken)
+        {
+            if (location.IsLocal)
+            {
+                var length = LocalFile(location).Length;
+                CheckSize(location, length);
+                return new PackageProbeResult { Location = location, Length = length, Checked = true };
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var limit = DownloadTimeout < ProbeTimeout ? DownloadTimeout : ProbeTimeout;
+            timeout.CancelAfter(limit);
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Head, location.Url);
+                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                // Some servers refuse HEAD outright, and presigned URLs are often signed for GET only (401/403 on HEAD):
+                // the download, which still comes before any push, gives the verdict then.
+                if (response.StatusCode == HttpStatusCode.MethodNotAllowed || response.StatusCode == HttpStatusCode.NotImplemented ||
+                    response.StatusCode == HttpStatusCode.Forbidden || response.StatusCode == HttpStatusCode.Unauthorized)
+                {
+                    return new PackageProbeResult { Location = location, Checked = false };
+                }
+
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw PackageHttpErrors.FromStatus(location, response, "HEAD");
+                }
+
+                var length = response.Content.Headers.ContentLength;
+                if (length.HasValue)
+                {
+                    CheckSize(location, length.Value);
+                }
+
+                return new PackageProbeResult { Location = location, Length = length, Checked = true };
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw PackageHttpErrors.Timeout(location, limit, "check");
+            }
+            catch (HttpRequestException ex)
+            {
+                throw PackageHttpErrors.FromTransport(location, ex, "check");
+            }
+        }
+
+        /// <summary>
+        /// The package on local disk: from the cache when the expected MD5 is known and cached, otherwise downloaded
+        /// (or copied, for a local file) into the cache. A mismatch with the expected MD5 fails with PackageChecksumMismatch.
+        /// </summary>
+        public async Task<AcquiredPackage> AcquireAsync(PackageLocation location, string? expectedMd5, PackageProgressCallback? progress,
+            CancellationToken cancellationToken)
+        {
+            var expected = NormalizeChecksum(expectedMd5);
+            if (expected != null)
+            {
+                var cached = Cache.TryGet(location, expected);
+                if (cached != null)
+                {
+                    var length = new FileInfo(cached).Length;
+                    progress?.Invoke(length, length, true);
+                    return new AcquiredPackage { Source = location.Original, FilePath = cached, Md5 = expected, Length = length, FromCache = true };
+                }
+            }
+
+            var temporary = Cache.NewTemporaryPath(location);
+            try
+            {
+                var (md5, length) = location.IsLocal
+                    ? await CopyLocalAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false)
+                    : await DownloadAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false);
+
+                if (expected != null && !string.Equals(md5, expected, StringComparison.Ordinal))
+                {
+                    throw new DeploymentException(EngineErrorIds.PackageChecksumMismatch, DeploymentErrorKind.InvalidData,
+                        $"The package {location} has MD5 {md5}, but {expected} was expected. Nothing was pushed. Check the checksum or the package URL.",
+                        location.Original);
+                }
+
+                var path = Cache.Commit(temporary, location, md5);
+                return new AcquiredPackage { Source = location.Original, FilePath = path, Md5 = md5, Length = length, FromCache = false };
+            }
+            finally
+            {
+                PackageCache.TryDelete(temporary);
+            }
+        }
+
+        public void Dispose() => _http.Dispose();
+
+        /// <summary>The expected MD5 as lowercase hex; PackageChecksumInvalid when it is not an MD5 at all.</summary>
+        public static string? NormalizeChecksum(string? expectedMd5)
+        {
+            if (string.IsNullOrWhiteSpace(expectedMd5))
+            {
+                return null;
+            }
+
+            return Md5Hex.Normalize(expectedMd5) ?? throw new DeploymentException(EngineErrorIds.PackageChecksumInvalid,
+                DeploymentErrorKind.InvalidArgument,
+                $"The checksum '{expectedMd5}' is not an MD5 value. Give 32 hexadecimal digits (as md5sum prints) or base64 of the 16 bytes.",
+                expectedMd5);
+        }
+
+        private async Task<(string Md5, long Length)> CopyLocalAsync(PackageLocation location, string temporary,
+            PackageProgressCallback? progress, CancellationToken cancellationToken)
+        {
+            var file = LocalFile(location);
+            CheckSize(location, file.Length);
+            using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+            using var destination = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+            return await HashingCopier.CopyAsync(source, destination, MaxPackageBytes, location.Original, file.Length, progress, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        private async Task<(string Md5, long Length)> DownloadAsync(PackageLocation location, string temporary,
+            PackageProgressCallback? progress, CancellationToken cancellationToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(DownloadTimeout);
+            try
+            {
+                using var response = await _http.GetAsync(location.Url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw PackageHttpErrors.FromStatus(location, response, "GET");
+                }
+
+                var total = response.Content.Headers.ContentLength;
+                if (total.HasValue)
+                {
+                    CheckSize(location, total.Value);
+                }
+
+                using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+                using var destination = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+                return await HashingCopier.CopyAsync(source, destination, MaxPackageBytes, location.Original, total, progress, timeout.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw PackageHttpErrors.Timeout(location, DownloadTimeout, "download");
+            }
+            catch (HttpRequestException ex)
+            {
+                throw PackageHttpErrors.FromTransport(location, ex, "download");
+            }
+            catch (IOException ex) when (!(ex is FileNotFoundException))
+            {
+                throw PackageHttpErrors.FromTransport(location, ex, "download");
+            }
+        }
+
+        private static FileInfo LocalFile(PackageLocation location)
+        {
+            var file = new FileInfo(location.LocalPath!);
+            if (!file.Exists)
+            {
+                throw new DeploymentException(EngineErrorIds.PackageNotFound, DeploymentErrorKind.ObjectNotFound,
+                    $"The package file '{location.LocalPath}' does not exist.", location.Original);
+            }
+
+            return file;
+        }
+
+        private void CheckSize(PackageLocation location, long length)
+        {
+            if (length > MaxPackageBytes)
+            {
+                throw HashingCopier.TooLarge(location.Original, MaxPackageBytes);
+            }
+        }
+    }
+}

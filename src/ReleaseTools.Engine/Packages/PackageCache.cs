@@ -1,0 +1,96 @@
+using System;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace ReleaseTools.Engine.Packages
+{
+    /// <summary>
+    /// Downloaded packages on local disk, keyed by source (URL or path) and MD5: &lt;root&gt;/&lt;hash of source&gt;/&lt;md5&gt;.pkg.
+    /// Files appear only complete (written under a temporary name, then renamed), so a crash never leaves a
+    /// half file under a valid name; a rollback finds the package of an older release by its URL and MD5.
+    /// </summary>
+    public sealed class PackageCache
+    {
+        public PackageCache(string rootDirectory)
+        {
+            RootDirectory = string.IsNullOrWhiteSpace(rootDirectory) ? DefaultDirectory() : Path.GetFullPath(rootDirectory);
+        }
+
+        public string RootDirectory { get; }
+
+        /// <summary>%LOCALAPPDATA%\ReleaseTools\packages on Windows, ~/.local/share/ReleaseTools/packages elsewhere.</summary>
+        public static string DefaultDirectory()
+        {
+            var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+            if (string.IsNullOrEmpty(root))
+            {
+                root = Path.Combine(Path.GetTempPath(), "ReleaseTools");
+            }
+
+            return Path.Combine(root, "ReleaseTools", "packages");
+        }
+
+        public string PathFor(PackageLocation location, string md5) =>
+            Path.Combine(SourceDirectory(location), md5.ToLowerInvariant() + ".pkg");
+
+        /// <summary>The cached file for this source and MD5, or null.</summary>
+        public string? TryGet(PackageLocation location, string md5)
+        {
+            var path = PathFor(location, md5);
+            return File.Exists(path) ? path : null;
+        }
+
+        /// <summary>A new temporary file in the source's folder (same volume, so the final rename is atomic).</summary>
+        public string NewTemporaryPath(PackageLocation location)
+        {
+            var directory = SourceDirectory(location);
+            Directory.CreateDirectory(directory);
+            return Path.Combine(directory, Guid.NewGuid().ToString("N") + ".partial");
+        }
+
+        /// <summary>Moves a complete temporary file under its final name; if another run got there first, keeps theirs.</summary>
+        public string Commit(string temporaryPath, PackageLocation location, string md5)
+        {
+            var finalPath = PathFor(location, md5);
+            if (File.Exists(finalPath))
+            {
+                TryDelete(temporaryPath);
+                return finalPath;
+            }
+
+            try
+            {
+                File.Move(temporaryPath, finalPath);
+            }
+            catch (IOException) when (File.Exists(finalPath))
+            {
+                // A concurrent run committed the same bytes between the check and the move.
+                TryDelete(temporaryPath);
+            }
+
+            return finalPath;
+        }
+
+        public static void TryDelete(string path)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        private string SourceDirectory(PackageLocation location)
+        {
+            using var sha = SHA256.Create();
+            var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(location.CacheKey));
+            return Path.Combine(RootDirectory, Md5Hex.ToHex(hash).Substring(0, 32));
+        }
+    }
+}

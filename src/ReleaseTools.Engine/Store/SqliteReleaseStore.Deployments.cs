@@ -1,0 +1,331 @@
+using System;
+using System.Collections.Generic;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Data.Sqlite;
+
+namespace ReleaseTools.Engine.Store
+{
+    // Deployment records, their targets and audit trail.
+    public sealed partial class SqliteReleaseStore
+    {
+        private const string DeploymentColumns =
+            "deployment_id, operation, service, target_version, package_url, package_md5, fversion, initiated_by, initiated_from, batch_count, " +
+            "parameters_json, resumed_from, status, total_targets, succeeded_targets, failed_targets, skipped_targets, created_at, started_at, ended_at";
+
+        private const string TargetColumns =
+            "deployment_id, instance_id, service, environment, batch, target_version, target_fversion, from_version, from_fversion, status, attempts, " +
+            "package_transferred, config_transferred, failed_step, error, started_at, ended_at";
+
+        // Succeeded counts Unchanged (the instance runs the target release), Failed counts Unreachable.
+        private const string RecountSql =
+            "UPDATE deployments SET total_targets = c.total, succeeded_targets = c.succeeded, failed_targets = c.failed, skipped_targets = c.skipped " +
+            "FROM (SELECT count(*) AS total, " +
+            "coalesce(sum(status IN ('succeeded', 'unchanged')), 0) AS succeeded, " +
+            "coalesce(sum(status IN ('failed', 'unreachable')), 0) AS failed, " +
+            "coalesce(sum(status = 'skipped'), 0) AS skipped " +
+            "FROM deployment_targets WHERE deployment_id = $id) AS c WHERE deployments.deployment_id = $id";
+
+        private static readonly RandomNumberGenerator IdRandom = RandomNumberGenerator.Create();
+
+        public Task<DeploymentRecord> CreateDeploymentAsync(NewDeployment deployment, IReadOnlyList<DeploymentTargetRecord> targets, CancellationToken cancellationToken)
+        {
+            if (deployment == null)
+            {
+                throw new ArgumentNullException(nameof(deployment));
+            }
+
+            if (targets == null)
+            {
+                throw new ArgumentNullException(nameof(targets));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                var now = Now();
+                var id = await NewDeploymentIdAsync(connection, transaction, now, cancellationToken).ConfigureAwait(false);
+                using (var insert = StoreCommands.Create(connection, transaction,
+                    "INSERT INTO deployments (deployment_id, operation, service, target_version, package_url, package_md5, fversion, initiated_by, initiated_from, " +
+                    "batch_count, parameters_json, resumed_from, status, created_at) VALUES ($id, $operation, $service, $version, $url, $md5, $fversion, $by, $from, " +
+                    "$batches, $parameters, $resumed, 'pending', $now)"))
+                {
+                    insert.With("$id", id)
+                        .With("$operation", StoreValues.ToText(deployment.Operation))
+                        .With("$service", deployment.Service ?? "")
+                        .With("$version", deployment.TargetVersion ?? "")
+                        .With("$url", deployment.PackageUrl)
+                        .With("$md5", deployment.PackageMd5)
+                        .With("$fversion", deployment.FVersion)
+                        .With("$by", deployment.InitiatedBy ?? "")
+                        .With("$from", deployment.InitiatedFrom ?? "")
+                        .With("$batches", deployment.BatchCount)
+                        .With("$parameters", deployment.ParametersJson)
+                        .With("$resumed", deployment.ResumedFrom)
+                        .With("$now", StoreValues.ToUnixMs(now));
+                    await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                using (var insertTarget = StoreCommands.Create(connection, transaction,
+                    "INSERT INTO deployment_targets (" + TargetColumns + ") VALUES ($deployment, $instance, $service, $environment, $batch, $version, $fversion, " +
+                    "$fromVersion, $fromFVersion, $status, $attempts, $package, $config, $step, $error, $started, $ended)"))
+                {
+                    foreach (var target in targets)
+                    {
+                        BindTarget(insertTarget, target with { DeploymentId = id });
+                        insertTarget.ExecuteNonQuery();
+                    }
+                }
+
+                await RecountAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                return (await ReadDeploymentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false))!;
+            }, cancellationToken);
+        }
+
+        public Task<DeploymentRecord> SetDeploymentStatusAsync(string deploymentId, DeploymentStatus status, CancellationToken cancellationToken) =>
+            WriteAsync(async (connection, transaction) =>
+            {
+                var now = StoreValues.ToUnixMs(Now());
+                var sql = status == DeploymentStatus.Running
+                    ? "UPDATE deployments SET status = $status, started_at = coalesce(started_at, $now), ended_at = NULL WHERE deployment_id = $id"
+                    : IsFinal(status)
+                        ? "UPDATE deployments SET status = $status, ended_at = $now WHERE deployment_id = $id"
+                        : "UPDATE deployments SET status = $status WHERE deployment_id = $id";
+                using (var update = StoreCommands.Create(connection, transaction, sql)
+                    .With("$status", StoreValues.ToText(status)).With("$now", now).With("$id", deploymentId))
+                {
+                    if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                    {
+                        throw DeploymentNotFound(deploymentId);
+                    }
+                }
+
+                await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
+                return (await ReadDeploymentAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false))!;
+            }, cancellationToken);
+
+        public Task<DeploymentRecord?> GetDeploymentAsync(string deploymentId, CancellationToken cancellationToken) =>
+            ReadAsync(connection => ReadDeploymentAsync(connection, null, deploymentId, cancellationToken), cancellationToken);
+
+        public Task<IReadOnlyList<DeploymentRecord>> FindDeploymentsAsync(DeploymentQuery query, CancellationToken cancellationToken)
+        {
+            if (query == null)
+            {
+                throw new ArgumentNullException(nameof(query));
+            }
+
+            return ReadAsync<IReadOnlyList<DeploymentRecord>>(async connection =>
+            {
+                var sql = new StringBuilder("SELECT " + DeploymentColumns + " FROM deployments WHERE 1 = 1");
+                using var command = connection.CreateCommand();
+                if (query.DeploymentId != null)
+                {
+                    sql.Append(" AND deployment_id = $id");
+                    command.With("$id", query.DeploymentId);
+                }
+
+                if (query.Services != null)
+                {
+                    sql.Append(" AND service IN (SELECT value FROM json_each($services))");
+                    command.With("$services", StoreCommands.JsonList(query.Services));
+                }
+
+                if (query.Statuses != null)
+                {
+                    sql.Append(" AND status IN (SELECT value FROM json_each($statuses))");
+                    command.With("$statuses", StoreCommands.JsonList(ToTexts(query.Statuses)));
+                }
+
+                // Ids are time-sortable, so they break ties between deployments created in the same millisecond.
+                sql.Append(" ORDER BY created_at DESC, deployment_id DESC LIMIT $limit");
+                command.With("$limit", query.Limit > 0 ? query.Limit : -1);
+                command.CommandText = sql.ToString();
+                return await command.ToListAsync(ReadDeployment, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<DeploymentTargetRecord>> GetTargetsAsync(string deploymentId, CancellationToken cancellationToken) =>
+            ReadAsync<IReadOnlyList<DeploymentTargetRecord>>(async connection =>
+            {
+                using var command = StoreCommands.Create(connection, null,
+                    "SELECT " + TargetColumns + " FROM deployment_targets WHERE deployment_id = $id ORDER BY batch, instance_id").With("$id", deploymentId);
+                return await command.ToListAsync(ReadTarget, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+
+        public Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken)
+        {
+            if (target == null)
+            {
+                throw new ArgumentNullException(nameof(target));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                using var update = StoreCommands.Create(connection, transaction,
+                    "UPDATE deployment_targets SET batch = $batch, target_version = $version, target_fversion = $fversion, from_version = $fromVersion, " +
+                    "from_fversion = $fromFVersion, status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
+                    "failed_step = $step, error = $error, started_at = $started, ended_at = $ended WHERE deployment_id = $deployment AND instance_id = $instance");
+                BindTarget(update, target);
+                if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw TargetNotFound(target.DeploymentId, target.InstanceId);
+                }
+
+                return true;
+            }, cancellationToken);
+        }
+
+        public Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken) =>
+            WriteAsync(async (connection, transaction) =>
+            {
+                await InsertAuditAsync(connection, transaction, deploymentId, kind, message, Now(), cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+
+        public Task<IReadOnlyList<AuditEntry>> GetAuditAsync(string deploymentId, CancellationToken cancellationToken) =>
+            ReadAsync<IReadOnlyList<AuditEntry>>(async connection =>
+            {
+                using var command = StoreCommands.Create(connection, null,
+                    "SELECT sequence, deployment_id, kind, message, recorded_at FROM deployment_audit WHERE deployment_id = $id ORDER BY sequence").With("$id", deploymentId);
+                return await command.ToListAsync(ReadAudit, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+
+        public static bool IsFinal(DeploymentStatus status) =>
+            status != DeploymentStatus.Pending && status != DeploymentStatus.Running;
+
+        private static async Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction transaction, string deploymentId, string kind, string message, DateTimeOffset now, CancellationToken cancellationToken)
+        {
+            using var insert = StoreCommands.Create(connection, transaction,
+                "INSERT INTO deployment_audit (deployment_id, kind, message, recorded_at) VALUES ($id, $kind, $message, $now)")
+                .With("$id", deploymentId).With("$kind", kind ?? "").With("$message", message ?? "").With("$now", StoreValues.ToUnixMs(now));
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        private static async Task RecountAsync(SqliteConnection connection, SqliteTransaction transaction, string deploymentId, CancellationToken cancellationToken)
+        {
+            using var recount = StoreCommands.Create(connection, transaction, RecountSql).With("$id", deploymentId);
+            await recount.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>d-yyyyMMdd-HHmmss-xxxxxx: sorts by creation time, short enough to type, random enough for many hosts.</summary>
+        private static async Task<string> NewDeploymentIdAsync(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken)
+        {
+            var stamp = now.UtcDateTime.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+            var random = new byte[3];
+            for (var attempt = 0; ; attempt++)
+            {
+                lock (IdRandom)
+                {
+                    IdRandom.GetBytes(random);
+                }
+
+                var id = $"d-{stamp}-{random[0]:x2}{random[1]:x2}{random[2]:x2}";
+                using var exists = StoreCommands.Create(connection, transaction, "SELECT 1 FROM deployments WHERE deployment_id = $id").With("$id", id);
+                if (await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) == null || attempt >= 16)
+                {
+                    return id;
+                }
+            }
+        }
+
+        private static async Task<DeploymentRecord?> ReadDeploymentAsync(SqliteConnection connection, SqliteTransaction? transaction, string deploymentId, CancellationToken cancellationToken)
+        {
+            using var command = StoreCommands.Create(connection, transaction, "SELECT " + DeploymentColumns + " FROM deployments WHERE deployment_id = $id").With("$id", deploymentId);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadDeployment(reader) : null;
+        }
+
+        private static DeploymentRecord ReadDeployment(SqliteDataReader reader) => new DeploymentRecord
+        {
+            DeploymentId = reader.GetString(0),
+            Operation = StoreValues.Parse<DeploymentOperation>(reader.GetString(1)),
+            Service = reader.GetString(2),
+            TargetVersion = reader.GetString(3),
+            PackageUrl = reader.NullableString(4),
+            PackageMd5 = reader.NullableString(5),
+            FVersion = reader.NullableString(6),
+            InitiatedBy = reader.GetString(7),
+            InitiatedFrom = reader.GetString(8),
+            BatchCount = reader.GetInt32(9),
+            ParametersJson = reader.NullableString(10),
+            ResumedFrom = reader.NullableString(11),
+            Status = StoreValues.Parse<DeploymentStatus>(reader.GetString(12)),
+            TotalTargets = reader.GetInt32(13),
+            SucceededTargets = reader.GetInt32(14),
+            FailedTargets = reader.GetInt32(15),
+            SkippedTargets = reader.GetInt32(16),
+            CreatedAt = reader.Time(17),
+            StartedAt = reader.NullableTime(18),
+            EndedAt = reader.NullableTime(19),
+        };
+
+        private static AuditEntry ReadAudit(SqliteDataReader reader) => new AuditEntry
+        {
+            Sequence = reader.GetInt64(0),
+            DeploymentId = reader.GetString(1),
+            Kind = reader.GetString(2),
+            Message = reader.GetString(3),
+            RecordedAt = reader.Time(4),
+        };
+
+        private static DeploymentTargetRecord ReadTarget(SqliteDataReader reader) => new DeploymentTargetRecord
+        {
+            DeploymentId = reader.GetString(0),
+            InstanceId = reader.GetString(1),
+            Service = reader.GetString(2),
+            Environment = reader.GetString(3),
+            Batch = reader.GetInt32(4),
+            TargetVersion = reader.GetString(5),
+            TargetFVersion = reader.NullableString(6),
+            FromVersion = reader.NullableString(7),
+            FromFVersion = reader.NullableString(8),
+            Status = StoreValues.Parse<TargetStatus>(reader.GetString(9)),
+            Attempts = reader.GetInt32(10),
+            PackageTransferred = reader.GetInt64(11) != 0,
+            ConfigTransferred = reader.GetInt64(12) != 0,
+            FailedStep = reader.NullableString(13),
+            Error = reader.NullableString(14),
+            StartedAt = reader.NullableTime(15),
+            EndedAt = reader.NullableTime(16),
+        };
+
+        private static void BindTarget(SqliteCommand command, DeploymentTargetRecord target) =>
+            command.With("$deployment", target.DeploymentId)
+                .With("$instance", target.InstanceId)
+                .With("$service", target.Service ?? "")
+                .With("$environment", target.Environment ?? "")
+                .With("$batch", target.Batch)
+                .With("$version", target.TargetVersion ?? "")
+                .With("$fversion", target.TargetFVersion)
+                .With("$fromVersion", target.FromVersion)
+                .With("$fromFVersion", target.FromFVersion)
+                .With("$status", StoreValues.ToText(target.Status))
+                .With("$attempts", target.Attempts)
+                .With("$package", target.PackageTransferred ? 1 : 0)
+                .With("$config", target.ConfigTransferred ? 1 : 0)
+                .With("$step", target.FailedStep)
+                .With("$error", target.Error)
+                .With("$started", StoreValues.ToDb(target.StartedAt))
+                .With("$ended", StoreValues.ToDb(target.EndedAt));
+
+        private static List<string> ToTexts(IReadOnlyList<DeploymentStatus> statuses)
+        {
+            var texts = new List<string>(statuses.Count);
+            foreach (var status in statuses)
+            {
+                texts.Add(StoreValues.ToText(status));
+            }
+
+            return texts;
+        }
+
+        private StoreException DeploymentNotFound(string deploymentId) =>
+            new StoreException(StoreErrorIds.DeploymentNotFound,
+                $"Deployment '{deploymentId}' is not in the store '{Location}'. List deployments with Get-ReleaseDeployment to find its id.", Location);
+
+        private StoreException TargetNotFound(string deploymentId, string instanceId) =>
+            new StoreException(StoreErrorIds.DeploymentTargetNotFound,
+                $"Instance '{instanceId}' is not a target of deployment '{deploymentId}' in the store '{Location}'.", Location);
+    }
+}

@@ -1,0 +1,261 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Data.Sqlite;
+
+namespace ReleaseTools.Engine.Store
+{
+    // Releases reaching instances, their version history, and the config snapshots needed to roll back to them.
+    public sealed partial class SqliteReleaseStore
+    {
+        private const string HistoryColumns =
+            "sequence, instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, operation, " +
+            "package_url, package_md5, config_digest, config_file_name, recorded_at";
+
+        private const string InsertHistorySql =
+            "INSERT INTO version_history (instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, " +
+            "operation, package_url, package_md5, config_digest, config_file_name, recorded_at) VALUES ($instance, $service, $environment, $version, " +
+            "$fversion, $previousVersion, $previousFVersion, $deployment, $operation, $url, $md5, $digest, $file, $now)";
+
+        private const string CatalogueVersionSql = "INSERT OR IGNORE INTO service_versions (service, version) VALUES ($service, $version)";
+
+        public Task RecordReleaseAsync(ReleaseOutcome outcome, CancellationToken cancellationToken) =>
+            RecordReleasesAsync(new[] { outcome ?? throw new ArgumentNullException(nameof(outcome)) }, cancellationToken);
+
+        /// <summary>
+        /// Several outcomes in one transaction with prepared statements: the batch form of <see cref="RecordReleaseAsync"/>,
+        /// all or none written.
+        /// </summary>
+        public Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken)
+        {
+            if (outcomes == null)
+            {
+                throw new ArgumentNullException(nameof(outcomes));
+            }
+
+            foreach (var outcome in outcomes)
+            {
+                if (outcome.TargetStatus != TargetStatus.Succeeded && outcome.TargetStatus != TargetStatus.Unchanged && outcome.TargetStatus != TargetStatus.RolledBack)
+                {
+                    throw new ArgumentException(
+                        $"A release outcome records a target that reached a release (Succeeded, Unchanged or RolledBack), not {outcome.TargetStatus}; use UpdateTargetAsync for that.", nameof(outcomes));
+                }
+            }
+
+            return WriteAsync((connection, transaction) =>
+            {
+                using var writer = new ReleaseWriter(this, connection, transaction);
+                var count = 0;
+                foreach (var outcome in outcomes)
+                {
+                    if ((count++ & 255) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    writer.Write(outcome, Now());
+                }
+
+                return Task.FromResult(true);
+            }, cancellationToken);
+        }
+
+        /// <summary>
+        /// Appends history rows as given (their Sequence is assigned here), without touching instances or targets: for
+        /// bringing in history kept elsewhere, and for building large stores in tests and benchmarks.
+        /// </summary>
+        public Task<int> ImportHistoryAsync(IReadOnlyList<VersionHistoryRecord> records, CancellationToken cancellationToken)
+        {
+            if (records == null)
+            {
+                throw new ArgumentNullException(nameof(records));
+            }
+
+            return WriteAsync((connection, transaction) =>
+            {
+                using var insert = StoreCommands.Create(connection, transaction, InsertHistorySql);
+                using var catalogue = StoreCommands.Create(connection, transaction, CatalogueVersionSql);
+                var count = 0;
+                foreach (var record in records)
+                {
+                    if ((count & 1023) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                    BindHistory(insert, record.InstanceId, record.Service, record.Environment, record.Version, record.FVersion, record.PreviousVersion,
+                        record.PreviousFVersion, record.DeploymentId, record.Operation, record.PackageUrl, record.PackageMd5, record.ConfigDigest,
+                        record.ConfigFileName, record.RecordedAt);
+                    count += insert.ExecuteNonQuery();
+                    catalogue.With("$service", record.Service).With("$version", record.Version).ExecuteNonQuery();
+                }
+
+                return Task.FromResult(count);
+            }, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken) =>
+            ReadAsync<IReadOnlyList<VersionHistoryRecord>>(async connection =>
+            {
+                using var command = BuildHistoryQuery(connection, instanceId, limit);
+                return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+
+        public Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken)
+        {
+            if (string.IsNullOrEmpty(digest))
+            {
+                throw new ArgumentException("A config snapshot needs its digest.", nameof(digest));
+            }
+
+            if (content == null)
+            {
+                throw new ArgumentNullException(nameof(content));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                // The digest names the bytes, so a second save of the same digest has nothing new to say.
+                using var insert = StoreCommands.Create(connection, transaction,
+                    "INSERT OR IGNORE INTO config_snapshots (digest, file_name, content, saved_at) VALUES ($digest, $file, $content, $now)")
+                    .With("$digest", digest).With("$file", fileName ?? "").With("$content", content).With("$now", StoreValues.ToUnixMs(Now()));
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+        }
+
+        public Task<byte[]?> GetConfigSnapshotAsync(string digest, CancellationToken cancellationToken) =>
+            ReadAsync(async connection =>
+            {
+                using var command = StoreCommands.Create(connection, null, "SELECT content FROM config_snapshots WHERE digest = $digest").With("$digest", digest);
+                return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as byte[];
+            }, cancellationToken);
+
+        /// <summary>One instance's history, newest first; internal so tests can check its query plan.</summary>
+        internal static SqliteCommand BuildHistoryQuery(SqliteConnection connection, string instanceId, int limit) =>
+            StoreCommands.Create(connection, null, "SELECT " + HistoryColumns + " FROM version_history WHERE instance_id = $id ORDER BY sequence DESC LIMIT $limit")
+                .With("$id", instanceId).With("$limit", limit > 0 ? limit : -1);
+
+        private static VersionHistoryRecord ReadHistory(SqliteDataReader reader) => new VersionHistoryRecord
+        {
+            Sequence = reader.GetInt64(0),
+            InstanceId = reader.GetString(1),
+            Service = reader.GetString(2),
+            Environment = reader.GetString(3),
+            Version = reader.GetString(4),
+            FVersion = reader.GetString(5),
+            PreviousVersion = reader.NullableString(6),
+            PreviousFVersion = reader.NullableString(7),
+            DeploymentId = reader.GetString(8),
+            Operation = StoreValues.Parse<DeploymentOperation>(reader.GetString(9)),
+            PackageUrl = reader.NullableString(10),
+            PackageMd5 = reader.NullableString(11),
+            ConfigDigest = reader.NullableString(12),
+            ConfigFileName = reader.NullableString(13),
+            RecordedAt = reader.Time(14),
+        };
+
+        private static void BindHistory(SqliteCommand command, string instanceId, string service, string environment, string version, string fversion,
+            string? previousVersion, string? previousFVersion, string deploymentId, DeploymentOperation operation, string? packageUrl, string? packageMd5,
+            string? configDigest, string? configFileName, DateTimeOffset recordedAt) =>
+            command.With("$instance", instanceId)
+                .With("$service", service ?? "")
+                .With("$environment", environment ?? "")
+                .With("$version", version ?? "")
+                .With("$fversion", fversion ?? "")
+                .With("$previousVersion", previousVersion)
+                .With("$previousFVersion", previousFVersion)
+                .With("$deployment", deploymentId ?? "")
+                .With("$operation", StoreValues.ToText(operation))
+                .With("$url", packageUrl)
+                .With("$md5", packageMd5)
+                .With("$digest", configDigest)
+                .With("$file", configFileName)
+                .With("$now", StoreValues.ToUnixMs(recordedAt));
+
+        /// <summary>The statements of one release, prepared once per transaction so a batch costs one parse per statement.</summary>
+        private sealed class ReleaseWriter : IDisposable
+        {
+            private readonly SqliteReleaseStore _store;
+            private readonly SqliteCommand _updateTarget;
+            private readonly SqliteCommand _readInstance;
+            private readonly SqliteCommand _updateInstance;
+            private readonly SqliteCommand _insertHistory;
+            private readonly SqliteCommand _catalogue;
+
+            public ReleaseWriter(SqliteReleaseStore store, SqliteConnection connection, SqliteTransaction transaction)
+            {
+                _store = store;
+                // from_version keeps what the engine learnt from the Floyd agent; the registry's view only fills a gap.
+                _updateTarget = StoreCommands.Create(connection, transaction,
+                    "UPDATE deployment_targets SET status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
+                    "started_at = coalesce($started, started_at), ended_at = $ended, failed_step = NULL, error = NULL, " +
+                    "from_version = coalesce(from_version, (SELECT version FROM instances WHERE instance_id = $instance)), " +
+                    "from_fversion = coalesce(from_fversion, (SELECT fversion FROM instances WHERE instance_id = $instance)) " +
+                    "WHERE deployment_id = $deployment AND instance_id = $instance");
+                _readInstance = StoreCommands.Create(connection, transaction, "SELECT version, fversion, service, environment FROM instances WHERE instance_id = $instance");
+                _updateInstance = StoreCommands.Create(connection, transaction,
+                    "UPDATE instances SET version = $version, fversion = $fversion, status = 'active', updated_at = $now WHERE instance_id = $instance");
+                _insertHistory = StoreCommands.Create(connection, transaction, InsertHistorySql);
+                _catalogue = StoreCommands.Create(connection, transaction, CatalogueVersionSql);
+            }
+
+            public void Write(ReleaseOutcome outcome, DateTimeOffset now)
+            {
+                _updateTarget.With("$status", StoreValues.ToText(outcome.TargetStatus))
+                    .With("$attempts", outcome.Attempts)
+                    .With("$package", outcome.PackageTransferred ? 1 : 0)
+                    .With("$config", outcome.ConfigTransferred ? 1 : 0)
+                    .With("$started", StoreValues.ToDb(outcome.StartedAt))
+                    .With("$ended", StoreValues.ToUnixMs(outcome.EndedAt == default ? now : outcome.EndedAt))
+                    .With("$deployment", outcome.DeploymentId)
+                    .With("$instance", outcome.InstanceId);
+                if (_updateTarget.ExecuteNonQuery() == 0)
+                {
+                    throw _store.TargetNotFound(outcome.DeploymentId, outcome.InstanceId);
+                }
+
+                string? previousVersion;
+                string? previousFVersion;
+                string service;
+                string environment;
+                _readInstance.With("$instance", outcome.InstanceId);
+                using (var reader = _readInstance.ExecuteReader())
+                {
+                    if (!reader.Read())
+                    {
+                        // Thrown after the target update on purpose: the transaction must undo it, never leave half a release.
+                        throw _store.InstanceNotFound(outcome.InstanceId);
+                    }
+
+                    previousVersion = reader.NullableString(0);
+                    previousFVersion = reader.NullableString(1);
+                    service = reader.GetString(2);
+                    environment = reader.GetString(3);
+                }
+                _updateInstance.With("$version", outcome.Version).With("$fversion", outcome.FVersion)
+                    .With("$now", StoreValues.ToUnixMs(now)).With("$instance", outcome.InstanceId);
+                _updateInstance.ExecuteNonQuery();
+
+                if (outcome.TargetStatus == TargetStatus.Unchanged)
+                {
+                    // Nothing moved: the instance already ran this release, so history gains no row.
+                    return;
+                }
+                BindHistory(_insertHistory, outcome.InstanceId, service, environment, outcome.Version, outcome.FVersion, previousVersion, previousFVersion,
+                    outcome.DeploymentId, outcome.Operation, outcome.PackageUrl, outcome.PackageMd5, outcome.ConfigDigest, outcome.ConfigFileName, now);
+                _insertHistory.ExecuteNonQuery();
+                _catalogue.With("$service", service).With("$version", outcome.Version).ExecuteNonQuery();
+            }
+
+            public void Dispose()
+            {
+                _updateTarget.Dispose();
+                _readInstance.Dispose();
+                _updateInstance.Dispose();
+                _insertHistory.Dispose();
+                _catalogue.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+namespace ReleaseTools.Engine.Store
+{
+    /// <summary>Kinds of audit entries the store itself writes, so callers can recognise them in a deployment's trail.</summary>
+    public static class StoreAuditKinds
+    {
+        /// <summary>Someone dropped an instance lease this deployment held; the message names who and why.</summary>
+        public const string LeaseForceReleased = "lease-force-released";
+
+        /// <summary>Recovery found the deployment's owner dead or its leases expired and marked it interrupted.</summary>
+        public const string Interrupted = "interrupted";
+    }
+}

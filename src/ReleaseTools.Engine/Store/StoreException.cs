@@ -1,0 +1,41 @@
+using System;
+
+namespace ReleaseTools.Engine.Store
+{
+    /// <summary>
+    /// The store could not be used: the file is not a ReleaseTools store, was written by a newer release, is corrupt,
+    /// or SQLite itself could not load. ErrorId is one of <see cref="StoreErrorIds"/>; Path names the store file.
+    /// </summary>
+    public sealed class StoreException : Exception
+    {
+        public StoreException(string errorId, string message, string? path = null, Exception? innerException = null)
+            : base(message, innerException)
+        {
+            ErrorId = errorId;
+            Path = path;
+        }
+
+        public string ErrorId { get; }
+
+        /// <summary>The store file the error is about, when there is one.</summary>
+        public string? Path { get; }
+    }
+
+    /// <summary>Stable error ids for <see cref="StoreException"/>, in the module's Noun+Condition style.</summary>
+    public static class StoreErrorIds
+    {
+        /// <summary>The file is not a SQLite database, or its pages are damaged.</summary>
+        public const string StoreCorrupt = nameof(StoreCorrupt);
+        /// <summary>A SQLite database that belongs to some other application.</summary>
+        public const string StoreForeign = nameof(StoreForeign);
+        /// <summary>Written by a newer ReleaseTools whose schema this release does not know.</summary>
+        public const string StoreNewerSchema = nameof(StoreNewerSchema);
+        /// <summary>The path cannot be opened or created (permissions, a folder in the way, locked too long).</summary>
+        public const string StoreUnavailable = nameof(StoreUnavailable);
+        /// <summary>The native SQLite library could not be loaded.</summary>
+        public const string SqliteNativeLoadFailed = nameof(SqliteNativeLoadFailed);
+        public const string InstanceNotFound = nameof(InstanceNotFound);
+        public const string DeploymentNotFound = nameof(DeploymentNotFound);
+        public const string DeploymentTargetNotFound = nameof(DeploymentTargetNotFound);
+    }
+}

@@ -1,0 +1,176 @@
+using System.Collections.Generic;
+
+namespace ReleaseTools.Engine.Store
+{
+    /// <summary>
+    /// The store's schema history. Each migration runs once, in order, in its own transaction, and sets
+    /// PRAGMA user_version to its number, so a store written by any older release opens in this one. Never edit a
+    /// released migration: add the next number.
+    /// </summary>
+    internal static class StoreMigrations
+    {
+        /// <summary>PRAGMA application_id of every ReleaseTools store: "RTst" in ASCII.</summary>
+        public const int ApplicationId = 0x52547374;
+
+        /// <summary>The one table whose presence (with application_id) marks a file as ours.</summary>
+        public const string MarkerTable = "releasetools_store";
+
+        public static IReadOnlyList<StoreMigration> All { get; } = new[]
+        {
+            new StoreMigration(1, "Initial schema: instances, deployments, targets, history, config snapshots, leases, audit", @"
+CREATE TABLE releasetools_store (
+    key   TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO releasetools_store (key, value) VALUES ('format', 'ReleaseTools release store');
+
+CREATE TABLE instances (
+    instance_id TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+    service     TEXT NOT NULL COLLATE NOCASE,
+    environment TEXT NOT NULL COLLATE NOCASE,
+    host        TEXT NOT NULL,
+    port        INTEGER NOT NULL,
+    tags        TEXT NOT NULL DEFAULT '[]',
+    version     TEXT,
+    fversion    TEXT,
+    status      TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX ix_instances_service ON instances (service);
+
+CREATE TABLE deployments (
+    deployment_id     TEXT NOT NULL PRIMARY KEY,
+    operation         TEXT NOT NULL,
+    service           TEXT NOT NULL COLLATE NOCASE,
+    target_version    TEXT NOT NULL,
+    package_url       TEXT,
+    package_md5       TEXT,
+    fversion          TEXT,
+    initiated_by      TEXT NOT NULL,
+    initiated_from    TEXT NOT NULL,
+    batch_count       INTEGER NOT NULL,
+    parameters_json   TEXT,
+    resumed_from      TEXT,
+    status            TEXT NOT NULL,
+    total_targets     INTEGER NOT NULL DEFAULT 0,
+    succeeded_targets INTEGER NOT NULL DEFAULT 0,
+    failed_targets    INTEGER NOT NULL DEFAULT 0,
+    skipped_targets   INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    started_at        INTEGER,
+    ended_at          INTEGER,
+    owner_host        TEXT,
+    owner_process_id  INTEGER
+);
+CREATE INDEX ix_deployments_created ON deployments (created_at);
+CREATE INDEX ix_deployments_status ON deployments (status);
+
+CREATE TABLE deployment_targets (
+    deployment_id       TEXT NOT NULL,
+    instance_id         TEXT NOT NULL COLLATE NOCASE,
+    service             TEXT NOT NULL,
+    environment         TEXT NOT NULL,
+    batch               INTEGER NOT NULL,
+    target_version      TEXT NOT NULL,
+    target_fversion     TEXT,
+    from_version        TEXT,
+    from_fversion       TEXT,
+    status              TEXT NOT NULL,
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    package_transferred INTEGER NOT NULL DEFAULT 0,
+    config_transferred  INTEGER NOT NULL DEFAULT 0,
+    failed_step         TEXT,
+    error               TEXT,
+    started_at          INTEGER,
+    ended_at            INTEGER,
+    PRIMARY KEY (deployment_id, instance_id)
+);
+
+CREATE TABLE version_history (
+    sequence          INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id       TEXT NOT NULL COLLATE NOCASE,
+    service           TEXT NOT NULL COLLATE NOCASE,
+    environment       TEXT NOT NULL,
+    version           TEXT NOT NULL,
+    fversion          TEXT NOT NULL,
+    previous_version  TEXT,
+    previous_fversion TEXT,
+    deployment_id     TEXT NOT NULL,
+    operation         TEXT NOT NULL,
+    package_url       TEXT,
+    package_md5       TEXT,
+    config_digest     TEXT,
+    config_file_name  TEXT,
+    recorded_at       INTEGER NOT NULL
+);
+CREATE INDEX ix_history_instance ON version_history (instance_id, sequence DESC);
+
+CREATE TABLE config_snapshots (
+    digest    TEXT NOT NULL PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    content   BLOB NOT NULL,
+    saved_at  INTEGER NOT NULL
+);
+
+CREATE TABLE instance_leases (
+    instance_id   TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+    deployment_id TEXT NOT NULL,
+    host_name     TEXT NOT NULL,
+    process_id    INTEGER NOT NULL,
+    acquired_at   INTEGER NOT NULL,
+    heartbeat_at  INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+);
+CREATE INDEX ix_leases_deployment ON instance_leases (deployment_id);
+
+CREATE TABLE deployment_audit (
+    sequence      INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment_id TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    message       TEXT NOT NULL,
+    recorded_at   INTEGER NOT NULL
+);
+CREATE INDEX ix_audit_deployment ON deployment_audit (deployment_id, sequence);
+"),
+            new StoreMigration(2, "Large registries: version and environment indexes, a version catalogue for completion, process start times of lease owners", @"
+DROP INDEX ix_instances_service;
+CREATE INDEX ix_instances_service_version ON instances (service, version);
+CREATE INDEX ix_instances_environment ON instances (environment);
+
+DROP INDEX ix_deployments_status;
+CREATE INDEX ix_deployments_status_created ON deployments (status, created_at);
+CREATE INDEX ix_targets_deployment_batch ON deployment_targets (deployment_id, batch, instance_id);
+
+-- A process id alone is reused by the OS; with its start time a dead owner is never mistaken for a live one.
+ALTER TABLE instance_leases ADD COLUMN process_started_at INTEGER;
+ALTER TABLE deployments ADD COLUMN owner_process_started_at INTEGER;
+
+-- Completion asks for the versions of a service on every key press; a small catalogue answers without
+-- walking a million history rows.
+CREATE TABLE service_versions (
+    service TEXT NOT NULL COLLATE NOCASE,
+    version TEXT NOT NULL,
+    PRIMARY KEY (service, version)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO service_versions (service, version) SELECT service, version FROM version_history;
+INSERT OR IGNORE INTO service_versions (service, version) SELECT service, version FROM instances WHERE version IS NOT NULL;
+"),
+        };
+
+        public static int LatestVersion => All[All.Count - 1].Number;
+    }
+
+    internal sealed class StoreMigration
+    {
+        public StoreMigration(int number, string description, string sql)
+        {
+            Number = number;
+            Description = description;
+            Sql = sql;
+        }
+
+        public int Number { get; }
+        public string Description { get; }
+        public string Sql { get; }
+    }
+}

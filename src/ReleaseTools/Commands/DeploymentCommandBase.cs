@@ -1,0 +1,236 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Hosting;
+
+namespace ReleaseTools.Commands
+{
+    /// <summary>
+    /// Shared by Invoke-Deployment, Invoke-Rollback and Resume-Deployment: the run settings parameters, the
+    /// confirmation/-WhatIf handling, and turning engine events into output, errors, warnings and progress.
+    /// </summary>
+    public abstract class DeploymentCommandBase : ReleaseToolsCmdlet
+    {
+        private const int RunProgressId = 1;
+        private const int PackageProgressId = 2;
+
+        private int _total;
+        private int _batchCount;
+        private int _completed;
+        private int _currentBatch;
+        private string _activity = "";
+
+        /// <summary>How many instances of a batch are worked on at once (a sliding window).</summary>
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int ThrottleLimit { get; set; } = 5;
+
+        /// <summary>How many instances may fail over the whole run before the -OnFailure action applies.</summary>
+        [Parameter]
+        [ValidateRange(0, int.MaxValue)]
+        public int FailureTolerance { get; set; }
+
+        /// <summary>Percent of all instances that may fail before the -OnFailure action applies.</summary>
+        [Parameter]
+        [ValidateRange(0.0, 100.0)]
+        public double FailurePercent { get; set; } = -1;
+
+        /// <summary>What happens when a batch breaches the failure threshold: Stop, Rollback or Continue.</summary>
+        [Parameter]
+        [ValidateSet("Stop", "Rollback", "Continue")]
+        public string OnFailure { get; set; } = "Stop";
+
+        /// <summary>Retries of transient failures (connection errors, 5xx, timeouts) after the first attempt.</summary>
+        [Parameter]
+        [ValidateRange(0, 10)]
+        public int RetryCount { get; set; } = 2;
+
+        /// <summary>RSA private key (PEM) that signs every Floyd request. Default: RELEASETOOLS_PRIVATE_KEY.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PrivateKeyPath { get; set; }
+
+        /// <summary>Skips the confirmation prompt.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Hash inside the request signature; must match the agents' --hash-algorithm.</summary>
+        [Parameter]
+        [ValidateSet("SHA1", "SHA256", IgnoreCase = true)]
+        public string SignatureAlgorithm { get; set; } = "SHA1";
+
+        private protected RunSettings BuildSettings(BatchLayout batches, bool redeploy = false) => new RunSettings
+        {
+            Batches = batches,
+            ThrottleLimit = ThrottleLimit,
+            FailurePolicy = new FailurePolicy
+            {
+                MaxFailedInstances = FailureTolerance,
+                MaxFailedPercent = MyInvocation.BoundParameters.ContainsKey(nameof(FailurePercent)) ? FailurePercent : (double?)null,
+                Action = (FailureAction)Enum.Parse(typeof(FailureAction), OnFailure, ignoreCase: true),
+            },
+            RetryPolicy = new RetryPolicy { MaxAttempts = RetryCount + 1 },
+            PrivateKeyPath = ResolvePrivateKey(PrivateKeyPath),
+            Floyd = FloydOptions(SignatureAlgorithm),
+            Force = redeploy,
+        };
+
+        private protected static BatchLayout BatchLayoutOf(int batchSize, string[][]? batches)
+            => batches is not null
+                ? new BatchLayout { ExplicitBatches = batches.Select(b => (System.Collections.Generic.IReadOnlyList<string>)b).ToList() }
+                : new BatchLayout { BatchSize = batchSize > 0 ? batchSize : (int?)null };
+
+        /// <summary>
+        /// -WhatIf: computes the engine's dry-run plan (read-only) and shows it as the "What if" message, then declines.
+        /// -Force: proceeds without a prompt unless -Confirm was asked for explicitly. Otherwise the usual ShouldProcess.
+        /// </summary>
+        private protected bool ConfirmRun(string target, string action, Func<CancellationToken, Task<DeploymentPlan>>? plan)
+        {
+            if (IsWhatIf)
+            {
+                var description = plan is null ? $"Performing the operation \"{action}\" on target \"{target}\"." : Describe(action, target, Await(plan));
+                // The plan also goes to the information stream, where scripts can capture it (-InformationVariable).
+                WriteInformation(description, new[] { "ReleaseTools", "WhatIf" });
+                ShouldProcess(description, description, action);
+                return false;
+            }
+
+            return ShouldProcessUnlessForced(Force, target, action);
+        }
+
+        internal static string Describe(string action, string target, DeploymentPlan plan)
+        {
+            var targets = plan.Batches.SelectMany(b => b.Targets).ToList();
+            var text = new StringBuilder();
+            text.Append($"{action} {target}: {targets.Count} instance(s) in {plan.Batches.Count} batch(es)");
+            var changing = targets.Count(t => t.Action == PlannedAction.Change);
+            var current = targets.Count(t => t.Action == PlannedAction.AlreadyCurrent);
+            text.Append($"; {changing} would change, {current} already current");
+            if (plan.BytesToSend is long bytes)
+            {
+                text.Append($"; {FormatBytes(bytes)} of package data to send");
+            }
+
+            text.Append('.');
+            foreach (var batch in plan.Batches)
+            {
+                text.AppendLine();
+                text.Append($"  Batch {batch.Batch}: ");
+                text.Append(string.Join(", ", batch.Targets.Select(DescribeTarget)));
+            }
+
+            return text.ToString();
+        }
+
+        private static string DescribeTarget(PlannedTarget target)
+        {
+            var from = target.CurrentVersion ?? "(none)";
+            return target.Action switch
+            {
+                PlannedAction.Change => $"{target.InstanceId} {from} -> {target.TargetVersion}{(target.NeedsPackage ? "" : " (package already there)")}",
+                PlannedAction.AlreadyCurrent => $"{target.InstanceId} already runs {target.TargetVersion}",
+                PlannedAction.Unreachable => $"{target.InstanceId} unreachable",
+                PlannedAction.HeldByOtherDeployment => $"{target.InstanceId} held by {target.Detail ?? "another deployment"}",
+                PlannedAction.NoPreviousRelease => $"{target.InstanceId} has no earlier release",
+                _ => $"{target.InstanceId} {target.Action}",
+            };
+        }
+
+        private static string FormatBytes(long bytes)
+            => bytes >= 1 << 20 ? (bytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB"
+            : bytes >= 1 << 10 ? (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KiB"
+            : bytes.ToString(CultureInfo.InvariantCulture) + " bytes";
+
+        /// <summary>Runs an engine operation, writing one DeploymentResult per instance as it finishes.</summary>
+        private protected DeploymentSummary RunWithOutput(string activity, Func<IDeploymentObserver, CancellationToken, Task<DeploymentSummary>> run)
+        {
+            _activity = activity;
+            _total = _completed = _batchCount = _currentBatch = 0;
+            try
+            {
+                return RunDraining(run, OnEvent);
+            }
+            finally
+            {
+                WriteProgress(new ProgressRecord(RunProgressId, _activity, "Done") { RecordType = ProgressRecordType.Completed });
+            }
+        }
+
+        private void OnEvent(DeploymentEvent deploymentEvent)
+        {
+            switch (deploymentEvent)
+            {
+                case DeploymentStarted started:
+                    _total = started.TotalTargets;
+                    _batchCount = started.BatchCount;
+                    WriteVerbose($"{started.Operation} {started.DeploymentId} started: {started.TotalTargets} instance(s) in {started.BatchCount} batch(es).");
+                    ReportRunProgress();
+                    break;
+                case PackageProgress package:
+                    var packageProgress = new ProgressRecord(PackageProgressId, "Acquiring package", package.FromCache ? $"{package.Source} (cached)" : $"{package.Source}: {FormatBytes(package.BytesReceived)}")
+                    {
+                        ParentActivityId = RunProgressId,
+                    };
+                    if (package.TotalBytes is long totalBytes && totalBytes > 0)
+                    {
+                        packageProgress.PercentComplete = (int)Math.Min(100, package.BytesReceived * 100 / totalBytes);
+                    }
+
+                    WriteProgress(packageProgress);
+                    break;
+                case BatchStarted batch:
+                    _currentBatch = batch.Batch;
+                    WriteVerbose($"Batch {batch.Batch} started with {batch.InstanceCount} instance(s).");
+                    ReportRunProgress();
+                    break;
+                case InstanceStepStarted step:
+                    WriteVerbose($"{step.InstanceId}: {step.Step}{(step.Attempt > 1 ? $" (attempt {step.Attempt})" : "")}");
+                    break;
+                case InstanceCompleted completed:
+                    _completed++;
+                    ReportRunProgress();
+                    WriteObject(OutputMapper.ToOutput(completed.Result));
+                    if (ErrorMapping.IsFailure(completed.Result.Status))
+                    {
+                        WriteItemError(ErrorMapping.FromTarget(completed.Result, completed.Result.InstanceId));
+                    }
+
+                    break;
+                case BatchCompleted batchDone:
+                    WriteVerbose($"Batch {batchDone.Batch} finished: {batchDone.Succeeded} succeeded, {batchDone.Failed} failed, {batchDone.Unreachable} unreachable.");
+                    if (batchDone.BreachedPolicy)
+                    {
+                        WriteReportedWarning("DeploymentFailureThresholdBreached", $"Batch {batchDone.Batch} pushed the run past its failure threshold; -OnFailure {OnFailure} applies.");
+                    }
+
+                    break;
+                case DeploymentWarning warning:
+                    WriteReportedWarning("DeploymentWarning", warning.Message);
+                    break;
+                case DeploymentFinished finished:
+                    var summary = finished.Summary;
+                    WriteVerbose($"{summary.Operation} {summary.DeploymentId} {summary.Status}: {summary.Succeeded} succeeded, {summary.Unchanged} unchanged, {summary.Failed} failed, {summary.Unreachable} unreachable, {summary.Skipped} skipped in {summary.Duration}.");
+                    break;
+            }
+        }
+
+        private void ReportRunProgress()
+        {
+            var status = _batchCount > 0
+                ? $"Batch {Math.Max(_currentBatch, 1)} of {_batchCount}: {_completed} of {_total} instance(s) done"
+                : $"{_completed} of {_total} instance(s) done";
+            var record = new ProgressRecord(RunProgressId, _activity, status);
+            if (_total > 0)
+            {
+                record.PercentComplete = Math.Min(100, _completed * 100 / _total);
+            }
+
+            WriteProgress(record);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using System;
+using System.Management.Automation;
+using ReleaseTools.Hosting;
+
+namespace ReleaseTools.Commands
+{
+    /// <summary>Lists the releases an instance was moved to, newest first, with the deployment or rollback that moved it.</summary>
+    [Cmdlet(VerbsCommon.Get, "InstanceVersionHistory", HelpUri = "https://example.invalid/releasetools/docs/Get-InstanceVersionHistory")]
+    [OutputType(typeof(VersionHistoryEntry))]
+    public sealed class GetInstanceVersionHistoryCommand : ReleaseToolsCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[] InstanceId { get; set; } = Array.Empty<string>();
+
+        /// <summary>At most this many entries per instance.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int Limit { get; set; } = 50;
+
+        protected override void ProcessRecord()
+        {
+            foreach (var id in InstanceId)
+            {
+                var history = Await(token => Session.Store.GetHistoryAsync(id, Limit, token));
+                if (history.Count == 0 && Await(token => Session.Store.GetInstanceAsync(id, token)) is null)
+                {
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"Instance '{id}' is not registered and has no history in the store '{Session.StorePath}'. Check the id with Get-ServiceInstance."),
+                        "InstanceNotFound",
+                        ErrorCategory.ObjectNotFound,
+                        id));
+                    continue;
+                }
+
+                foreach (var entry in history)
+                {
+                    WriteObject(OutputMapper.ToOutput(entry));
+                }
+            }
+        }
+    }
+}

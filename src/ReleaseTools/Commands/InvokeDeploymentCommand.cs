@@ -1,0 +1,118 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Management.Automation;
+using ReleaseTools.Completion;
+using ReleaseTools.Engine.Deployment;
+
+namespace ReleaseTools.Commands
+{
+    /// <summary>
+    /// Deploys one version of a package (and its config) to every instance it receives: collects the whole
+    /// pipeline input first, so the package is downloaded once, then writes one DeploymentResult per instance as
+    /// each finishes.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "Deployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
+        DefaultParameterSetName = BatchSizeSet, HelpUri = "https://example.invalid/releasetools/docs/Invoke-Deployment")]
+    [OutputType(typeof(DeploymentResult))]
+    public sealed class InvokeDeploymentCommand : TargetedDeploymentCommandBase
+    {
+        [Parameter(Mandatory = true)]
+        [ArgumentCompleter(typeof(VersionCompleter))]
+        [ValidateNotNullOrEmpty]
+        public string Version { get; set; } = "";
+
+        /// <summary>http(s) URL of the package, or the path of a local package file.</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string PackageUrl { get; set; } = "";
+
+        /// <summary>Expected MD5 of the package (hex), verified before anything is pushed.</summary>
+        [Parameter]
+        [ValidatePattern("^[0-9a-fA-F]{32}$")]
+        public string? Checksum { get; set; }
+
+        /// <summary>Config template: {{Name}} placeholders are filled from -ConfigValues and the built-ins Service, Environment and Version.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ConfigPath { get; set; }
+
+        [Parameter]
+        public Hashtable? ConfigValues { get; set; }
+
+        /// <summary>Pushes the release even to instances whose agent already runs it.</summary>
+        [Parameter]
+        public SwitchParameter Redeploy { get; set; }
+
+        private protected override string Verb => "deploy to";
+
+        private protected override string Noun => "Deployment";
+
+        private protected override void Run(IReadOnlyList<string> instanceIds, BatchLayout batches)
+        {
+            var request = WithPackage(new DeploymentRequest
+            {
+                InstanceIds = instanceIds,
+                Version = Version,
+                Checksum = Checksum,
+                Config = BuildConfig(),
+                Settings = BuildSettings(batches, Redeploy),
+            });
+
+            if (!ConfirmRun(DescribeTargets(instanceIds), $"Deploy version {Version}", token => Session.Engine.PlanDeploymentAsync(request, token)))
+            {
+                return;
+            }
+
+            RunWithOutput($"Deploying version {Version}", (observer, token) => Session.Engine.DeployAsync(request, observer, token));
+        }
+
+        private DeploymentRequest WithPackage(DeploymentRequest request)
+        {
+            // An absolute http(s) URL goes to the engine as it is; anything else names a local file.
+            if (Uri.TryCreate(PackageUrl, UriKind.Absolute, out var uri) && !uri.IsFile)
+            {
+                return request with { PackageUrl = PackageUrl };
+            }
+
+            var path = uri is not null && uri.IsFile ? uri.LocalPath : ResolvePath(PackageUrl);
+            return request with { PackageUrl = path, AllowLocalPackage = true };
+        }
+
+        private ConfigSource BuildConfig()
+        {
+            if (ConfigPath is null)
+            {
+                if (ConfigValues is not null)
+                {
+                    ThrowTerminatingError(new ErrorRecord(
+                        new ArgumentException("-ConfigValues fills the placeholders of a config template; pass the template with -ConfigPath."),
+                        "ConfigTemplateMissing",
+                        ErrorCategory.InvalidArgument,
+                        null));
+                }
+
+                return new ConfigSource();
+            }
+
+            var path = ResolvePath(ConfigPath);
+            if (!File.Exists(path))
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new FileNotFoundException($"The config template '{path}' does not exist.", path),
+                    "ConfigTemplateNotFound",
+                    ErrorCategory.ObjectNotFound,
+                    path));
+            }
+
+            var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (DictionaryEntry entry in ConfigValues ?? new Hashtable())
+            {
+                values[entry.Key.ToString()!] = LanguagePrimitives.ConvertTo<string>(entry.Value) ?? "";
+            }
+
+            return new ConfigSource { TemplatePath = path, Values = values };
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.Collections.Generic;
+using System.Management.Automation;
+using ReleaseTools.Completion;
+using ReleaseTools.Engine.Deployment;
+
+namespace ReleaseTools.Commands
+{
+    /// <summary>
+    /// Returns instances to an earlier release, package and config together: by default each to the release before
+    /// its current one, or all to -Version. Takes instances, deployment results or history entries from the pipeline.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "Rollback", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
+        DefaultParameterSetName = BatchSizeSet, HelpUri = "https://example.invalid/releasetools/docs/Invoke-Rollback")]
+    [OutputType(typeof(DeploymentResult))]
+    public sealed class InvokeRollbackCommand : TargetedDeploymentCommandBase
+    {
+        /// <summary>
+        /// The version every instance goes back to (it must be in the instance's history). Not bound from the
+        /// pipeline on purpose: piped objects carry the version they run now, not the one to return to.
+        /// </summary>
+        [Parameter]
+        [ArgumentCompleter(typeof(VersionCompleter))]
+        [ValidateNotNullOrEmpty]
+        public string? Version { get; set; }
+
+        private protected override string Verb => "roll back";
+
+        private protected override string Noun => "Rollback";
+
+        private protected override void Run(IReadOnlyList<string> instanceIds, BatchLayout batches)
+        {
+            var request = new RollbackRequest
+            {
+                InstanceIds = instanceIds,
+                Version = Version,
+                Settings = BuildSettings(batches),
+            };
+
+            var action = Version is null ? "Roll back to the previous release" : $"Roll back to version {Version}";
+            if (!ConfirmRun(DescribeTargets(instanceIds), action, token => Session.Engine.PlanRollbackAsync(request, token)))
+            {
+                return;
+            }
+
+            RunWithOutput(Version is null ? "Rolling back" : $"Rolling back to version {Version}", (observer, token) => Session.Engine.RollbackAsync(request, observer, token));
+        }
+    }
+}

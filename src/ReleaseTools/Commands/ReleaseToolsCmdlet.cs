@@ -1,0 +1,220 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Hosting;
+
+namespace ReleaseTools.Commands
+{
+    /// <summary>
+    /// What every ReleaseTools cmdlet shares: the -StorePath parameter, one store/engine session per invocation,
+    /// cancellation wired to Ctrl+C, and the single place where engine work is awaited on the pipeline thread.
+    /// Engine types appear only in members hidden from PowerShell (private protected), never in the public surface.
+    /// </summary>
+    public abstract class ReleaseToolsCmdlet : PSCmdlet, IDisposable
+    {
+        private CancellationTokenSource? _cancellation;
+        private ReleaseSession? _session;
+        private AzureDevOpsReporter? _azureDevOps;
+        private bool _azureDevOpsChecked;
+
+        /// <summary>
+        /// Path of the SQLite store. Default: the RELEASETOOLS_STORE environment variable, else the per-user default
+        /// (%LOCALAPPDATA%\ReleaseTools\releasetools.db, ~/.local/share/ReleaseTools/releasetools.db).
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? StorePath { get; set; }
+
+        private protected CancellationToken CancellationToken => (_cancellation ??= new CancellationTokenSource()).Token;
+
+        private protected ReleaseSession Session
+        {
+            get
+            {
+                if (_session is null)
+                {
+                    var explicitPath = StorePath is null ? null : ResolvePath(StorePath);
+                    try
+                    {
+                        _session = ReleaseSession.Open(explicitPath);
+                    }
+                    catch (Engine.Store.StoreException exception)
+                    {
+                        ThrowTerminatingError(ErrorMapping.FromStoreException(exception, explicitPath));
+                    }
+                    catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+                    {
+                        ThrowTerminatingError(new ErrorRecord(
+                            new InvalidOperationException($"The release store could not be opened: {exception.Message} {ErrorMapping.StoreHint}", exception),
+                            "StoreUnavailable",
+                            ErrorCategory.OpenError,
+                            explicitPath ?? Engine.Store.StoreLocation.Resolve(null)));
+                    }
+                }
+
+                return _session!;
+            }
+        }
+
+        protected override void BeginProcessing()
+        {
+            _cancellation ??= new CancellationTokenSource();
+        }
+
+        protected override void StopProcessing()
+        {
+            _cancellation?.Cancel();
+        }
+
+        public void Dispose()
+        {
+            _session?.Dispose();
+            _session = null;
+            _cancellation?.Dispose();
+            _cancellation = null;
+            GC.SuppressFinalize(this);
+        }
+
+        /// <summary>-WhatIf given, or $WhatIfPreference set by the caller.</summary>
+        private protected bool IsWhatIf
+            => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var whatIf)
+                ? LanguagePrimitives.IsTrue(whatIf)
+                : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+
+        /// <summary>ShouldProcess, except that -Force skips the prompt (-WhatIf and an explicit -Confirm still apply).</summary>
+        private protected bool ShouldProcessUnlessForced(bool force, string target, string action)
+            => !IsWhatIf && force && !MyInvocation.BoundParameters.ContainsKey("Confirm") || ShouldProcess(target, action);
+
+        /// <summary>A PowerShell path (relative to the current location, PSDrive-aware) as a file-system path.</summary>
+        private protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+        /// <summary>Runs engine work off the pipeline thread and waits for it here; Ctrl+C cancels it.</summary>
+        private protected T Await<T>(Func<CancellationToken, Task<T>> work)
+            => RunDraining<T>((_, token) => work(token), null);
+
+        /// <summary>
+        /// Runs an engine operation on a background task and drains its events on the pipeline thread, where
+        /// <paramref name="onEvent"/> may write output, errors and progress. If the handler throws (for example
+        /// -ErrorAction Stop turned an error into an exception) the run is cancelled and awaited before rethrowing.
+        /// </summary>
+        private protected T RunDraining<T>(Func<IDeploymentObserver, CancellationToken, Task<T>> work, Action<DeploymentEvent>? onEvent)
+        {
+            var token = CancellationToken;
+            var queue = new EventQueue();
+            var run = Task.Run(() => work(queue, token), token);
+            run.ContinueWith(_ => queue.Complete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var drained = false;
+            try
+            {
+                foreach (var deploymentEvent in queue.Drain())
+                {
+                    onEvent?.Invoke(deploymentEvent);
+                }
+
+                drained = true;
+            }
+            finally
+            {
+                if (!drained)
+                {
+                    _cancellation?.Cancel();
+                    // Bounded: the engine honours cancellation; never leave the pipeline hanging on a stuck run.
+                    try
+                    {
+                        run.Wait(TimeSpan.FromSeconds(30));
+                    }
+                    catch (AggregateException)
+                    {
+                        // The handler's exception is the one the user needs to see.
+                    }
+                }
+            }
+
+            try
+            {
+                return run.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                throw new PipelineStoppedException();
+            }
+            catch (DeploymentException exception)
+            {
+                ThrowTerminatingError(ErrorMapping.FromDeploymentException(exception));
+                throw;
+            }
+            catch (Engine.Store.StoreException exception)
+            {
+                ThrowTerminatingError(ErrorMapping.FromStoreException(exception, _session?.StorePath));
+                throw;
+            }
+        }
+
+        /// <summary>Writes a per-item error and, under Azure Pipelines, the matching logging command.</summary>
+        private protected void WriteItemError(ErrorRecord error)
+        {
+            AzureDevOps?.ReportError(error.FullyQualifiedErrorId.Split(',')[0], error.ErrorDetails?.Message ?? error.Exception.Message);
+            WriteError(error);
+        }
+
+        private protected void WriteReportedWarning(string code, string message)
+        {
+            AzureDevOps?.ReportWarning(code, message);
+            WriteWarning(message);
+        }
+
+        private AzureDevOpsReporter? AzureDevOps
+        {
+            get
+            {
+                if (!_azureDevOpsChecked)
+                {
+                    // Written the way Write-Host writes: shown by every host (the pipeline agent reads it from stdout),
+                    // yet still a record in the information stream that scripts and tests can capture.
+                    _azureDevOps = AzureDevOpsReporter.CreateIfActive(line => WriteInformation(new HostInformationMessage { Message = line }, new[] { "PSHOST", AzureDevOpsReporter.Tag }));
+                    _azureDevOpsChecked = true;
+                }
+
+                return _azureDevOps;
+            }
+        }
+
+        private protected static Engine.Floyd.FloydClientOptions FloydOptions(string signatureAlgorithm) => new Engine.Floyd.FloydClientOptions
+        {
+            HashAlgorithm = string.Equals(signatureAlgorithm, "SHA256", StringComparison.OrdinalIgnoreCase) ? Engine.Floyd.FloydHashAlgorithm.Sha256 : Engine.Floyd.FloydHashAlgorithm.Sha1,
+        };
+
+        /// <summary>
+        /// The signing key: -PrivateKeyPath, else RELEASETOOLS_PRIVATE_KEY. Missing or absent is terminating: nothing
+        /// can be signed, so no instance could be reached.
+        /// </summary>
+        private protected string ResolvePrivateKey(string? explicitPath)
+        {
+            var given = explicitPath ?? PrivateKeyLocation.FromEnvironment();
+            if (given is null)
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new ArgumentException($"No signing key given. Pass -PrivateKeyPath <path to the RSA private key PEM> or set the {PrivateKeyLocation.EnvironmentVariable} environment variable."),
+                    "PrivateKeyNotSpecified",
+                    ErrorCategory.InvalidArgument,
+                    null));
+            }
+
+            var path = ResolvePath(given!);
+            if (!System.IO.File.Exists(path))
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new System.IO.FileNotFoundException($"The private key file '{path}' does not exist. Pass the path of the RSA private key (PEM) whose public key the Floyd agents trust.", path),
+                    "PrivateKeyNotFound",
+                    ErrorCategory.ObjectNotFound,
+                    path));
+            }
+
+            return path;
+        }
+    }
+}

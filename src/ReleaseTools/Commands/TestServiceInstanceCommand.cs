@@ -1,0 +1,85 @@
+using System;
+using System.Linq;
+using System.Management.Automation;
+using ReleaseTools.Completion;
+using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Hosting;
+
+namespace ReleaseTools.Commands
+{
+    /// <summary>
+    /// Asks each instance's Floyd agent for its health and active release. An unreachable agent is a result
+    /// (Reachable = false), not an error: this cmdlet exists to find those.
+    /// </summary>
+    [Cmdlet(VerbsDiagnostic.Test, "ServiceInstance", HelpUri = "https://example.invalid/releasetools/docs/Test-ServiceInstance")]
+    [OutputType(typeof(InstanceHealth))]
+    public sealed class TestServiceInstanceCommand : ReleaseToolsCmdlet
+    {
+        private readonly InstanceSelection _selection = new InstanceSelection();
+        private string[]? _selectorServices;
+        private string[]? _selectorEnvironments;
+
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[]? InstanceId { get; set; }
+
+        [Parameter(ValueFromPipeline = true)]
+        public PSObject? InputObject { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(ServiceNameCompleter))]
+        [ValidateNotNullOrEmpty]
+        public string[]? Service { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[]? Environment { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int ThrottleLimit { get; set; } = 5;
+
+        /// <summary>RSA private key (PEM) that signs the health requests. Default: RELEASETOOLS_PRIVATE_KEY.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PrivateKeyPath { get; set; }
+
+        /// <summary>Hash inside the request signature; must match the agents' --hash-algorithm.</summary>
+        [Parameter]
+        [ValidateSet("SHA1", "SHA256", IgnoreCase = true)]
+        public string SignatureAlgorithm { get; set; } = "SHA1";
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            _selectorServices = Service;
+            _selectorEnvironments = Environment;
+        }
+
+        protected override void ProcessRecord()
+        {
+            _selection.Add(InputObject);
+            _selection.Add(InstanceId);
+        }
+
+        protected override void EndProcessing()
+        {
+            var instanceIds = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
+            if (instanceIds.Count == 0)
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new ArgumentException("No instances to test. Pipe instances, pass -InstanceId, or pass -Service."),
+                    "HealthCheckNoInstances",
+                    ErrorCategory.InvalidArgument,
+                    null));
+            }
+
+            var settings = new RunSettings { ThrottleLimit = ThrottleLimit, PrivateKeyPath = ResolvePrivateKey(PrivateKeyPath), Floyd = FloydOptions(SignatureAlgorithm) };
+            var results = Await(token => Session.Engine.TestInstancesAsync(instanceIds, settings, token));
+            foreach (var result in results.Select(OutputMapper.ToOutput))
+            {
+                WriteObject(result);
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using System;
+
+namespace ReleaseTools
+{
+    /// <summary>One instance's outcome in one deployment, rollback or resume run, written as soon as the instance finishes.</summary>
+    public sealed class DeploymentResult
+    {
+        public string InstanceId { get; set; } = "";
+        public string Service { get; set; } = "";
+        public string Environment { get; set; } = "";
+        public string? FromVersion { get; set; }
+        public string ToVersion { get; set; } = "";
+        /// <summary>Succeeded, Unchanged, Failed, Unreachable, Skipped, Cancelled or RolledBack.</summary>
+        public string Status { get; set; } = "";
+        public int Batch { get; set; }
+        /// <summary>Whether package bytes were sent to the agent (false when it already held them).</summary>
+        public bool Transferred { get; set; }
+        public TimeSpan Duration { get; set; }
+        public int Attempts { get; set; }
+        /// <summary>The Floyd step that failed (ping, package, config, activate, verify), if any.</summary>
+        public string? FailedStep { get; set; }
+        public string? Error { get; set; }
+        public string? ErrorId { get; set; }
+        /// <summary>Deploy or Rollback.</summary>
+        public string Operation { get; set; } = "";
+        public string DeploymentId { get; set; } = "";
+
+        public override string ToString() => InstanceId + " " + Status;
+    }
+}

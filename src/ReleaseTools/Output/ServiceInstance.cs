@@ -1,0 +1,23 @@
+using System;
+
+namespace ReleaseTools
+{
+    /// <summary>A registered service instance and what it runs, as the store knows it. Property names match the cmdlets' parameter names so objects bind by property name.</summary>
+    public sealed class ServiceInstance
+    {
+        public string InstanceId { get; set; } = "";
+        public string Service { get; set; } = "";
+        public string Environment { get; set; } = "";
+        public string Host { get; set; } = "";
+        public int Port { get; set; }
+        public string[] Tags { get; set; } = Array.Empty<string>();
+        /// <summary>Null until the first release reaches the instance.</summary>
+        public string? Version { get; set; }
+        public string? FVersion { get; set; }
+        /// <summary>Registered, Active, Failed or Unreachable.</summary>
+        public string Status { get; set; } = "";
+        public DateTimeOffset UpdatedAt { get; set; }
+
+        public override string ToString() => InstanceId;
+    }
+}

@@ -1,1 +1,0 @@
-namespace ReleaseTools { internal static class Placeholder { } }

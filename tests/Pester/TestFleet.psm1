@@ -1,0 +1,120 @@
+<#
+    Test support for the Pester suite: where the built module and the reference Floyd agent are, a fresh RSA key,
+    and real agents started as child processes on loopback ephemeral ports.
+#>
+Set-StrictMode -Version Latest
+
+function Get-BuildArtifactPath {
+    [CmdletBinding()]
+    [OutputType([pscustomobject])]
+    param()
+
+    $repositoryRoot = Resolve-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath '../..')
+    $version = (Import-PowerShellDataFile -Path (Join-Path -Path $repositoryRoot -ChildPath 'ReleaseTools.psd1')).ModuleVersion
+    $buildRoot = if ($env:RT_BUILD_ROOT) { $env:RT_BUILD_ROOT } else { $repositoryRoot }
+    $moduleDirectory = if ($env:RELEASETOOLS_MODULE_DIR) { $env:RELEASETOOLS_MODULE_DIR } else { Join-Path -Path $buildRoot -ChildPath "out/ReleaseTools/$version" }
+    $agentAssembly = $env:RELEASETOOLS_AGENT_DLL
+    if (-not $agentAssembly) {
+        $candidates = if ($env:RT_BUILD_ROOT) {
+            Join-Path -Path $env:RT_BUILD_ROOT -ChildPath 'bin/ReleaseTools.Agent/*/net10.0/ReleaseTools.Agent.dll'
+        }
+        else {
+            Join-Path -Path $repositoryRoot -ChildPath 'src/ReleaseTools.Agent/bin/*/net10.0/ReleaseTools.Agent.dll'
+        }
+        $agentAssembly = Get-Item -Path $candidates -ErrorAction SilentlyContinue | Sort-Object -Property LastWriteTime -Descending | Select-Object -First 1 -ExpandProperty FullName
+    }
+    if (-not $agentAssembly -or -not (Test-Path -Path $agentAssembly)) {
+        throw 'The Floyd agent is not built. Run ./build.ps1 first, or set RELEASETOOLS_AGENT_DLL.'
+    }
+
+    [pscustomobject]@{
+        RepositoryRoot  = [string]$repositoryRoot
+        ModuleManifest  = Join-Path -Path $moduleDirectory -ChildPath 'ReleaseTools.psd1'
+        ModuleDirectory = $moduleDirectory
+        AgentAssembly   = $agentAssembly
+    }
+}
+
+function New-TestKeyPair {
+    [CmdletBinding(SupportsShouldProcess)]
+    [OutputType([pscustomobject])]
+    param([Parameter(Mandatory)] [string] $Directory)
+
+    if (-not $PSCmdlet.ShouldProcess($Directory, 'Write a new RSA key pair')) {
+        return
+    }
+    $rsa = [System.Security.Cryptography.RSA]::Create(2048)
+    try {
+        $privateKey = Join-Path -Path $Directory -ChildPath 'deploy.pem'
+        $publicKey = Join-Path -Path $Directory -ChildPath 'deploy.pub.pem'
+        Set-Content -Path $privateKey -Value $rsa.ExportPkcs8PrivateKeyPem() -NoNewline
+        Set-Content -Path $publicKey -Value $rsa.ExportSubjectPublicKeyInfoPem() -NoNewline
+        [pscustomobject]@{ PrivateKeyPath = $privateKey; PublicKeyPath = $publicKey }
+    }
+    finally {
+        $rsa.Dispose()
+    }
+}
+
+function Start-FloydAgent {
+    <# Starts the reference agent on an ephemeral loopback port; its output goes to a file, so it can never stall. #>
+    [CmdletBinding(SupportsShouldProcess)]
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory)] [string] $AgentAssembly,
+        [Parameter(Mandatory)] [string] $DataDirectory,
+        [Parameter(Mandatory)] [string] $PublicKeyPath,
+        [timespan] $Timeout = [timespan]::FromSeconds(60)
+    )
+
+    if (-not $PSCmdlet.ShouldProcess($DataDirectory, 'Start a Floyd agent')) {
+        return
+    }
+    $null = New-Item -Path $DataDirectory -ItemType Directory -Force
+    $log = Join-Path -Path $DataDirectory -ChildPath 'agent.log'
+    $arguments = @("`"$AgentAssembly`"", '--urls', 'http://127.0.0.1:0', '--data-dir', "`"$DataDirectory`"", '--authorized-key', "`"$PublicKeyPath`"")
+    $process = Start-Process -FilePath 'dotnet' -ArgumentList $arguments -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru -NoNewWindow
+    $deadline = [datetime]::UtcNow + $Timeout
+    while ([datetime]::UtcNow -lt $deadline) {
+        $line = Get-Content -Path $log -ErrorAction SilentlyContinue | Where-Object { $_ -like 'Floyd agent listening on *' } | Select-Object -First 1
+        if ($line) {
+            $address = [uri]($line.Substring('Floyd agent listening on '.Length).Trim())
+            return [pscustomobject]@{ Process = $process; Host = $address.Host; Port = $address.Port; Address = $address.Authority }
+        }
+        if ($process.HasExited) {
+            break
+        }
+        Start-Sleep -Milliseconds 200
+    }
+    Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
+    throw "The Floyd agent did not start: $(Get-Content -Path $log, "$log.err" -Raw -ErrorAction SilentlyContinue)"
+}
+
+function Stop-FloydAgent {
+    [CmdletBinding(SupportsShouldProcess)]
+    param([Parameter(Mandatory, ValueFromPipeline)] [pscustomobject] $Agent)
+
+    process {
+        if ($PSCmdlet.ShouldProcess("process $($Agent.Process.Id)", 'Stop the Floyd agent')) {
+            Stop-Process -Id $Agent.Process.Id -Force -ErrorAction SilentlyContinue
+        }
+    }
+}
+
+function Get-ClosedPort {
+    <# A loopback port with nothing listening: an agent that is down. #>
+    [CmdletBinding()]
+    [OutputType([int])]
+    param()
+
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try {
+        $listener.LocalEndpoint.Port
+    }
+    finally {
+        $listener.Stop()
+    }
+}
+
+Export-ModuleMember -Function Get-BuildArtifactPath, New-TestKeyPair, Start-FloydAgent, Stop-FloydAgent, Get-ClosedPort

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Floyd;
+using ReleaseTools.Engine.Store;
+using Xunit;
+
+namespace ReleaseTools.Engine.Tests.Deployment;
+
+/// <summary>Resume of runs that were cancelled or whose process died, against real agents and a real store.</summary>
+public class ResumeIntegrationTests
+{
+    [Fact]
+    public async Task A_cancelled_deployment_resumes_with_only_the_instances_it_did_not_finish()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(4);
+        world.Instances[2].Probe.Delay(FloydProtocol.PackagePath, TimeSpan.FromSeconds(20));
+        using var cancel = new CancellationTokenSource();
+        var log = new EventLog();
+        log.When(e => e is InstanceStepStarted { InstanceId: "i03", Step: "package" }, () => cancel.CancelAfter(100));
+
+        var cancelled = await world.Engine.DeployAsync(world.Request("1.0.0", world.Settings(throttle: 1, batchSize: 2)), log, cancel.Token);
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Cancelled, cancelled);
+        Assert.Equal(2, cancelled.Succeeded);
+        world.Instances[2].Probe.Delay(FloydProtocol.PackagePath, TimeSpan.Zero);
+        world.ResetCounts();
+
+        var resumed = await world.Engine.ResumeAsync(new ResumeRequest { DeploymentId = cancelled.DeploymentId, Settings = world.Settings() }, new EventLog(), CancellationToken.None);
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, resumed);
+        Assert.Equal(new[] { "i03", "i04" }, resumed.Results.Select(r => r.InstanceId).OrderBy(id => id));
+        Assert.Equal(0, world.Instances[0].Probe.Total + world.Instances[1].Probe.Total);
+        Assert.All(resumed.Results, r => Assert.Equal(1, r.Batch));
+    }
+
+    [Fact]
+    public async Task A_run_whose_process_died_is_marked_interrupted_and_can_be_resumed()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(3);
+        var template = await world.DeployAsync("1.0.0", instances: world.Instances.Take(1));
+        var recorded = (await world.Store.GetDeploymentAsync(template.DeploymentId, CancellationToken.None))!;
+
+        // A run of another process that died mid-way: record written, i02 done, i03 still pending, leases held by a dead pid.
+        var dead = await DeadProcessAsync();
+        var targets = world.Instances.Skip(1).Select(i => new DeploymentTargetRecord
+        {
+            InstanceId = i.InstanceId, Service = i.Service, Environment = i.Environment, Batch = 1,
+            TargetVersion = "1.0.0", TargetFVersion = recorded.FVersion, Status = TargetStatus.Pending,
+        }).ToList();
+        var orphan = await world.Store.CreateDeploymentAsync(new NewDeployment
+        {
+            Operation = DeploymentOperation.Deploy, Service = DeploymentWorld.Service, TargetVersion = "1.0.0",
+            PackageUrl = recorded.PackageUrl, PackageMd5 = recorded.PackageMd5, FVersion = recorded.FVersion,
+            InitiatedBy = "someone", InitiatedFrom = System.Environment.MachineName, BatchCount = 1, ParametersJson = recorded.ParametersJson,
+        }, targets, CancellationToken.None);
+        await world.Store.SetDeploymentStatusAsync(orphan.DeploymentId, DeploymentStatus.Running, CancellationToken.None);
+        var owner = new LeaseOwner { DeploymentId = orphan.DeploymentId, HostName = System.Environment.MachineName, ProcessId = dead.Id, ProcessStartedAt = dead.StartedAt };
+        Assert.True((await world.Store.TryClaimInstancesAsync(owner, new[] { "i02", "i03" }, TimeSpan.FromMinutes(10), CancellationToken.None)).Acquired);
+
+        var resumed = await world.Engine.ResumeAsync(new ResumeRequest { DeploymentId = orphan.DeploymentId, Settings = world.Settings() }, new EventLog(), CancellationToken.None);
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, resumed);
+        Assert.Equal(DeploymentStatus.Interrupted, (await world.Store.GetDeploymentAsync(orphan.DeploymentId, CancellationToken.None))!.Status);
+        Assert.Equal(new[] { "i02", "i03" }, resumed.Results.Select(r => r.InstanceId).OrderBy(id => id));
+        Assert.Equal("1.0.0", await world.ActiveVersionAsync(world.Instances[2]));
+        Assert.Equal(recorded.FVersion, (await world.Store.GetInstanceAsync("i03", CancellationToken.None))!.FVersion);
+    }
+
+    private static async Task<(int Id, DateTimeOffset StartedAt)> DeadProcessAsync()
+    {
+        var quick = OperatingSystem.IsWindows() ? new ProcessStartInfo("cmd", "/c exit 0") : new ProcessStartInfo("true");
+        quick.UseShellExecute = false;
+        using var process = Process.Start(quick)!;
+        var started = new DateTimeOffset(process.StartTime.ToUniversalTime());
+        await process.WaitForExitAsync();
+        return (process.Id, started);
+    }
+}

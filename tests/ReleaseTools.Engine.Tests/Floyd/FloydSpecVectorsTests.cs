@@ -1,0 +1,129 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ReleaseTools.Engine.Floyd;
+using ReleaseTools.Engine.Floyd.Wire;
+using ReleaseTools.Engine.Tests.Agent;
+using ReleaseTools.Testing;
+using Xunit;
+
+namespace ReleaseTools.Engine.Tests.Floyd;
+
+/// <summary>
+/// The test vectors of docs/floyd-protocol.md section 9, read from the document itself so the published text and
+/// what the code does cannot drift apart.
+/// </summary>
+public sealed class FloydSpecVectorsTests
+{
+    private static readonly Lazy<SpecVectors> Vectors = new(SpecVectors.Load);
+
+    public static IEnumerable<object[]> SignatureVectorNames() => SpecVectors.Load().Signatures.Select(v => new object[] { v.Name });
+
+    public static IEnumerable<object[]> FVersionVectorIndexes() => SpecVectors.Load().FVersions.Select((_, i) => new object[] { i });
+
+    [Fact]
+    public void The_spec_has_at_least_three_signature_vectors_covering_both_algorithms_and_three_fversion_vectors()
+    {
+        Assert.True(Vectors.Value.Signatures.Count >= 3);
+        Assert.Contains(Vectors.Value.Signatures, v => v.Algorithm == "sha1");
+        Assert.Contains(Vectors.Value.Signatures, v => v.Algorithm == "sha256");
+        Assert.True(Vectors.Value.FVersions.Count >= 3);
+        Assert.Contains(Vectors.Value.FVersions, v => v.Md5Base64Url.StartsWith('-'));
+    }
+
+    [Theory]
+    [MemberData(nameof(SignatureVectorNames))]
+    public void Signature_vector_matches_the_signature_base_hash_and_authorization_header(string name)
+    {
+        var vector = Vectors.Value.Signatures.Single(v => v.Name == name);
+        var algorithm = vector.Algorithm == "sha256" ? FloydHashAlgorithm.Sha256 : FloydHashAlgorithm.Sha1;
+        var body = Encoding.UTF8.GetBytes(vector.BodyUtf8);
+        using var key = PrivateKeyLoader.LoadFromText(Vectors.Value.KeyPem);
+        var signer = new FloydRequestSigner(key, algorithm);
+
+        var signatureBase = FloydSignatureBase.Compose(body, vector.Timestamp, vector.PathAndQuery);
+        var hash = FloydSignatureBase.ComputeHash(algorithm, body, vector.Timestamp, vector.PathAndQuery);
+        var authorization = signer.FormatAuthorization(signer.Sign(body, vector.Timestamp, vector.PathAndQuery));
+
+        Assert.Equal(vector.SignatureBaseHex, Convert.ToHexStringLower(signatureBase));
+        Assert.Equal(vector.HashHex, Convert.ToHexStringLower(hash));
+        Assert.Equal(vector.Authorization, authorization);
+    }
+
+    [Theory]
+    [MemberData(nameof(FVersionVectorIndexes))]
+    public void FVersion_vector_matches(int index)
+    {
+        var vector = Vectors.Value.FVersions[index];
+
+        var configMd5 = FVersion.ConfigIdentity(Encoding.UTF8.GetBytes(vector.Config));
+        var layout = Encoding.UTF8.GetBytes($"{vector.Service}\n{vector.Environment}\n{vector.Version}\n{configMd5}");
+
+        Assert.Equal(vector.ConfigMd5Hex, configMd5);
+        Assert.Equal(vector.LayoutHex, Convert.ToHexStringLower(layout));
+        Assert.Equal(vector.FVersion, FVersion.Compute(vector.Service, vector.Environment, vector.Version, configMd5));
+        Assert.Equal(vector.Md5Base64Url.TrimStart('-'), vector.FVersion);
+    }
+
+    [Fact]
+    public void The_ping_vector_body_is_exactly_what_the_client_serializes()
+    {
+        var vector = Vectors.Value.Signatures.Single(v => v.PathAndQuery == "/ping");
+        var parsed = JsonSerializer.Deserialize<PingRequestBody>(vector.BodyUtf8, FloydJson.Options)!;
+
+        var serialized = JsonSerializer.SerializeToUtf8Bytes(parsed, FloydJson.Options);
+
+        Assert.Equal(vector.BodyUtf8, Encoding.UTF8.GetString(serialized));
+    }
+
+    [Fact]
+    public async Task The_agent_accepts_the_ping_vector_when_its_clock_reads_the_vector_time()
+    {
+        var vector = Vectors.Value.Signatures.Single(v => v.PathAndQuery == "/ping");
+        FloydTimestamp.TryParse(vector.Timestamp, out var nanoseconds);
+        using var key = PrivateKeyLoader.LoadFromText(Vectors.Value.KeyPem);
+        var clock = new FixedTimeProvider(FloydTimestamp.ToDateTimeOffset(nanoseconds).AddSeconds(30));
+        await using var harness = await AgentHarness.StartAsync(o => o with
+        {
+            TimeProvider = clock,
+            AuthorizedKeyFiles = Array.Empty<string>(),
+            AuthorizedKeyPems = new[] { key.ExportSubjectPublicKeyInfoPem() },
+        });
+        var body = Encoding.UTF8.GetBytes(vector.BodyUtf8);
+
+        var accepted = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/ping"), body, "application/json", (vector.Timestamp, vector.Authorization)));
+        var replayed = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/ping"), body, "application/json", (vector.Timestamp, vector.Authorization)));
+
+        Assert.Equal(HttpStatusCode.OK, accepted.Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, replayed.Status);
+        Assert.Equal(FloydErrorCodes.SignatureReplayed, replayed.Error);
+    }
+
+    private sealed record SignatureVector(string Name, string Algorithm, string BodyUtf8, string Timestamp, string PathAndQuery, string SignatureBaseHex, string HashHex, string Authorization);
+
+    private sealed record FVersionVector(string Service, string Environment, string Version, string Config, string ConfigMd5Hex, string LayoutHex, string Md5Base64Url, string FVersion);
+
+    private sealed record SpecVectors(string KeyPem, IReadOnlyList<SignatureVector> Signatures, IReadOnlyList<FVersionVector> FVersions)
+    {
+        public static SpecVectors Load()
+        {
+            var spec = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "docs", "floyd-protocol.md"));
+            var key = FencedBlockAfter(spec, "<!-- floyd-test-vectors:key -->");
+            using var json = JsonDocument.Parse(FencedBlockAfter(spec, "<!-- floyd-test-vectors:json -->"));
+            var options = new JsonSerializerOptions { PropertyNameCaseInsensitive = true };
+            var signatures = json.RootElement.GetProperty("signatureVectors").Deserialize<List<SignatureVector>>(options)!;
+            var fversions = json.RootElement.GetProperty("fversionVectors").Deserialize<List<FVersionVector>>(options)!;
+            return new SpecVectors(key, signatures, fversions);
+        }
+
+        private static string FencedBlockAfter(string text, string marker)
+        {
+            var at = text.IndexOf(marker, StringComparison.Ordinal);
+            Assert.True(at >= 0, $"docs/floyd-protocol.md lost its marker {marker}");
+            var match = Regex.Match(text[at..], "```[a-z]*\\n(?<body>.*?)\\n```", RegexOptions.Singleline);
+            Assert.True(match.Success, $"No fenced block after {marker}");
+            return match.Groups["body"].Value;
+        }
+    }
+}

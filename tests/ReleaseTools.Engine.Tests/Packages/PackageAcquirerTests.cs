@@ -1,0 +1,192 @@
+using System.Security.Cryptography;
+using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Packages;
+using ReleaseTools.Testing;
+using Xunit;
+
+namespace ReleaseTools.Engine.Tests.Packages;
+
+public sealed class PackageAcquirerTests : IAsyncLifetime
+{
+    private readonly TempDirectory _temp = new();
+    private PackageServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await PackageServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _temp.Dispose();
+    }
+
+    private PackageAcquirer NewAcquirer(long maxBytes = 64L * 1024 * 1024) =>
+        new(new PackageCache(Path.Combine(_temp.Path, "cache")), maxBytes, TimeSpan.FromSeconds(30));
+
+    [Fact]
+    public async Task Download_streams_to_the_cache_and_computes_the_md5_on_the_way()
+    {
+        var content = PackageServer.RandomBytes(300_000, 1);
+        var url = _server.Add("app/1.0/app.zip", content);
+        using var acquirer = NewAcquirer();
+        var reports = new List<long>();
+
+        var package = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, (received, _, _) => reports.Add(received), CancellationToken.None);
+
+        Assert.Equal(Convert.ToHexString(MD5.HashData(content)).ToLowerInvariant(), package.Md5);
+        Assert.Equal(content.Length, package.Length);
+        Assert.False(package.FromCache);
+        Assert.Equal(content, await File.ReadAllBytesAsync(package.FilePath));
+        Assert.StartsWith(acquirer.Cache.RootDirectory, package.FilePath);
+        Assert.Equal(content.Length, reports.Last());
+        Assert.Empty(Directory.GetFiles(acquirer.Cache.RootDirectory, "*.partial", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_known_url_and_md5_is_served_from_the_cache_without_a_request()
+    {
+        var content = PackageServer.RandomBytes(70_000, 2);
+        var url = _server.Add("app.zip", content);
+        using var acquirer = NewAcquirer();
+        var first = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+
+        var second = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), first.Md5.ToUpperInvariant(), null, CancellationToken.None);
+
+        Assert.True(second.FromCache);
+        Assert.Equal(first.FilePath, second.FilePath);
+        Assert.Equal(1, _server.Gets("app.zip"));
+    }
+
+    [Fact]
+    public async Task A_checksum_mismatch_fails_and_leaves_nothing_in_the_cache()
+    {
+        var url = _server.Add("app.zip", PackageServer.RandomBytes(70_000, 3));
+        using var acquirer = NewAcquirer();
+        var wrong = Md5Hex.Of(new byte[] { 9 });
+
+        var error = await Assert.ThrowsAsync<DeploymentException>(() =>
+            acquirer.AcquireAsync(PackageLocation.Parse(url, false), wrong, null, CancellationToken.None));
+
+        Assert.Equal(EngineErrorIds.PackageChecksumMismatch, error.ErrorId);
+        Assert.Equal(DeploymentErrorKind.InvalidData, error.Kind);
+        Assert.Contains(wrong, error.Message);
+        Assert.Empty(Directory.GetFiles(acquirer.Cache.RootDirectory, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_missing_package_is_reported_as_not_found_by_head_and_by_get()
+    {
+        using var acquirer = NewAcquirer();
+        var location = PackageLocation.Parse(_server.Url("nope/app.zip"), false);
+
+        var probe = await Assert.ThrowsAsync<DeploymentException>(() => acquirer.ProbeAsync(location, CancellationToken.None));
+        var download = await Assert.ThrowsAsync<DeploymentException>(() => acquirer.AcquireAsync(location, null, null, CancellationToken.None));
+
+        Assert.Equal(EngineErrorIds.PackageNotFound, probe.ErrorId);
+        Assert.Equal(EngineErrorIds.PackageNotFound, download.ErrorId);
+        Assert.Contains("404", probe.Message);
+        Assert.Equal(DeploymentErrorKind.ObjectNotFound, download.Kind);
+    }
+
+    [Fact]
+    public async Task Probe_reports_the_size_from_head()
+    {
+        var url = _server.Add("app.zip", new byte[12345]);
+        using var acquirer = NewAcquirer();
+
+        var probe = await acquirer.ProbeAsync(PackageLocation.Parse(url, false), CancellationToken.None);
+
+        Assert.True(probe.Checked);
+        Assert.Equal(12345, probe.Length);
+        Assert.Equal(1, _server.Heads("app.zip"));
+        Assert.Equal(0, _server.Gets("app.zip"));
+    }
+
+    [Theory]
+    [InlineData(405)]
+    [InlineData(501)]
+    [InlineData(403)]
+    public async Task Probe_leaves_the_verdict_to_the_download_when_the_server_refuses_head(int headStatus)
+    {
+        var url = _server.Add("app.zip", new byte[12345]);
+        _server.HeadStatus = headStatus;
+        using var acquirer = NewAcquirer();
+
+        var probe = await acquirer.ProbeAsync(PackageLocation.Parse(url, false), CancellationToken.None);
+        var package = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+
+        Assert.False(probe.Checked);
+        Assert.Null(probe.Length);
+        Assert.Equal(12345, package.Length);
+    }
+
+    [Fact]
+    public async Task A_server_error_on_head_is_a_clear_unavailable_error()
+    {
+        var url = _server.Add("app.zip", new byte[10]);
+        _server.HeadStatus = 502;
+        using var acquirer = NewAcquirer();
+
+        var error = await Assert.ThrowsAsync<DeploymentException>(() => acquirer.ProbeAsync(PackageLocation.Parse(url, false), CancellationToken.None));
+
+        Assert.Equal(EngineErrorIds.PackageDownloadFailed, error.ErrorId);
+        Assert.Equal(DeploymentErrorKind.ResourceUnavailable, error.Kind);
+        Assert.Contains("502", error.Message);
+    }
+
+    [Fact]
+    public async Task Packages_over_the_size_limit_are_refused_before_and_during_download()
+    {
+        var url = _server.Add("big.zip", new byte[20_000]);
+        using var acquirer = NewAcquirer(maxBytes: 10_000);
+
+        var probe = await Assert.ThrowsAsync<DeploymentException>(() => acquirer.ProbeAsync(PackageLocation.Parse(url, false), CancellationToken.None));
+        var download = await Assert.ThrowsAsync<DeploymentException>(() =>
+            acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None));
+
+        Assert.Equal(EngineErrorIds.PackageTooLarge, probe.ErrorId);
+        Assert.Equal(EngineErrorIds.PackageTooLarge, download.ErrorId);
+        Assert.Empty(Directory.GetFiles(acquirer.Cache.RootDirectory, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_local_package_is_copied_into_the_cache_with_its_md5()
+    {
+        var content = PackageServer.RandomBytes(100_000, 4);
+        var path = Path.Combine(_temp.Path, "local.zip");
+        await File.WriteAllBytesAsync(path, content);
+        using var acquirer = NewAcquirer();
+
+        var probe = await acquirer.ProbeAsync(PackageLocation.Parse(path, true), CancellationToken.None);
+        var package = await acquirer.AcquireAsync(PackageLocation.Parse(path, true), null, null, CancellationToken.None);
+        File.Delete(path);
+
+        Assert.Equal(content.Length, probe.Length);
+        Assert.Equal(Md5Hex.Of(content), package.Md5);
+        Assert.Equal(path, package.Source);
+        Assert.Equal(content, await File.ReadAllBytesAsync(package.FilePath));
+    }
+
+    [Fact]
+    public async Task A_missing_local_file_is_reported_as_not_found()
+    {
+        using var acquirer = NewAcquirer();
+        var location = PackageLocation.Parse(Path.Combine(_temp.Path, "absent.zip"), true);
+
+        var error = await Assert.ThrowsAsync<DeploymentException>(() => acquirer.ProbeAsync(location, CancellationToken.None));
+
+        Assert.Equal(EngineErrorIds.PackageNotFound, error.ErrorId);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_is_a_connection_error()
+    {
+        using var acquirer = NewAcquirer();
+        // Port 1 on loopback is never served in the test environment.
+        var location = PackageLocation.Parse("http://127.0.0.1:1/app.zip", false);
+
+        var error = await Assert.ThrowsAsync<DeploymentException>(() => acquirer.AcquireAsync(location, null, null, CancellationToken.None));
+
+        Assert.Equal(EngineErrorIds.PackageDownloadFailed, error.ErrorId);
+        Assert.Equal(DeploymentErrorKind.ConnectionError, error.Kind);
+    }
+}

@@ -1,0 +1,230 @@
+using ReleaseTools.Engine.Store;
+using Xunit;
+
+namespace ReleaseTools.Engine.Tests.Store;
+
+public sealed class LeaseTests : IDisposable
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+    private readonly StoreScope _scope = new();
+
+    private SqliteReleaseStore Store => _scope.Store;
+
+    public void Dispose() => _scope.Dispose();
+
+    private static LeaseOwner Owner(string deploymentId, string host = "host-a", int pid = 1001) =>
+        new() { DeploymentId = deploymentId, HostName = host, ProcessId = pid, ProcessStartedAt = new DateTimeOffset(2026, 11, 23, 11, 0, 0, TimeSpan.Zero) };
+
+    [Fact]
+    public async Task Of_many_concurrent_claimers_on_two_store_objects_exactly_one_wins_each_round()
+    {
+        var first = Store;
+        var second = _scope.Open();
+        const int claimers = 8;
+        for (var round = 0; round < 50; round++)
+        {
+            var instanceId = $"orders-{round}";
+            var attempts = Enumerable.Range(0, claimers).Select(k =>
+            {
+                var owner = Owner($"d-round{round}-claimer{k}", $"host-{k}", 2000 + k);
+                var store = k % 2 == 0 ? first : second;
+                return Task.Run(async () => (Owner: owner, Result: await store.TryClaimInstancesAsync(owner, new[] { instanceId, $"orders-{round}-sidecar" }, Minute, None)));
+            }).ToArray();
+
+            var results = await Task.WhenAll(attempts);
+
+            var winner = Assert.Single(results, r => r.Result.Acquired);
+            Assert.All(results.Where(r => !r.Result.Acquired), loser =>
+            {
+                Assert.NotEmpty(loser.Result.Conflicts);
+                Assert.All(loser.Result.Conflicts, conflict => Assert.Equal(winner.Owner, conflict.Owner));
+            });
+            var held = await second.GetLeasesAsync(new[] { instanceId }, None);
+            Assert.Equal(winner.Owner, Assert.Single(held).Owner);
+        }
+    }
+
+    [Fact]
+    public async Task A_claim_is_all_or_nothing_and_names_the_holder()
+    {
+        var holder = Owner("d-holder", "build-1", 111);
+        Assert.True((await Store.TryClaimInstancesAsync(holder, new[] { "orders-2" }, Minute, None)).Acquired);
+
+        var result = await Store.TryClaimInstancesAsync(Owner("d-late", "build-2", 222), new[] { "orders-1", "orders-2", "orders-3" }, Minute, None);
+
+        Assert.False(result.Acquired);
+        var conflict = Assert.Single(result.Conflicts);
+        Assert.Equal("orders-2", conflict.InstanceId);
+        Assert.Equal(("d-holder", "build-1", 111), (conflict.Owner.DeploymentId, conflict.Owner.HostName, conflict.Owner.ProcessId));
+        Assert.Equal(_scope.Clock.Now + Minute, conflict.ExpiresAt);
+        Assert.Equal(new[] { "orders-2" }, (await Store.GetLeasesAsync(null, None)).Select(l => l.InstanceId));
+    }
+
+    [Fact]
+    public async Task The_same_deployment_may_claim_again_and_keeps_its_original_acquisition_time()
+    {
+        var owner = Owner("d-1");
+        await Store.TryClaimInstancesAsync(owner, new[] { "orders-1" }, Minute, None);
+        var acquired = _scope.Clock.Now;
+        _scope.Clock.Advance(TimeSpan.FromSeconds(20));
+
+        var again = await Store.TryClaimInstancesAsync(owner, new[] { "orders-1", "orders-2" }, Minute, None);
+
+        Assert.True(again.Acquired);
+        var lease = (await Store.GetLeasesAsync(new[] { "orders-1" }, None)).Single();
+        Assert.Equal(acquired, lease.AcquiredAt);
+        Assert.Equal(_scope.Clock.Now + Minute, lease.ExpiresAt);
+    }
+
+    [Fact]
+    public async Task An_expired_lease_frees_the_instance_for_another_deployment()
+    {
+        await Store.TryClaimInstancesAsync(Owner("d-old"), new[] { "orders-1" }, Minute, None);
+        _scope.Clock.Advance(TimeSpan.FromSeconds(59));
+        Assert.False((await Store.TryClaimInstancesAsync(Owner("d-new", pid: 2), new[] { "orders-1" }, Minute, None)).Acquired);
+
+        _scope.Clock.Advance(TimeSpan.FromSeconds(1));
+        var result = await Store.TryClaimInstancesAsync(Owner("d-new", pid: 2), new[] { "orders-1" }, Minute, None);
+
+        Assert.True(result.Acquired);
+        Assert.Equal("d-new", (await Store.GetLeasesAsync(new[] { "orders-1" }, None)).Single().Owner.DeploymentId);
+    }
+
+    [Fact]
+    public async Task A_heartbeat_keeps_the_lease_and_release_frees_it()
+    {
+        await Store.TryClaimInstancesAsync(Owner("d-1"), new[] { "orders-1", "orders-2" }, Minute, None);
+        _scope.Clock.Advance(TimeSpan.FromSeconds(50));
+
+        await Store.RenewLeasesAsync("d-1", Minute, None);
+        _scope.Clock.Advance(TimeSpan.FromSeconds(50));
+        var whileRenewed = await Store.TryClaimInstancesAsync(Owner("d-2", pid: 2), new[] { "orders-1" }, Minute, None);
+        await Store.ReleaseLeasesAsync("d-1", None);
+        var afterRelease = await Store.TryClaimInstancesAsync(Owner("d-2", pid: 2), new[] { "orders-1" }, Minute, None);
+
+        Assert.False(whileRenewed.Acquired);
+        Assert.True(afterRelease.Acquired);
+        Assert.Equal(new[] { "orders-1" }, (await Store.GetLeasesAsync(null, None)).Select(l => l.InstanceId));
+    }
+
+    [Fact]
+    public async Task A_forced_release_frees_the_instance_and_is_recorded_in_the_holders_audit_trail()
+    {
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        await Store.TryClaimInstancesAsync(Owner(deployment.DeploymentId, "build-9", 999), new[] { "orders-1" }, Minute, None);
+
+        var released = await Store.ForceReleaseLeaseAsync("orders-1", @"CONTOSO\bob", "build-9 was reimaged mid-run", None);
+        var nothing = await Store.ForceReleaseLeaseAsync("orders-1", @"CONTOSO\bob", "again", None);
+
+        Assert.Equal(deployment.DeploymentId, released!.Owner.DeploymentId);
+        Assert.Null(nothing);
+        Assert.Empty(await Store.GetLeasesAsync(null, None));
+        var entry = Assert.Single(await Store.GetAuditAsync(deployment.DeploymentId, None));
+        Assert.Equal(StoreAuditKinds.LeaseForceReleased, entry.Kind);
+        Assert.Contains(@"CONTOSO\bob", entry.Message);
+        Assert.Contains("build-9 was reimaged mid-run", entry.Message);
+        Assert.Contains("orders-1", entry.Message);
+        Assert.Contains("process 999", entry.Message);
+    }
+
+    [Fact]
+    public async Task A_running_deployment_whose_owner_died_becomes_interrupted_and_releases_its_instances()
+    {
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[]
+        {
+            StoreSamples.Target("orders-1"), StoreSamples.Target("orders-2"), StoreSamples.Target("orders-3"),
+        }, None);
+        var targets = await Store.GetTargetsAsync(deployment.DeploymentId, None);
+        await Store.UpdateTargetAsync(targets[0] with { Status = TargetStatus.Succeeded }, None);
+        await Store.UpdateTargetAsync(targets[1] with { Status = TargetStatus.Running, StartedAt = _scope.Clock.Now }, None);
+        await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Running, None);
+        var deadOwner = ProcessIdentityTests.ExitedProcessOwner(deployment.DeploymentId);
+        // The leases are still valid: only the owner's death tells recovery the run is gone.
+        await Store.TryClaimInstancesAsync(deadOwner, new[] { "orders-1", "orders-2", "orders-3" }, TimeSpan.FromHours(1), None);
+        var live = await Store.CreateDeploymentAsync(StoreSamples.Deployment("billing"), new[] { StoreSamples.Target("billing-1", service: "billing") }, None);
+        await Store.SetDeploymentStatusAsync(live.DeploymentId, DeploymentStatus.Running, None);
+        await Store.TryClaimInstancesAsync(ProcessIdentity.Current(live.DeploymentId), new[] { "billing-1" }, TimeSpan.FromHours(1), None);
+        _scope.Clock.Advance(TimeSpan.FromSeconds(30));
+
+        var recovered = await Store.RecoverInterruptedAsync(ProcessIdentity.IsAlive, None);
+
+        var interrupted = Assert.Single(recovered);
+        Assert.Equal(deployment.DeploymentId, interrupted.DeploymentId);
+        Assert.Equal(DeploymentStatus.Interrupted, interrupted.Status);
+        Assert.Equal(_scope.Clock.Now, interrupted.EndedAt);
+        Assert.Equal((3, 1), (interrupted.TotalTargets, interrupted.SucceededTargets));
+        Assert.Equal(new[] { TargetStatus.Succeeded, TargetStatus.Interrupted, TargetStatus.Interrupted },
+            (await Store.GetTargetsAsync(deployment.DeploymentId, None)).Select(t => t.Status));
+        Assert.Equal(new[] { "billing-1" }, (await Store.GetLeasesAsync(null, None)).Select(l => l.InstanceId));
+        var entry = Assert.Single(await Store.GetAuditAsync(deployment.DeploymentId, None));
+        Assert.Equal(StoreAuditKinds.Interrupted, entry.Kind);
+        Assert.Contains($"process {deadOwner.ProcessId}", entry.Message);
+        Assert.Equal(DeploymentStatus.Running, (await Store.GetDeploymentAsync(live.DeploymentId, None))!.Status);
+        Assert.Empty(await Store.RecoverInterruptedAsync(ProcessIdentity.IsAlive, None));
+    }
+
+    [Fact]
+    public async Task A_running_deployment_whose_leases_all_expired_becomes_interrupted_even_when_its_host_cannot_be_checked()
+    {
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1"), StoreSamples.Target("orders-2") }, None);
+        await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Running, None);
+        var remote = Owner(deployment.DeploymentId, "far-away-host", 4242);
+        await Store.TryClaimInstancesAsync(remote, new[] { "orders-1", "orders-2" }, Minute, None);
+        var remoteCountsAsAlive = new Func<LeaseOwner, bool>(ProcessIdentity.IsAlive);
+
+        _scope.Clock.Advance(TimeSpan.FromSeconds(30));
+        var whileValid = await Store.RecoverInterruptedAsync(remoteCountsAsAlive, None);
+        _scope.Clock.Advance(TimeSpan.FromSeconds(31));
+        var afterExpiry = await Store.RecoverInterruptedAsync(remoteCountsAsAlive, None);
+
+        Assert.Empty(whileValid);
+        Assert.Equal(DeploymentStatus.Interrupted, Assert.Single(afterExpiry).Status);
+        Assert.All(await Store.GetTargetsAsync(deployment.DeploymentId, None), t => Assert.Equal(TargetStatus.Interrupted, t.Status));
+        Assert.Empty(await Store.GetLeasesAsync(null, None));
+        Assert.Contains("expired", Assert.Single(await Store.GetAuditAsync(deployment.DeploymentId, None)).Message);
+    }
+
+    [Fact]
+    public async Task A_running_deployment_whose_owner_died_after_releasing_its_leases_is_still_recovered()
+    {
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Running, None);
+        var deadOwner = ProcessIdentityTests.ExitedProcessOwner(deployment.DeploymentId);
+        await Store.TryClaimInstancesAsync(deadOwner, new[] { "orders-1" }, Minute, None);
+        // The run released its leases and died before writing its final status.
+        await Store.ReleaseLeasesAsync(deployment.DeploymentId, None);
+
+        var recovered = await Store.RecoverInterruptedAsync(ProcessIdentity.IsAlive, None);
+
+        Assert.Equal(deployment.DeploymentId, Assert.Single(recovered).DeploymentId);
+        Assert.Equal(TargetStatus.Interrupted, Assert.Single(await Store.GetTargetsAsync(deployment.DeploymentId, None)).Status);
+    }
+
+    [Fact]
+    public async Task A_running_deployment_that_never_claimed_anything_is_left_alone()
+    {
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Running, None);
+        _scope.Clock.Advance(TimeSpan.FromHours(1));
+
+        var recovered = await Store.RecoverInterruptedAsync(_ => false, None);
+
+        Assert.Empty(recovered);
+        Assert.Equal(DeploymentStatus.Running, (await Store.GetDeploymentAsync(deployment.DeploymentId, None))!.Status);
+    }
+
+    [Fact]
+    public async Task A_finished_deployment_is_never_marked_interrupted()
+    {
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Running, None);
+        await Store.TryClaimInstancesAsync(Owner(deployment.DeploymentId), new[] { "orders-1" }, Minute, None);
+        await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Succeeded, None);
+
+        var recovered = await Store.RecoverInterruptedAsync(_ => false, None);
+
+        Assert.Empty(recovered);
+        Assert.Equal(DeploymentStatus.Succeeded, (await Store.GetDeploymentAsync(deployment.DeploymentId, None))!.Status);
+    }
+}

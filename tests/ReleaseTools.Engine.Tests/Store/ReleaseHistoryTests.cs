@@ -1,0 +1,148 @@
+using ReleaseTools.Engine.Store;
+using Xunit;
+
+namespace ReleaseTools.Engine.Tests.Store;
+
+public sealed class ReleaseHistoryTests : IDisposable
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private readonly StoreScope _scope = new();
+
+    private SqliteReleaseStore Store => _scope.Store;
+
+    public void Dispose() => _scope.Dispose();
+
+    [Fact]
+    public async Task Each_release_moves_the_instance_and_history_lists_newest_first_with_the_previous_version()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        foreach (var version in new[] { "1.0.0", "1.1.0", "2.0.0" })
+        {
+            var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(version: version), new[] { StoreSamples.Target("orders-1", version: version) }, None);
+            _scope.Clock.Advance(TimeSpan.FromMinutes(5));
+            await Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", version), None);
+        }
+
+        var history = await Store.GetHistoryAsync("orders-1", 0, None);
+
+        Assert.Equal(new[] { "2.0.0", "1.1.0", "1.0.0" }, history.Select(h => h.Version));
+        Assert.True(history[0].Sequence > history[1].Sequence && history[1].Sequence > history[2].Sequence);
+        Assert.Equal(new[] { "1.1.0", "1.0.0", null }, history.Select(h => h.PreviousVersion));
+        Assert.Equal("1.1.0+f1", history[0].PreviousFVersion);
+        Assert.Equal(("digest-2.0.0", "appsettings.json"), (history[0].ConfigDigest, history[0].ConfigFileName));
+        Assert.Equal(("orders", "prod"), (history[0].Service, history[0].Environment));
+        Assert.True(history[0].RecordedAt > history[2].RecordedAt);
+        Assert.Equal(new[] { "2.0.0", "1.1.0" }, (await Store.GetHistoryAsync("orders-1", 2, None)).Select(h => h.Version));
+
+        var instance = (await Store.GetInstanceAsync("orders-1", None))!;
+        Assert.Equal(("2.0.0", "2.0.0+f1", InstanceStatus.Active), (instance.Version, instance.FVersion, instance.Status));
+        var target = Assert.Single(await Store.GetTargetsAsync(history[0].DeploymentId, None));
+        Assert.Equal((TargetStatus.Succeeded, 1, true, true), (target.Status, target.Attempts, target.PackageTransferred, target.ConfigTransferred));
+        Assert.Equal("1.1.0", target.FromVersion);
+        Assert.Equal(new DateTimeOffset(2026, 11, 23, 12, 0, 5, TimeSpan.Zero), target.EndedAt);
+    }
+
+    [Fact]
+    public async Task An_unchanged_target_updates_target_and_current_version_but_adds_no_history()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+
+        await Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0", TargetStatus.Unchanged), None);
+
+        Assert.Empty(await Store.GetHistoryAsync("orders-1", 10, None));
+        Assert.Equal("2.0.0", (await Store.GetInstanceAsync("orders-1", None))!.Version);
+        var target = Assert.Single(await Store.GetTargetsAsync(deployment.DeploymentId, None));
+        Assert.Equal((TargetStatus.Unchanged, false), (target.Status, target.PackageTransferred));
+        var counted = await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Succeeded, None);
+        Assert.Equal(1, counted.SucceededTargets);
+    }
+
+    [Fact]
+    public async Task A_release_for_an_unregistered_instance_writes_nothing_at_all()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1"), StoreSamples.Target("ghost-1") }, None);
+
+        var single = await Assert.ThrowsAsync<StoreException>(() => Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "ghost-1", "2.0.0"), None));
+        // The good outcome comes first in the batch, so it was fully written before the failure and must be undone.
+        var batch = await Assert.ThrowsAsync<StoreException>(() => Store.RecordReleasesAsync(new[]
+        {
+            StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0"),
+            StoreSamples.Release(deployment.DeploymentId, "ghost-1", "2.0.0"),
+        }, None));
+
+        Assert.Equal(StoreErrorIds.InstanceNotFound, single.ErrorId);
+        Assert.Equal(StoreErrorIds.InstanceNotFound, batch.ErrorId);
+        Assert.All(await Store.GetTargetsAsync(deployment.DeploymentId, None), t =>
+        {
+            Assert.Equal(TargetStatus.Pending, t.Status);
+            Assert.Equal(0, t.Attempts);
+            Assert.Null(t.EndedAt);
+        });
+        Assert.Null((await Store.GetInstanceAsync("orders-1", None))!.Version);
+        Assert.Empty(await Store.GetHistoryAsync("orders-1", 10, None));
+        Assert.Empty(await Store.GetHistoryAsync("ghost-1", 10, None));
+        Assert.Empty(await Store.GetVersionsAsync("orders", None));
+    }
+
+    [Fact]
+    public async Task A_release_for_a_target_outside_the_deployment_is_refused()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), Array.Empty<DeploymentTargetRecord>(), None);
+
+        var error = await Assert.ThrowsAsync<StoreException>(() => Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0"), None));
+
+        Assert.Equal(StoreErrorIds.DeploymentTargetNotFound, error.ErrorId);
+        Assert.Null((await Store.GetInstanceAsync("orders-1", None))!.Version);
+    }
+
+    [Fact]
+    public async Task Instances_are_found_by_the_version_they_run()
+    {
+        await Store.RegisterInstancesAsync(new[] { StoreSamples.Instance("orders-1"), StoreSamples.Instance("orders-2"), StoreSamples.Instance("billing-1", "billing") }, None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1"), StoreSamples.Target("orders-2"), StoreSamples.Target("billing-1") }, None);
+        await Store.RecordReleasesAsync(new[]
+        {
+            StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0"),
+            StoreSamples.Release(deployment.DeploymentId, "orders-2", "1.9.0"),
+            StoreSamples.Release(deployment.DeploymentId, "billing-1", "2.0.0"),
+        }, None);
+
+        var onTwo = await Store.FindInstancesAsync(new InstanceQuery { Services = new[] { "orders" }, Version = "2.0.0" }, None);
+        var anyServiceOnTwo = await Store.FindInstancesAsync(new InstanceQuery { Version = "2.0.0" }, None);
+
+        Assert.Equal("orders-1", Assert.Single(onTwo).InstanceId);
+        Assert.Equal(new[] { "billing-1", "orders-1" }, anyServiceOnTwo.Select(i => i.InstanceId));
+    }
+
+    [Fact]
+    public async Task Versions_for_completion_come_from_releases_and_imported_history()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        await Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0"), None);
+        await Store.ImportHistoryAsync(new[]
+        {
+            new VersionHistoryRecord { InstanceId = "orders-1", Service = "orders", Environment = "prod", Version = "1.0.0", FVersion = "1.0.0+f1", DeploymentId = "d-old", RecordedAt = _scope.Clock.Now.AddDays(-30) },
+            new VersionHistoryRecord { InstanceId = "billing-1", Service = "billing", Environment = "prod", Version = "7.1.0", FVersion = "7.1.0+f1", DeploymentId = "d-old", RecordedAt = _scope.Clock.Now.AddDays(-30) },
+        }, None);
+
+        Assert.Equal(new[] { "1.0.0", "2.0.0" }, await Store.GetVersionsAsync("orders", None));
+        Assert.Equal(new[] { "1.0.0", "2.0.0", "7.1.0" }, await Store.GetVersionsAsync(null, None));
+        Assert.Equal(new[] { "billing", "orders" }, await Store.GetServiceNamesAsync(None));
+    }
+
+    [Fact]
+    public async Task Saving_a_config_snapshot_twice_keeps_the_first_bytes()
+    {
+        var original = new byte[] { 1, 2, 3, 0, 255 };
+
+        await Store.SaveConfigSnapshotAsync("abc123", "appsettings.json", original, None);
+        await Store.SaveConfigSnapshotAsync("abc123", "appsettings.json", new byte[] { 9 }, None);
+
+        Assert.Equal(original, await Store.GetConfigSnapshotAsync("abc123", None));
+        Assert.Null(await Store.GetConfigSnapshotAsync("missing", None));
+    }
+}

@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace ReleaseTools.Testing;
+
+/// <summary>
+/// The real Floyd agent (<see cref="TestPaths.FloydAgentAssembly"/>) running as its own process on an ephemeral
+/// loopback port, as a user would run it. Its stdout and stderr are drained continuously (a full pipe would stall the
+/// agent) and the last lines are kept for failure messages. Every wait is bounded; dispose kills the process.
+/// </summary>
+public sealed class AgentProcess : IAsyncDisposable
+{
+    public const string ListeningPrefix = "Floyd agent listening on ";
+    private const int KeptLines = 400;
+
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private AgentProcess(Process process, string dataDirectory)
+    {
+        _process = process;
+        DataDirectory = dataDirectory;
+    }
+
+    public Uri BaseUri { get; private set; } = null!;
+
+    public int Port => BaseUri.Port;
+
+    public string DataDirectory { get; }
+
+    public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The most recent lines the agent wrote (stdout and stderr), for assertion messages.</summary>
+    public string RecentOutput => string.Join(Environment.NewLine, _output);
+
+    /// <summary>
+    /// Starts <c>dotnet ReleaseTools.Agent.dll --urls http://127.0.0.1:0 --data-dir ... --authorized-key ...</c> and waits
+    /// (at most <paramref name="startTimeout"/>, default 30 s) for the line announcing the real address.
+    /// </summary>
+    public static async Task<AgentProcess> StartAsync(string dataDirectory, IEnumerable<string> authorizedKeyFiles,
+        IEnumerable<string>? extraArguments = null, TimeSpan? startTimeout = null, CancellationToken cancellationToken = default)
+    {
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+            CreateNoWindow = true,
+        };
+        start.ArgumentList.Add(TestPaths.FloydAgentAssembly);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add("http://127.0.0.1:0");
+        start.ArgumentList.Add("--data-dir");
+        start.ArgumentList.Add(dataDirectory);
+        foreach (var key in authorizedKeyFiles)
+        {
+            start.ArgumentList.Add("--authorized-key");
+            start.ArgumentList.Add(key);
+        }
+
+        foreach (var argument in extraArguments ?? Array.Empty<string>())
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // The agent must not pick up a test runner's ASP.NET settings (URLs, environment) from the environment.
+        start.Environment.Remove("ASPNETCORE_URLS");
+        start.Environment.Remove("DOTNET_URLS");
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var agent = new AgentProcess(process, dataDirectory);
+        process.OutputDataReceived += (_, e) => agent.OnLine(e.Data, isError: false);
+        process.ErrorDataReceived += (_, e) => agent.OnLine(e.Data, isError: true);
+        process.Exited += (_, _) =>
+        {
+            if (agent._listening.Task.IsCompleted)
+            {
+                return;
+            }
+
+            // Let the output readers deliver the last lines (the reason it stopped) before reporting.
+            try
+            {
+                // Only the overload without a timeout waits for the redirected streams to reach their end.
+                if (process.WaitForExit(5_000))
+                {
+                    process.WaitForExit();
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            agent._listening.TrySetException(new InvalidOperationException(
+                $"The Floyd agent exited (code {SafeExitCode(process)}) before listening.{Environment.NewLine}{agent.RecentOutput}"));
+        };
+
+        if (!process.Start())
+        {
+            throw new InvalidOperationException("Could not start the Floyd agent process.");
+        }
+
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            agent.BaseUri = await agent._listening.Task.WaitAsync(startTimeout ?? TimeSpan.FromSeconds(30), cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            agent.Kill();
+            if (ex is TimeoutException)
+            {
+                throw new TimeoutException($"The Floyd agent did not report its address in time.{Environment.NewLine}{agent.RecentOutput}", ex);
+            }
+
+            throw;
+        }
+
+        return agent;
+    }
+
+    /// <summary>Kills the agent at once (no graceful shutdown), like a crash or a power cut, and waits up to 10 s for it to go.</summary>
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            _process.WaitForExit(10_000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Never started or already reaped.
+        }
+    }
+
+    private void OnLine(string? line, bool isError)
+    {
+        if (line == null)
+        {
+            return;
+        }
+
+        _output.Enqueue(isError ? "[stderr] " + line : line);
+        while (_output.Count > KeptLines && _output.TryDequeue(out _))
+        {
+        }
+
+        if (!isError && line.StartsWith(ListeningPrefix, StringComparison.Ordinal) &&
+            Uri.TryCreate(line[ListeningPrefix.Length..].Trim(), UriKind.Absolute, out var uri))
+        {
+            _listening.TrySetResult(uri);
+        }
+    }
+
+    private static string SafeExitCode(Process process)
+    {
+        try
+        {
+            return process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (InvalidOperationException)
+        {
+            return "unknown";
+        }
+    }
+
+    private static string DotnetHost()
+    {
+        var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk))
+        {
+            return fromSdk;
+        }
+
+        var current = Environment.ProcessPath;
+        if (current != null && Path.GetFileNameWithoutExtension(current).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            return current;
+        }
+
+        return "dotnet";
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
