@@ -29,15 +29,27 @@ var results = new List<ScenarioResult>();
 foreach (var scenario in options.Scenarios)
 {
     Console.WriteLine($"== {scenario} ({DateTimeOffset.UtcNow:HH:mm:ss} UTC)");
-    var result = scenario switch
+    ScenarioResult result;
+    try
     {
-        "fanout" => await FanOutScenario.RunAsync(options, cancellation.Token),
-        "noop" => await NoOpRedeployScenario.RunAsync(options, cancellation.Token),
-        "memory" => await MemoryScenario.RunAsync(options, cancellation.Token),
-        "store" => await StoreScaleScenario.RunAsync(options, cancellation.Token),
-        "coldstart" => await ColdStartScenario.RunAsync(options, cancellation.Token),
-        _ => throw new ArgumentException($"Unknown scenario {scenario}."),
-    };
+        result = scenario switch
+        {
+            "fanout" => await FanOutScenario.RunAsync(options, cancellation.Token),
+            "noop" => await NoOpRedeployScenario.RunAsync(options, cancellation.Token),
+            "memory" => await MemoryScenario.RunAsync(options, cancellation.Token),
+            "store" => await StoreScaleScenario.RunAsync(options, cancellation.Token),
+            "coldstart" => await ColdStartScenario.RunAsync(options, cancellation.Token),
+            _ => throw new ArgumentException($"Unknown scenario {scenario}."),
+        };
+    }
+    catch (Exception e) when (e is not OperationCanceledException)
+    {
+        // One broken scenario must not throw away the figures of the others; it is reported as a missed target.
+        result = new ScenarioResult(scenario, "failed");
+        result.Add("scenario completed", 0, "", "= 1", false);
+        result.Notes.Add(e.ToString());
+    }
+
     results.Add(result);
     Console.WriteLine(ResultReport.FormatTable([result]));
     foreach (var note in result.Notes)

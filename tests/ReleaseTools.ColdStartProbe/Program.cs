@@ -11,7 +11,6 @@ var sinceProcessStart = DateTime.Now - Process.GetCurrentProcess().StartTime;
 var stopwatch = Stopwatch.StartNew();
 
 var state = InitialSessionState.CreateDefault2();
-state.ExecutionPolicy = Microsoft.PowerShell.ExecutionPolicy.Bypass;
 using var runspace = RunspaceFactory.CreateRunspace(state);
 runspace.Open();
 var runspaceOpened = stopwatch.Elapsed;

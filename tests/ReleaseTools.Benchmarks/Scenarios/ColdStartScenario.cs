@@ -51,26 +51,9 @@ public static class ColdStartScenario
 
     private static async Task<ProbeResult> RunProbeAsync(string storePath, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { ProbeAssembly(), "--module-dir", TestPaths.ModuleDirectory, "--store", storePath, "--service", "web" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var probe = Process.Start(start) ?? throw new InvalidOperationException("Could not start the cold-start probe.");
-        var stdout = probe.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = probe.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMinutes(2));
-        await probe.WaitForExitAsync(timeout.Token);
-        if (probe.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"The cold-start probe failed ({probe.ExitCode}): {await stderr}");
-        }
-
-        var line = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
-        return JsonSerializer.Deserialize<ProbeResult>(line, new JsonSerializerOptions { PropertyNameCaseInsensitive = true })
-               ?? throw new InvalidOperationException("The cold-start probe printed no result.");
+        return await ChildProcessMeasurement.RunAsync<ProbeResult>("cold-start probe",
+            [ProbeAssembly(), "--module-dir", TestPaths.ModuleDirectory, "--store", storePath, "--service", "web"],
+            TimeSpan.FromMinutes(2), cancellationToken);
     }
 
     private static string ProbeAssembly() =>

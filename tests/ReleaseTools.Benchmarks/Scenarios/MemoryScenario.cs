@@ -75,31 +75,13 @@ public static class MemoryScenario
 
     private static async Task<ChildMeasurement> RunChildAsync(BenchWorld world, string package, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[]
-                 {
-                     typeof(MemoryScenario).Assembly.Location, ChildScenario,
-                     "--store", world.Store.Location, "--key", world.Keys.Pkcs8PrivateKeyPath, "--package", package,
-                     "--config", world.ConfigPath, "--cache", world.Scratch.CreateDirectory($"child-cache-{Guid.NewGuid():N}"),
-                     "--instances", string.Join(',', ids),
-                 })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var child = Process.Start(start) ?? throw new InvalidOperationException("Could not start the memory measurement process.");
-        var stdout = child.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = child.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMinutes(10));
-        await child.WaitForExitAsync(timeout.Token);
-        if (child.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"The memory measurement process failed ({child.ExitCode}): {await stderr}");
-        }
-
-        var lastLine = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
-        return JsonSerializer.Deserialize<ChildMeasurement>(lastLine) ?? throw new InvalidOperationException("No measurement from the child process.");
+        return await ChildProcessMeasurement.RunAsync<ChildMeasurement>("memory measurement process",
+        [
+            typeof(MemoryScenario).Assembly.Location, ChildScenario,
+            "--store", world.Store.Location, "--key", world.Keys.Pkcs8PrivateKeyPath, "--package", package,
+            "--config", world.ConfigPath, "--cache", world.Scratch.CreateDirectory($"child-cache-{Guid.NewGuid():N}"),
+            "--instances", string.Join(',', ids),
+        ], TimeSpan.FromMinutes(10), cancellationToken);
     }
 
     /// <summary>Runs inside the child process: one deployment, then prints its own memory figures as JSON.</summary>
