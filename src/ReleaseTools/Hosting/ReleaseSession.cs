@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 
 namespace ReleaseTools.Hosting
 {

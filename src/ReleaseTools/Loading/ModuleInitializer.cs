@@ -35,7 +35,7 @@ namespace ReleaseTools.Loading
         [MethodImpl(MethodImplOptions.NoInlining)]
         private static void InitializeSqlite()
         {
-            Engine.Store.SqliteRuntime.EnsureInitialized();
+            Engine.Store.Sqlite.SqliteRuntime.EnsureInitialized();
         }
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using ReleaseTools.Agent.Hosting;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
 
 namespace ReleaseTools.Benchmarks.Harness;

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
 
 namespace ReleaseTools.Benchmarks.Scenarios;

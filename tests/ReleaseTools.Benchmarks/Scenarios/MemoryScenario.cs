@@ -3,6 +3,7 @@ using System.Text.Json;
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
 
 namespace ReleaseTools.Benchmarks.Scenarios;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
 
 namespace ReleaseTools.Benchmarks.Scenarios;

@@ -3,6 +3,7 @@ using ReleaseTools.Agent.Hosting;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Engine.Tests.Packages;
 using ReleaseTools.Testing;
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Store;

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Store;

@@ -1,4 +1,5 @@
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Store;

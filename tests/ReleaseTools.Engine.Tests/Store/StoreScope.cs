@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
 
 namespace ReleaseTools.Engine.Tests.Store;

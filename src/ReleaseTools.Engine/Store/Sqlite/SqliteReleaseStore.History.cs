@@ -4,7 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     // Releases reaching instances, their version history, and the config snapshots needed to roll back to them.
     public sealed partial class SqliteReleaseStore

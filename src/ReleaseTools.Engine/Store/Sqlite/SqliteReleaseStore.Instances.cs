@@ -7,7 +7,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     // The instance registry. Instance ids, services and environments compare case-insensitively (COLLATE NOCASE),
     // as PowerShell users expect.

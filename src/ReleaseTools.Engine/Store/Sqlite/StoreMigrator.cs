@@ -1,7 +1,7 @@
 using System;
 using Microsoft.Data.Sqlite;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     /// <summary>Puts the file in WAL mode and applies the pending <see cref="StoreMigrations"/>, each in its own IMMEDIATE transaction.</summary>
     internal static class StoreMigrator

@@ -5,7 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     /// <summary>Small helpers for building commands and reading rows, shared by every part of the SQLite store.</summary>
     internal static class StoreCommands

@@ -3,7 +3,7 @@ using System.IO;
 using System.Text;
 using Microsoft.Data.Sqlite;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     /// <summary>
     /// Decides, before anything opens a file for writing, whether it is a ReleaseTools store this release may use.

@@ -5,7 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     /// <summary>
     /// The embedded release store: one SQLite file in WAL mode. Every operation takes a pooled connection and, when it

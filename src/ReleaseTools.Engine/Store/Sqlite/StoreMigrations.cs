@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     /// <summary>
     /// The store's schema history. Each migration runs once, in order, in its own transaction, and sets

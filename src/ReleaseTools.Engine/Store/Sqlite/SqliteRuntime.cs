@@ -1,6 +1,6 @@
 using System;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     /// <summary>
     /// Loads the native SQLite library once. Microsoft.Data.Sqlite would otherwise initialise it lazily and report a

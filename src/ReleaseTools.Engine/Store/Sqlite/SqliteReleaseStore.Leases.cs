@@ -5,7 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
-namespace ReleaseTools.Engine.Store
+namespace ReleaseTools.Engine.Store.Sqlite
 {
     // Instance leases: which run may deploy to an instance now, and recovery from runs that died holding them.
     public sealed partial class SqliteReleaseStore
