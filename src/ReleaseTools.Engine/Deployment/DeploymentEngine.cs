@@ -83,6 +83,19 @@ namespace ReleaseTools.Engine.Deployment
         public Task<DeploymentSummary> ResumeAsync(ResumeRequest request, IDeploymentObserver observer, CancellationToken cancellationToken)
             => new ResumeOperation(_services).RunAsync(Require(request), observer, cancellationToken);
 
+        /// <summary>
+        /// The run a resume of this deployment works on: the deployment itself, or the latest run that resumed it (a resumed
+        /// run is taken over by its resume). Throws DeploymentNotFound when the id is unknown.
+        /// </summary>
+        public async Task<DeploymentRecord> FindRunToResumeAsync(string deploymentId, CancellationToken cancellationToken) =>
+            (await ResumeOperation.ResumeChainAsync(Store, deploymentId, cancellationToken).ConfigureAwait(false))[0];
+
+        /// <summary>
+        /// Marks runs whose owner is gone (its process on this host ended, its leases expired, or its leases were
+        /// force-released while it runs elsewhere) as Interrupted, so every read shows them as they are.
+        /// </summary>
+        public Task RecoverInterruptedRunsAsync(CancellationToken cancellationToken) => _services.RecoverInterruptedAsync(cancellationToken);
+
         public Task<IReadOnlyList<InstanceHealthResult>> TestInstancesAsync(IReadOnlyList<string> instanceIds, RunSettings settings, CancellationToken cancellationToken)
             => new InstanceHealthChecker(_services).CheckAsync(instanceIds ?? Array.Empty<string>(), settings ?? new RunSettings(), cancellationToken);
 

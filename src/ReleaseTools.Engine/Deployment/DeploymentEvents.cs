@@ -51,8 +51,10 @@ namespace ReleaseTools.Engine.Deployment
     }
 
     /// <summary>
-    /// A target reached its final state in this run (Succeeded, Unchanged, Failed, Unreachable, Skipped or Cancelled).
-    /// A target the Rollback failure policy then returns to its previous release is published once more, with Status RolledBack.
+    /// A target reached its final state in this run (Succeeded, Unchanged, Failed, Unreachable, Skipped, Cancelled,
+    /// RolledBack or Superseded): published once per target. Under the Rollback failure policy a success is published
+    /// when its batch has passed the policy, so a target the policy returns to its previous release is published once,
+    /// as RolledBack.
     /// </summary>
     public sealed record InstanceCompleted : DeploymentEvent
     {
@@ -70,6 +72,12 @@ namespace ReleaseTools.Engine.Deployment
     }
 
     public sealed record DeploymentWarning : DeploymentEvent
+    {
+        public string Message { get; init; } = "";
+    }
+
+    /// <summary>Something a user may want to know about how the run was prepared (which config is kept, which run is resumed); not a problem.</summary>
+    public sealed record DeploymentNote : DeploymentEvent
     {
         public string Message { get; init; } = "";
     }

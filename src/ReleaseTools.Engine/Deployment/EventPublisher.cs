@@ -32,5 +32,7 @@ namespace ReleaseTools.Engine.Deployment
         }
 
         public void Warn(string message) => Publish(new DeploymentWarning { Message = message });
+
+        public void Note(string message) => Publish(new DeploymentNote { Message = message });
     }
 }

@@ -6,7 +6,7 @@ namespace ReleaseTools.Engine.Deployment
 {
     /// <summary>
     /// The status a finished run gets: cancelled if it was cancelled; failed if the failure policy stopped it or
-    /// nothing reached its release; partially-succeeded if it went through with tolerated failures; else succeeded.
+    /// nothing reached its release (superseded targets count as settled); partially-succeeded if it went through with tolerated failures; else succeeded.
     /// </summary>
     internal static class FinalStatus
     {
@@ -22,7 +22,8 @@ namespace ReleaseTools.Engine.Deployment
                 return DeploymentStatus.Failed;
             }
 
-            var good = targets.Count(s => s == TargetStatus.Succeeded || s == TargetStatus.Unchanged);
+            // A superseded target is owed no more: another run moved its instance on purpose.
+            var good = targets.Count(s => s == TargetStatus.Succeeded || s == TargetStatus.Unchanged || s == TargetStatus.Superseded);
             if (good == targets.Count)
             {
                 return DeploymentStatus.Succeeded;

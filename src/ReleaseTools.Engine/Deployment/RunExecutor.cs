@@ -22,6 +22,8 @@ namespace ReleaseTools.Engine.Deployment
         private readonly IReleaseStore _store;
         private readonly LeaseCoordinator _leases;
         private readonly InstanceStepRunner _steps;
+        private readonly object _heldGate = new object();
+        private readonly List<TargetWork> _held = new List<TargetWork>();
         private long _packageBytesSent;
 
         public RunExecutor(RunContext run, IReleaseStore store, LeaseCoordinator leases)
@@ -87,6 +89,7 @@ namespace ReleaseTools.Engine.Deployment
                         stoppedByPolicy = Policy.Action != FailureAction.Continue;
                     }
 
+                    PublishHeld();
                     var statuses = batch.Select(t => t.Record.Status).ToList();
                     Events.Publish(new BatchCompleted
                     {
@@ -106,6 +109,7 @@ namespace ReleaseTools.Engine.Deployment
                 // Cancelled outside an instance's steps (e.g. while reading history for a restore): the rest never started.
                 await CloseAllAsync(_run.AllTargets.Where(t => t.Record.Status == TargetStatus.Pending || t.Record.Status == TargetStatus.Running).ToList(),
                     TargetStatus.Cancelled, "Not attempted: the run was cancelled.").ConfigureAwait(false);
+                PublishHeld();
                 finalStatus = DeploymentStatus.Cancelled;
             }
             catch (Exception ex) when (!(ex is OperationCanceledException))
@@ -134,6 +138,13 @@ namespace ReleaseTools.Engine.Deployment
 
         private async Task RunTargetAsync(TargetWork target, CancellationToken cancellationToken)
         {
+            if (target.SupersededReason != null)
+            {
+                await _run.Recorder.MarkAsync(target, TargetStatus.Superseded, target.SupersededReason).ConfigureAwait(false);
+                Complete(target, null);
+                return;
+            }
+
             if (target.PresetFailure != null || target.Release == null)
             {
                 var preset = target.PresetFailure ?? new StepFailure(TargetStatus.Failed, InstanceStepRunner.PingStep, EngineErrorIds.NoPreviousRelease,
@@ -285,7 +296,41 @@ namespace ReleaseTools.Engine.Deployment
         private void Complete(TargetWork target, string? errorId)
         {
             target.Result = TargetResults.From(target, _run.Operation, errorId);
+            if (Policy.Action == FailureAction.Rollback && target.Record.Status == TargetStatus.Succeeded)
+            {
+                // Under the Rollback policy a success is final only once its batch passed the policy: held until then, so
+                // an instance that is returned to its previous release writes one result, RolledBack, not two.
+                lock (_heldGate)
+                {
+                    _held.Add(target);
+                }
+
+                return;
+            }
+
+            lock (_heldGate)
+            {
+                _held.Remove(target);
+            }
+
             Events.Publish(new InstanceCompleted { Result = target.Result });
+        }
+
+        /// <summary>The held successes of the batch just evaluated, as their records now stand (a failed restore adds its note).</summary>
+        private void PublishHeld()
+        {
+            List<TargetWork> held;
+            lock (_heldGate)
+            {
+                held = _held.ToList();
+                _held.Clear();
+            }
+
+            foreach (var target in held)
+            {
+                target.Result = TargetResults.From(target, _run.Operation, target.Result?.ErrorId);
+                Events.Publish(new InstanceCompleted { Result = target.Result });
+            }
         }
 
         private async Task TryAuditAsync(string kind, string message)

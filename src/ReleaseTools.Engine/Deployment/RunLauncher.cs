@@ -34,7 +34,7 @@ namespace ReleaseTools.Engine.Deployment
                 Environment = t.Instance.Environment,
                 Batch = t.Batch,
                 TargetVersion = t.TargetVersion,
-                TargetFVersion = t.Release?.FVersion,
+                TargetFVersion = t.TargetFVersion,
                 FromVersion = t.Instance.Version,
                 FromFVersion = t.Instance.FVersion,
                 Status = TargetStatus.Pending,
@@ -51,7 +51,8 @@ namespace ReleaseTools.Engine.Deployment
             var recorder = new RunRecorder(_store, deploymentId, deployment.Operation);
             try
             {
-                await _leases.ClaimAsync(deploymentId, targets.Select(t => t.Instance.InstanceId).ToList(), settings.LeaseWait, cancellationToken)
+                // A superseded target is only recorded: its instance belongs to whichever run moved it.
+                await _leases.ClaimAsync(deploymentId, targets.Where(t => t.SupersededReason == null).Select(t => t.Instance.InstanceId).ToList(), settings.LeaseWait, cancellationToken)
                     .ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is DeploymentException || ex is OperationCanceledException)

@@ -15,14 +15,28 @@ namespace ReleaseTools.Engine.Deployment
             Endpoint = new FloydEndpoint { InstanceId = instance.InstanceId, Host = instance.Host, Port = instance.Port };
         }
 
+        /// <summary>A target the run records but leaves alone (a resume whose instance another run has moved since).</summary>
+        public static TargetWork Superseded(InstanceRecord instance, int batch, DeploymentTargetRecord owed, string reason) =>
+            new TargetWork(instance, batch, null)
+            {
+                SupersededReason = reason,
+                PlannedVersion = owed.TargetVersion,
+                PlannedFVersion = owed.TargetFVersion,
+            };
+
         public InstanceRecord Instance { get; }
         public FloydEndpoint Endpoint { get; }
         public int Batch { get; }
-        /// <summary>Null only with a PresetFailure (a rollback target with nothing to go back to).</summary>
+        /// <summary>Null only with a PresetFailure (a resumed rollback target with nothing to go back to) or when superseded.</summary>
         public ReleaseSpec? Release { get; }
         /// <summary>A failure known before any request, reported when the target's turn comes.</summary>
         public StepFailure? PresetFailure { get; }
-        public string TargetVersion => Release?.Version ?? "";
+        /// <summary>Set when the run must not touch this instance; it is recorded Superseded with this reason.</summary>
+        public string? SupersededReason { get; private set; }
+        private string? PlannedVersion { get; set; }
+        private string? PlannedFVersion { get; set; }
+        public string TargetVersion => Release?.Version ?? PlannedVersion ?? "";
+        public string? TargetFVersion => Release?.FVersion ?? PlannedFVersion;
 
         /// <summary>The state last written to the store (only the run's own worker for this target writes it).</summary>
         public DeploymentTargetRecord Record { get; set; } = new DeploymentTargetRecord();

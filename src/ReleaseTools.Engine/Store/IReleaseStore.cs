@@ -31,13 +31,22 @@ namespace ReleaseTools.Engine.Store
         Task SetInstanceStatusAsync(string instanceId, InstanceStatus status, CancellationToken cancellationToken);
 
         // Deployments -------------------------------------------------------------------------------
+        /// <summary>
+        /// Writes the run with its targets. When it resumes an earlier run (ResumedFrom), the earlier run is marked
+        /// ResumedBy this one in the same transaction, with an audit line keeping the status it had; a run that was
+        /// already resumed throws StoreException DeploymentAlreadyResumed and nothing is written.
+        /// </summary>
         Task<DeploymentRecord> CreateDeploymentAsync(NewDeployment deployment, IReadOnlyList<DeploymentTargetRecord> targets, CancellationToken cancellationToken);
-        /// <summary>Sets the status; Running sets StartedAt, a final status sets EndedAt. Counters are recomputed from the targets.</summary>
+        /// <summary>
+        /// Sets the status; Running sets StartedAt, a final status sets EndedAt. Counters are recomputed from the targets.
+        /// A final status also becomes the status of every run this one resumed (its ResumedFrom chain), so a resumed run
+        /// shows its new outcome.
+        /// </summary>
         Task<DeploymentRecord> SetDeploymentStatusAsync(string deploymentId, DeploymentStatus status, CancellationToken cancellationToken);
         Task<DeploymentRecord?> GetDeploymentAsync(string deploymentId, CancellationToken cancellationToken);
         Task<IReadOnlyList<DeploymentRecord>> FindDeploymentsAsync(DeploymentQuery query, CancellationToken cancellationToken);
         Task<IReadOnlyList<DeploymentTargetRecord>> GetTargetsAsync(string deploymentId, CancellationToken cancellationToken);
-        /// <summary>Writes one target's state as it changes (running, failed, skipped...).</summary>
+        /// <summary>Writes one target's state as it changes (running, failed, skipped...); the run's counters follow at once.</summary>
         Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken);
         /// <summary>
         /// A target reached its release: in one transaction the target is marked, the instance's version and
@@ -50,6 +59,8 @@ namespace ReleaseTools.Engine.Store
         // History and config snapshots ----------------------------------------------------------------
         /// <summary>Newest first.</summary>
         Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken);
+        /// <summary>History rows of every instance of a service (optionally one environment, one version), newest first.</summary>
+        Task<IReadOnlyList<VersionHistoryRecord>> FindHistoryAsync(HistoryQuery query, CancellationToken cancellationToken);
         /// <summary>Keeps rendered config bytes under their digest (idempotent).</summary>
         Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken);
         Task<byte[]?> GetConfigSnapshotAsync(string digest, CancellationToken cancellationToken);
@@ -68,8 +79,9 @@ namespace ReleaseTools.Engine.Store
         /// <summary>Drops an instance's lease whoever holds it, and records who forced it and why in the holder's audit trail.</summary>
         Task<LeaseRecord?> ForceReleaseLeaseAsync(string instanceId, string releasedBy, string reason, CancellationToken cancellationToken);
         /// <summary>
-        /// Marks Running deployments whose leases expired (or whose owner process on this host is gone) as
-        /// Interrupted, their Running/Pending targets too, and releases their leases. Returns what it changed.
+        /// Marks Running deployments whose leases expired (or whose owner process on this host is gone, or whose
+        /// leases were all force-released while its owner runs on another host) as Interrupted, their Running/Pending
+        /// targets too, and releases their leases. Returns what it changed.
         /// </summary>
         Task<IReadOnlyList<DeploymentRecord>> RecoverInterruptedAsync(Func<LeaseOwner, bool> isOwnerAlive, CancellationToken cancellationToken);
     }

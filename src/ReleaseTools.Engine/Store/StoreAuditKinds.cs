@@ -8,5 +8,8 @@ namespace ReleaseTools.Engine.Store
 
         /// <summary>Recovery found the deployment's owner dead or its leases expired and marked it interrupted.</summary>
         public const string Interrupted = "interrupted";
+
+        /// <summary>A later run resumed this deployment; the message keeps the status it had ended with.</summary>
+        public const string Resumed = "resumed";
     }
 }

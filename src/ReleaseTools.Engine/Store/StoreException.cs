@@ -37,5 +37,7 @@ namespace ReleaseTools.Engine.Store
         public const string InstanceNotFound = nameof(InstanceNotFound);
         public const string DeploymentNotFound = nameof(DeploymentNotFound);
         public const string DeploymentTargetNotFound = nameof(DeploymentTargetNotFound);
+        /// <summary>A resume of a run that another resume already took over.</summary>
+        public const string DeploymentAlreadyResumed = nameof(DeploymentAlreadyResumed);
     }
 }

@@ -79,7 +79,10 @@ namespace ReleaseTools.Engine.Store
         public int BatchCount { get; init; }
         /// <summary>Opaque settings the engine needs to resume the run (failure policy, throttle, config digest...).</summary>
         public string? ParametersJson { get; init; }
-        /// <summary>Set when this run resumes an earlier one.</summary>
+        /// <summary>
+        /// Set when this run resumes an earlier one. Creating the record marks the earlier run ResumedBy this one, in the
+        /// same transaction; an earlier run that was already resumed cannot be resumed again.
+        /// </summary>
         public string? ResumedFrom { get; init; }
     }
 
@@ -97,11 +100,19 @@ namespace ReleaseTools.Engine.Store
         public int BatchCount { get; init; }
         public string? ParametersJson { get; init; }
         public string? ResumedFrom { get; init; }
+        /// <summary>
+        /// The run that resumed this one. Its final status is then this run's status too, while this run's targets keep
+        /// what happened in it.
+        /// </summary>
+        public string? ResumedBy { get; init; }
         public DeploymentStatus Status { get; init; }
         public int TotalTargets { get; init; }
+        /// <summary>Targets that reached their release so far (Unchanged included); kept current while the run works.</summary>
         public int SucceededTargets { get; init; }
+        /// <summary>Targets that failed so far (Unreachable included).</summary>
         public int FailedTargets { get; init; }
         public int SkippedTargets { get; init; }
+        public int CancelledTargets { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset? StartedAt { get; init; }
         public DateTimeOffset? EndedAt { get; init; }
@@ -133,6 +144,8 @@ namespace ReleaseTools.Engine.Store
         RolledBack,
         /// <summary>Pending or running when its deployment's owner died or lost its leases; the outcome on the instance is unknown.</summary>
         Interrupted,
+        /// <summary>Left alone by a resume: another run moved the instance after this run recorded it, so this run no longer owes it.</summary>
+        Superseded,
     }
 
     /// <summary>One instance inside one deployment.</summary>
@@ -178,6 +191,18 @@ namespace ReleaseTools.Engine.Store
         public string? ConfigDigest { get; init; }
         public string? ConfigFileName { get; init; }
         public DateTimeOffset RecordedAt { get; init; }
+    }
+
+    /// <summary>Filter for history across instances of a service, newest first: the releases a service and environment received.</summary>
+    public sealed record HistoryQuery
+    {
+        public string Service { get; init; } = "";
+        /// <summary>Null matches every environment.</summary>
+        public string? Environment { get; init; }
+        /// <summary>Null matches every version.</summary>
+        public string? Version { get; init; }
+        /// <summary>At most this many rows; 0 or less means all.</summary>
+        public int Limit { get; init; } = 50;
     }
 
     /// <summary>A successful move of one target, written in one transaction with the instance update and the history row.</summary>

@@ -43,6 +43,11 @@ public class FailureHandlingIntegrationTests
         Assert.Equal(new[] { "1.0.0", "2.0.0", "1.0.0" }, history.Select(h => h.Version).Reverse());
         Assert.Equal(DeploymentOperation.Rollback, history[0].Operation);
         Assert.Contains(log.Of<InstanceCompleted>(), e => e.Result.InstanceId == "i05" && e.Result.Status == TargetStatus.RolledBack);
+        // One final result per instance: a rolled-back instance is never first reported Succeeded.
+        var completed = log.Of<InstanceCompleted>().Select(e => e.Result).ToList();
+        Assert.Equal(world.Ids.Order(), completed.Select(r => r.InstanceId).Order());
+        Assert.Equal(new[] { "i05", "i06" }, completed.Where(r => r.Status == TargetStatus.RolledBack).Select(r => r.InstanceId).Order());
+        Assert.Equal(new[] { "i01", "i02", "i03" }, summary.Results.Where(r => r.Status == TargetStatus.Succeeded).Select(r => r.InstanceId).Order());
         Assert.Contains(log.Of<BatchCompleted>(), b => b.Batch == 2 && b.BreachedPolicy && b.Failed == 1);
     }
 

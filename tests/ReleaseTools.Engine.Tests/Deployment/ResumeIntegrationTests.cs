@@ -60,10 +60,76 @@ public class ResumeIntegrationTests
         var resumed = await world.Engine.ResumeAsync(new ResumeRequest { DeploymentId = orphan.DeploymentId, Settings = world.Settings() }, new EventLog(), CancellationToken.None);
 
         DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, resumed);
-        Assert.Equal(DeploymentStatus.Interrupted, (await world.Store.GetDeploymentAsync(orphan.DeploymentId, CancellationToken.None))!.Status);
+        // The interrupted run takes its resume's outcome; its audit keeps that it was interrupted, and its targets what happened in it.
+        var original = (await world.Store.GetDeploymentAsync(orphan.DeploymentId, CancellationToken.None))!;
+        Assert.Equal(DeploymentStatus.Succeeded, original.Status);
+        Assert.Equal(resumed.DeploymentId, original.ResumedBy);
+        var audit = await world.Store.GetAuditAsync(orphan.DeploymentId, CancellationToken.None);
+        Assert.Contains(audit, a => a.Kind == StoreAuditKinds.Interrupted);
+        Assert.Contains(audit, a => a.Kind == StoreAuditKinds.Resumed && a.Message.Contains("Interrupted") && a.Message.Contains(resumed.DeploymentId));
+        Assert.All(await world.Store.GetTargetsAsync(orphan.DeploymentId, CancellationToken.None), t => Assert.Equal(TargetStatus.Interrupted, t.Status));
         Assert.Equal(new[] { "i02", "i03" }, resumed.Results.Select(r => r.InstanceId).OrderBy(id => id));
         Assert.Equal("1.0.0", await world.ActiveVersionAsync(world.Instances[2]));
         Assert.Equal(recorded.FVersion, (await world.Store.GetInstanceAsync("i03", CancellationToken.None))!.FVersion);
+    }
+
+    [Fact]
+    public async Task Resume_leaves_an_instance_a_later_run_moved_alone_and_the_resumed_run_is_not_resumable_again()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(4);
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, await world.DeployAsync("1.0.0"));
+        world.Instances[2].Probe.Delay(FloydProtocol.PackagePath, TimeSpan.FromSeconds(20));
+        using var cancel = new CancellationTokenSource();
+        var log = new EventLog();
+        log.When(e => e is InstanceStepStarted { InstanceId: "i03", Step: "package" }, () => cancel.CancelAfter(100));
+        var cancelled = await world.Engine.DeployAsync(world.Request("2.0.0", world.Settings(throttle: 1, batchSize: 2)), log, cancel.Token);
+        DeploymentWorld.AssertStatus(DeploymentStatus.Cancelled, cancelled);
+        world.Instances[2].Probe.Delay(FloydProtocol.PackagePath, TimeSpan.Zero);
+        var cancelledRecord = (await world.Store.GetDeploymentAsync(cancelled.DeploymentId, CancellationToken.None))!;
+        Assert.Equal((2, 2), (cancelledRecord.SucceededTargets, cancelledRecord.CancelledTargets));
+
+        // Meanwhile a newer release reaches i03.
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, await world.DeployAsync("3.0.0", instances: new[] { world.Instances[2] }));
+        world.ResetCounts();
+
+        var resumed = await world.Engine.ResumeAsync(new ResumeRequest { DeploymentId = cancelled.DeploymentId, Settings = world.Settings() }, new EventLog(), CancellationToken.None);
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, resumed);
+        var byId = resumed.Results.ToDictionary(r => r.InstanceId);
+        Assert.Equal(new[] { "i03", "i04" }, byId.Keys.Order());
+        Assert.Equal(TargetStatus.Superseded, byId["i03"].Status);
+        Assert.Contains("3.0.0", byId["i03"].Error);
+        Assert.Equal(TargetStatus.Succeeded, byId["i04"].Status);
+        Assert.Equal(0, world.Instances[2].Probe.Total);
+        Assert.Equal("3.0.0", await world.ActiveVersionAsync(world.Instances[2]));
+        Assert.Equal("2.0.0", await world.ActiveVersionAsync(world.Instances[3]));
+        Assert.Equal(TargetStatus.Superseded, (await world.Store.GetTargetsAsync(resumed.DeploymentId, CancellationToken.None)).Single(t => t.InstanceId == "i03").Status);
+
+        var original = (await world.Store.GetDeploymentAsync(cancelled.DeploymentId, CancellationToken.None))!;
+        Assert.Equal(DeploymentStatus.Succeeded, original.Status);
+        Assert.Equal(resumed.DeploymentId, original.ResumedBy);
+        Assert.Equal(TargetStatus.Cancelled, (await world.Store.GetTargetsAsync(cancelled.DeploymentId, CancellationToken.None)).Single(t => t.InstanceId == "i03").Status);
+
+        // Resuming the old run again goes to its resume, which owes nothing: refused, nothing recorded.
+        var again = await Assert.ThrowsAsync<DeploymentException>(() =>
+            world.Engine.ResumeAsync(new ResumeRequest { DeploymentId = cancelled.DeploymentId, Settings = world.Settings() }, new EventLog(), CancellationToken.None));
+        Assert.Equal(EngineErrorIds.DeploymentNotResumable, again.ErrorId);
+        Assert.Equal(4, (await world.Store.FindDeploymentsAsync(new DeploymentQuery(), CancellationToken.None)).Count);
+    }
+
+    [Fact]
+    public async Task A_run_can_be_resumed_by_only_one_resume()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(1);
+        var first = await world.DeployAsync("1.0.0");
+        var resume = new NewDeployment { Operation = DeploymentOperation.Deploy, Service = DeploymentWorld.Service, TargetVersion = "1.0.0", ResumedFrom = first.DeploymentId };
+        var target = new DeploymentTargetRecord { InstanceId = "i01", Service = DeploymentWorld.Service, Environment = DeploymentWorld.Environment, TargetVersion = "1.0.0" };
+        await world.Store.CreateDeploymentAsync(resume, new[] { target }, CancellationToken.None);
+
+        var second = await Assert.ThrowsAsync<StoreException>(() => world.Store.CreateDeploymentAsync(resume, new[] { target }, CancellationToken.None));
+
+        Assert.Equal(StoreErrorIds.DeploymentAlreadyResumed, second.ErrorId);
+        Assert.Equal(2, (await world.Store.FindDeploymentsAsync(new DeploymentQuery(), CancellationToken.None)).Count);
     }
 
     private static async Task<(int Id, DateTimeOffset StartedAt)> DeadProcessAsync()

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
@@ -43,21 +44,28 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 }
             }
 
-            return WriteAsync((connection, transaction) =>
+            return WriteAsync(async (connection, transaction) =>
             {
-                using var writer = new ReleaseWriter(this, connection, transaction);
-                var count = 0;
-                foreach (var outcome in outcomes)
+                using (var writer = new ReleaseWriter(this, connection, transaction))
                 {
-                    if ((count++ & 255) == 0)
+                    var count = 0;
+                    foreach (var outcome in outcomes)
                     {
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
+                        if ((count++ & 255) == 0)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                        }
 
-                    writer.Write(outcome, Now());
+                        writer.Write(outcome, Now());
+                    }
                 }
 
-                return Task.FromResult(true);
+                foreach (var deploymentId in outcomes.Select(o => o.DeploymentId).Distinct(StringComparer.Ordinal))
+                {
+                    await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
+                }
+
+                return true;
             }, cancellationToken);
         }
 
@@ -100,6 +108,43 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 using var command = BuildHistoryQuery(connection, instanceId, limit);
                 return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
+
+        public Task<IReadOnlyList<VersionHistoryRecord>> FindHistoryAsync(HistoryQuery query, CancellationToken cancellationToken)
+        {
+            if (query == null)
+            {
+                throw new ArgumentNullException(nameof(query));
+            }
+
+            return ReadAsync<IReadOnlyList<VersionHistoryRecord>>(async connection =>
+            {
+                using var command = BuildServiceHistoryQuery(connection, query);
+                return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+        }
+
+        /// <summary>A service's history across instances, newest first; internal so tests can check its query plan.</summary>
+        internal static SqliteCommand BuildServiceHistoryQuery(SqliteConnection connection, HistoryQuery query)
+        {
+            var sql = new System.Text.StringBuilder("SELECT " + HistoryColumns + " FROM version_history WHERE service = $service");
+            var command = connection.CreateCommand().With("$service", query.Service ?? "");
+            if (query.Environment != null)
+            {
+                sql.Append(" AND environment = $environment COLLATE NOCASE");
+                command.With("$environment", query.Environment);
+            }
+
+            if (query.Version != null)
+            {
+                sql.Append(" AND version = $version");
+                command.With("$version", query.Version);
+            }
+
+            sql.Append(" ORDER BY sequence DESC LIMIT $limit");
+            command.With("$limit", query.Limit > 0 ? query.Limit : -1);
+            command.CommandText = sql.ToString();
+            return command;
+        }
 
         public Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken)
         {

@@ -155,6 +155,17 @@ CREATE TABLE service_versions (
 INSERT OR IGNORE INTO service_versions (service, version) SELECT service, version FROM version_history;
 INSERT OR IGNORE INTO service_versions (service, version) SELECT service, version FROM instances WHERE version IS NOT NULL;
 "),
+            new StoreMigration(3, "Resumed runs name their resume, cancelled targets are counted, history is found by service and environment or version", @"
+ALTER TABLE deployments ADD COLUMN resumed_by TEXT;
+ALTER TABLE deployments ADD COLUMN cancelled_targets INTEGER NOT NULL DEFAULT 0;
+UPDATE deployments SET resumed_by = (SELECT max(r.deployment_id) FROM deployments AS r WHERE r.resumed_from = deployments.deployment_id);
+UPDATE deployments SET cancelled_targets = (SELECT count(*) FROM deployment_targets AS t WHERE t.deployment_id = deployments.deployment_id AND t.status = 'cancelled');
+
+-- The config a redeploy keeps (last release of a service and environment) and the package MD5 a version was
+-- released with are found without walking every instance's history.
+CREATE INDEX ix_history_service_environment ON version_history (service, environment COLLATE NOCASE, sequence DESC);
+CREATE INDEX ix_history_service_version ON version_history (service, version, sequence DESC);
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;
