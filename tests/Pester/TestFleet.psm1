@@ -117,4 +117,19 @@ function Get-ClosedPort {
     }
 }
 
-Export-ModuleMember -Function Get-BuildArtifactPath, New-TestKeyPair, Start-FloydAgent, Stop-FloydAgent, Get-ClosedPort
+function Invoke-ChildPwsh {
+    <# Runs a command in a fresh pwsh like the one running the tests, also when that pwsh is the .NET tool (dotnet pwsh.dll). #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Command)
+
+    $toolAssembly = Join-Path -Path $PSHOME -ChildPath 'pwsh.dll'
+    $process = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
+    if ([System.IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet' -and (Test-Path -Path $toolAssembly)) {
+        & $process $toolAssembly -NoProfile -NonInteractive -Command $Command
+    }
+    else {
+        & $process -NoProfile -NonInteractive -Command $Command
+    }
+}
+
+Export-ModuleMember -Function Get-BuildArtifactPath, New-TestKeyPair, Start-FloydAgent, Stop-FloydAgent, Get-ClosedPort, Invoke-ChildPwsh

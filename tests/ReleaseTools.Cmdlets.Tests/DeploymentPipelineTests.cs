@@ -31,7 +31,7 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
         Assert.All(first.Output, r =>
         {
             Assert.Equal("ReleaseTools.DeploymentResult", r.TypeNames[0]);
-            Assert.Equal("Succeeded", r.Properties["Status"].Value);
+            Assert.Equal("Succeeded", r.Properties["Status"].Value.ToString());
             Assert.Equal("1.0.0", r.Properties["ToVersion"].Value);
             Assert.True((bool)r.Properties["Transferred"].Value);
             Assert.Equal(1, r.Properties["Batch"].Value);
@@ -60,15 +60,15 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
         Assert.Equal(3, rollback.Output.Count);
         Assert.All(rollback.Output, r =>
         {
-            Assert.Equal("Succeeded", r.Properties["Status"].Value);
-            Assert.Equal("Rollback", r.Properties["Operation"].Value);
+            Assert.Equal("Succeeded", r.Properties["Status"].Value.ToString());
+            Assert.Equal("Rollback", r.Properties["Operation"].Value.ToString());
             Assert.Equal("2.0.0", r.Properties["FromVersion"].Value);
             Assert.Equal("1.0.0", r.Properties["ToVersion"].Value);
         });
 
         Assert.All(_fleet.Invoke(store, "Get-ServiceInstance -Service shop").ThrowOnError().Output, i => Assert.Equal("1.0.0", i.Properties["Version"].Value));
         var latest = _fleet.Invoke(store, "Get-ServiceInstance -Service shop | Get-InstanceVersionHistory -Limit 1").ThrowOnError();
-        Assert.All(latest.Output, h => Assert.Equal("Rollback", h.Properties["Operation"].Value));
+        Assert.All(latest.Output, h => Assert.Equal("Rollback", h.Properties["Operation"].Value.ToString()));
 
         // The agents themselves, not only the store, run the rolled-back release.
         var health = _fleet.Invoke(store, "Get-ServiceInstance -Service shop | Test-ServiceInstance").ThrowOnError();
@@ -81,7 +81,7 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
 
         var runs = _fleet.Invoke(store, "Get-ReleaseDeployment").ThrowOnError();
         Assert.Equal(new[] { "Rollback", "Deploy", "Deploy" }, runs.Values<string>("Operation"));
-        Assert.All(runs.Output, d => Assert.Equal("Succeeded", d.Properties["Status"].Value));
+        Assert.All(runs.Output, d => Assert.Equal("Succeeded", d.Properties["Status"].Value.ToString()));
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
         Assert.Equal(3, again.Output.Count);
         Assert.All(again.Output, r =>
         {
-            Assert.Equal("Unchanged", r.Properties["Status"].Value);
+            Assert.Equal("Unchanged", r.Properties["Status"].Value.ToString());
             Assert.False((bool)r.Properties["Transferred"].Value);
         });
     }
@@ -139,10 +139,10 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
 
         Assert.Null(run.Terminating);
         Assert.Equal(3, run.Output.Count);
-        var failed = Assert.Single(run.Output, r => (string)r.Properties["Status"].Value != "Succeeded");
+        var failed = Assert.Single(run.Output, r => r.Properties["Status"].Value.ToString() != "Succeeded");
         Assert.Equal("mail-03", failed.Properties["InstanceId"].Value);
-        Assert.Contains((string)failed.Properties["Status"].Value, new[] { "Unreachable", "Failed" });
-        Assert.Equal(2, run.Output.Count(r => (string)r.Properties["Status"].Value == "Succeeded"));
+        Assert.Contains(failed.Properties["Status"].Value.ToString(), new[] { "Unreachable", "Failed" });
+        Assert.Equal(2, run.Output.Count(r => r.Properties["Status"].Value.ToString() == "Succeeded"));
 
         var error = Assert.Single(run.Errors);
         var errorId = (string?)failed.Properties["ErrorId"].Value ?? "DeploymentInstanceFailed";
@@ -158,7 +158,7 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
             """).ThrowOnError();
         var retried = Assert.Single(resumed.Output);
         Assert.Equal("mail-03", retried.Properties["InstanceId"].Value);
-        Assert.Equal("Succeeded", retried.Properties["Status"].Value);
+        Assert.Equal("Succeeded", retried.Properties["Status"].Value.ToString());
     }
 
     [Fact]
@@ -172,7 +172,7 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
             finally { $env:TF_BUILD = $null }
             """, ports);
 
-        var failed = Assert.Single(run.Output, r => (string)r.Properties["Status"].Value != "Succeeded");
+        var failed = Assert.Single(run.Output, r => r.Properties["Status"].Value.ToString() != "Succeeded");
         var logged = Assert.Single(run.Information, i => i.Tags.Contains("AzureDevOps") && i.MessageData.ToString()!.Contains("type=error", StringComparison.Ordinal)).MessageData.ToString()!;
         Assert.StartsWith($"##vso[task.logissue type=error;code={failed.Properties["ErrorId"].Value ?? "DeploymentInstanceFailed"}]", logged);
         Assert.Contains("queue-02", logged);
@@ -194,7 +194,7 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
 
         Assert.True(stopTook < TimeSpan.FromSeconds(10), $"Stopping took {stopTook}.");
         var run = Assert.Single(_fleet.Invoke(store, "Get-ReleaseDeployment").ThrowOnError().Output);
-        Assert.Equal("Cancelled", run.Properties["Status"].Value);
+        Assert.Equal("Cancelled", run.Properties["Status"].Value.ToString());
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public sealed class RegistryTests : IClassFixture<ModulePackagingTests.Session>,
         Assert.Equal(7071, web02.Properties["Port"].Value);
         Assert.Equal("prod", web02.Properties["Environment"].Value);
         Assert.Equal("ReleaseTools.ServiceInstance", listed.Output[0].TypeNames[0]);
-        Assert.Equal(new[] { "blue" }, (string[])Assert.Single(listed.Output, o => (string)o.Properties["InstanceId"].Value == "web-01").Properties["Tags"].Value);
+        Assert.Equal(new[] { "blue" }, (IEnumerable<string>)Assert.Single(listed.Output, o => (string)o.Properties["InstanceId"].Value == "web-01").Properties["Tags"].Value);
     }
 
     [Fact]

@@ -26,8 +26,7 @@ namespace ReleaseTools.Commands
 
         /// <summary>Only runs in these states (Pending, Running, Succeeded, Failed, PartiallySucceeded, Cancelled, Interrupted).</summary>
         [Parameter(ParameterSetName = ListSet)]
-        [ValidateSet("Pending", "Running", "Succeeded", "Failed", "PartiallySucceeded", "Cancelled", "Interrupted", IgnoreCase = true)]
-        public string[]? Status { get; set; }
+        public ReleaseDeploymentStatus[]? Status { get; set; }
 
         /// <summary>At most this many runs, newest first.</summary>
         [Parameter(ParameterSetName = ListSet)]
@@ -60,7 +59,7 @@ namespace ReleaseTools.Commands
             var query = new DeploymentQuery
             {
                 Services = Service,
-                Statuses = Status?.Select(s => (DeploymentStatus)Enum.Parse(typeof(DeploymentStatus), s, ignoreCase: true)).ToList(),
+                Statuses = Status?.Select(s => OutputMapper.ByName<DeploymentStatus>(s)).ToList(),
                 Limit = Limit,
             };
             foreach (var record in Await(token => Session.Store.FindDeploymentsAsync(query, token)))

@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using ReleaseTools.Engine.Store;
 using ReleaseTools.Hosting;
+using ReleaseTools.Parameters;
 
 namespace ReleaseTools.Commands
 {
@@ -37,7 +38,11 @@ namespace ReleaseTools.Commands
         [ValidateRange(1, 65535)]
         public int Port { get; set; }
 
+        /// <summary>Free-form labels. "a;b" is two tags and an empty string none, so Import-Csv rows bind as Export-Csv wrote them.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [AllowEmptyCollection]
+        [AllowEmptyString]
+        [TagListTransformation]
         public string[] Tags { get; set; } = Array.Empty<string>();
 
         /// <summary>Writes the registered instance to the pipeline.</summary>

@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
@@ -7,6 +8,13 @@ namespace ReleaseTools.Hosting
     /// <summary>Turns engine records into the module's public output types, so engine types never reach the pipeline.</summary>
     internal static class OutputMapper
     {
+        /// <summary>
+        /// An enum value as the same-named value of another enum (engine to module and back). By name, not number, so the two can never drift
+        /// silently: a state the module does not know fails loudly (and a test compares the two lists).
+        /// </summary>
+        public static TEnum ByName<TEnum>(Enum value) where TEnum : struct
+            => (TEnum)Enum.Parse(typeof(TEnum), value.ToString(), ignoreCase: false);
+
         public static ServiceInstance ToOutput(InstanceRecord record) => new ServiceInstance
         {
             InstanceId = record.InstanceId,
@@ -14,11 +22,11 @@ namespace ReleaseTools.Hosting
             Environment = record.Environment,
             Host = record.Host,
             Port = record.Port,
-            Tags = record.Tags.ToArray(),
+            Tags = new TagList(record.Tags),
             Version = record.Version,
             FVersion = record.FVersion,
-            Status = record.Status.ToString(),
-            UpdatedAt = record.UpdatedAt,
+            Status = ByName<ServiceInstanceStatus>(record.Status),
+            UpdatedAt = record.UpdatedAt.ToLocalTime(),
         };
 
         public static DeploymentResult ToOutput(TargetResult result) => new DeploymentResult
@@ -28,15 +36,15 @@ namespace ReleaseTools.Hosting
             Environment = result.Environment,
             FromVersion = result.FromVersion,
             ToVersion = result.ToVersion,
-            Status = result.Status.ToString(),
+            Status = ByName<DeploymentTargetStatus>(result.Status),
             Batch = result.Batch,
             Transferred = result.Transferred,
-            Duration = result.Duration,
+            DurationSeconds = Math.Round(result.Duration.TotalSeconds, 3),
             Attempts = result.Attempts,
             FailedStep = result.FailedStep,
             Error = result.Error,
             ErrorId = result.ErrorId,
-            Operation = result.Operation.ToString(),
+            Operation = ByName<ReleaseOperation>(result.Operation),
             DeploymentId = result.DeploymentId,
         };
 
@@ -49,13 +57,13 @@ namespace ReleaseTools.Hosting
             Version = record.Version,
             FVersion = record.FVersion,
             PreviousVersion = record.PreviousVersion,
-            Operation = record.Operation.ToString(),
+            Operation = ByName<ReleaseOperation>(record.Operation),
             DeploymentId = record.DeploymentId,
             PackageUrl = record.PackageUrl,
             PackageMd5 = record.PackageMd5,
             ConfigDigest = record.ConfigDigest,
             ConfigFileName = record.ConfigFileName,
-            RecordedAt = record.RecordedAt,
+            RecordedAt = record.RecordedAt.ToLocalTime(),
         };
 
         public static InstanceHealth ToOutput(InstanceHealthResult result) => new InstanceHealth
@@ -69,7 +77,7 @@ namespace ReleaseTools.Hosting
             Version = result.ActiveVersion,
             FVersion = result.ActiveFVersion,
             AgentVersion = result.AgentVersion,
-            Latency = result.Latency,
+            LatencyMilliseconds = Math.Round(result.Latency.TotalMilliseconds, 1),
             Error = result.Error,
         };
 
@@ -82,22 +90,22 @@ namespace ReleaseTools.Hosting
             Batch = target.Batch,
             FromVersion = target.FromVersion,
             ToVersion = target.TargetVersion,
-            Status = target.Status.ToString(),
+            Status = ByName<DeploymentTargetStatus>(target.Status),
             Attempts = target.Attempts,
             Transferred = target.PackageTransferred,
             FailedStep = target.FailedStep,
             Error = target.Error,
-            StartedAt = target.StartedAt,
-            EndedAt = target.EndedAt,
+            StartedAt = target.StartedAt?.ToLocalTime(),
+            EndedAt = target.EndedAt?.ToLocalTime(),
         };
 
         public static ReleaseDeployment ToOutput(DeploymentRecord record, System.Collections.Generic.IReadOnlyList<DeploymentTargetRecord> targets) => new ReleaseDeployment
         {
             DeploymentId = record.DeploymentId,
-            Operation = record.Operation.ToString(),
+            Operation = ByName<ReleaseOperation>(record.Operation),
             Service = record.Service,
             Version = record.TargetVersion,
-            Status = record.Status.ToString(),
+            Status = ByName<ReleaseDeploymentStatus>(record.Status),
             Total = record.TotalTargets,
             Succeeded = record.SucceededTargets,
             Failed = record.FailedTargets,
@@ -107,11 +115,11 @@ namespace ReleaseTools.Hosting
             InitiatedBy = record.InitiatedBy,
             InitiatedFrom = record.InitiatedFrom,
             ResumedFrom = record.ResumedFrom,
-            CreatedAt = record.CreatedAt,
-            StartedAt = record.StartedAt,
-            EndedAt = record.EndedAt,
-            Targets = targets.Select(ToOutput).ToArray(),
-            Batches = targets
+            CreatedAt = record.CreatedAt.ToLocalTime(),
+            StartedAt = record.StartedAt?.ToLocalTime(),
+            EndedAt = record.EndedAt?.ToLocalTime(),
+            Targets = new DeploymentTargetList(targets.Select(ToOutput)),
+            Batches = new DeploymentBatchList(targets
                 .GroupBy(t => t.Batch)
                 .OrderBy(g => g.Key)
                 .Select(g => new DeploymentBatchState
@@ -123,8 +131,7 @@ namespace ReleaseTools.Hosting
                     Failed = g.Count(t => t.Status == TargetStatus.Failed || t.Status == TargetStatus.Unreachable),
                     Skipped = g.Count(t => t.Status == TargetStatus.Skipped || t.Status == TargetStatus.Cancelled),
                     Pending = g.Count(t => t.Status == TargetStatus.Pending || t.Status == TargetStatus.Running),
-                })
-                .ToArray(),
+                })),
         };
     }
 }

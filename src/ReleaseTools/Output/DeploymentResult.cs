@@ -1,5 +1,3 @@
-using System;
-
 namespace ReleaseTools
 {
     /// <summary>One instance's outcome in one deployment, rollback or resume run, written as soon as the instance finishes.</summary>
@@ -11,18 +9,18 @@ namespace ReleaseTools
         public string? FromVersion { get; set; }
         public string ToVersion { get; set; } = "";
         /// <summary>Succeeded, Unchanged, Failed, Unreachable, Skipped, Cancelled or RolledBack.</summary>
-        public string Status { get; set; } = "";
+        public DeploymentTargetStatus Status { get; set; }
         public int Batch { get; set; }
         /// <summary>Whether package bytes were sent to the agent (false when it already held them).</summary>
         public bool Transferred { get; set; }
-        public TimeSpan Duration { get; set; }
+        /// <summary>How long the instance took, in seconds (a number, so it reads the same in a table, JSON and CSV).</summary>
+        public double DurationSeconds { get; set; }
         public int Attempts { get; set; }
         /// <summary>The Floyd step that failed (ping, package, config, activate, verify), if any.</summary>
         public string? FailedStep { get; set; }
         public string? Error { get; set; }
         public string? ErrorId { get; set; }
-        /// <summary>Deploy or Rollback.</summary>
-        public string Operation { get; set; } = "";
+        public ReleaseOperation Operation { get; set; }
         public string DeploymentId { get; set; } = "";
 
         public override string ToString() => InstanceId + " " + Status;

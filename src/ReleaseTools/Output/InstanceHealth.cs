@@ -1,5 +1,3 @@
-using System;
-
 namespace ReleaseTools
 {
     /// <summary>Result of Test-ServiceInstance: whether the instance's Floyd agent answers, and what it runs.</summary>
@@ -15,7 +13,8 @@ namespace ReleaseTools
         public string? Version { get; set; }
         public string? FVersion { get; set; }
         public string? AgentVersion { get; set; }
-        public TimeSpan Latency { get; set; }
+        /// <summary>Round trip of the health request in milliseconds, as Test-Connection reports latency.</summary>
+        public double LatencyMilliseconds { get; set; }
         public string? Error { get; set; }
 
         public override string ToString() => InstanceId + (Healthy ? " healthy" : " unhealthy");

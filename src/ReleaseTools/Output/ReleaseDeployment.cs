@@ -6,13 +6,11 @@ namespace ReleaseTools
     public sealed class ReleaseDeployment
     {
         public string DeploymentId { get; set; } = "";
-        /// <summary>Deploy or Rollback.</summary>
-        public string Operation { get; set; } = "";
+        public ReleaseOperation Operation { get; set; }
         public string Service { get; set; } = "";
         /// <summary>The target version (empty for a rollback whose instances each go back to their own previous version).</summary>
         public string Version { get; set; } = "";
-        /// <summary>Pending, Running, Succeeded, Failed, PartiallySucceeded, Cancelled or Interrupted.</summary>
-        public string Status { get; set; } = "";
+        public ReleaseDeploymentStatus Status { get; set; }
         public int Total { get; set; }
         public int Succeeded { get; set; }
         public int Failed { get; set; }
@@ -22,11 +20,12 @@ namespace ReleaseTools
         public string InitiatedBy { get; set; } = "";
         public string InitiatedFrom { get; set; } = "";
         public string? ResumedFrom { get; set; }
+        /// <summary>CreatedAt, StartedAt and EndedAt are in the local time zone.</summary>
         public DateTimeOffset CreatedAt { get; set; }
         public DateTimeOffset? StartedAt { get; set; }
         public DateTimeOffset? EndedAt { get; set; }
-        public DeploymentBatchState[] Batches { get; set; } = Array.Empty<DeploymentBatchState>();
-        public DeploymentTarget[] Targets { get; set; } = Array.Empty<DeploymentTarget>();
+        public DeploymentBatchList Batches { get; set; } = new DeploymentBatchList(Array.Empty<DeploymentBatchState>());
+        public DeploymentTargetList Targets { get; set; } = new DeploymentTargetList(Array.Empty<DeploymentTarget>());
 
         public override string ToString() => DeploymentId;
     }
@@ -55,7 +54,7 @@ namespace ReleaseTools
         public int Batch { get; set; }
         public string? FromVersion { get; set; }
         public string ToVersion { get; set; } = "";
-        public string Status { get; set; } = "";
+        public DeploymentTargetStatus Status { get; set; }
         public int Attempts { get; set; }
         public bool Transferred { get; set; }
         public string? FailedStep { get; set; }

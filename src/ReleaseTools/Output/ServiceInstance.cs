@@ -10,12 +10,13 @@ namespace ReleaseTools
         public string Environment { get; set; } = "";
         public string Host { get; set; } = "";
         public int Port { get; set; }
-        public string[] Tags { get; set; } = Array.Empty<string>();
+        /// <summary>Written to CSV as "a;b"; Register-ServiceInstance splits that again.</summary>
+        public TagList Tags { get; set; } = new TagList(Array.Empty<string>());
         /// <summary>Null until the first release reaches the instance.</summary>
         public string? Version { get; set; }
         public string? FVersion { get; set; }
-        /// <summary>Registered, Active, Failed or Unreachable.</summary>
-        public string Status { get; set; } = "";
+        public ServiceInstanceStatus Status { get; set; }
+        /// <summary>In the local time zone (the instant is exact: it is a DateTimeOffset).</summary>
         public DateTimeOffset UpdatedAt { get; set; }
 
         public override string ToString() => InstanceId;

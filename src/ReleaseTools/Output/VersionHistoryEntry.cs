@@ -12,13 +12,13 @@ namespace ReleaseTools
         public string Version { get; set; } = "";
         public string FVersion { get; set; } = "";
         public string? PreviousVersion { get; set; }
-        /// <summary>Deploy or Rollback.</summary>
-        public string Operation { get; set; } = "";
+        public ReleaseOperation Operation { get; set; }
         public string DeploymentId { get; set; } = "";
         public string? PackageUrl { get; set; }
         public string? PackageMd5 { get; set; }
         public string? ConfigDigest { get; set; }
         public string? ConfigFileName { get; set; }
+        /// <summary>In the local time zone.</summary>
         public DateTimeOffset RecordedAt { get; set; }
 
         public override string ToString() => InstanceId + " " + Version;
