@@ -89,7 +89,7 @@ Describe 'Default views in an 80-column console' {
     It '<Type> has a list view with readable values' -ForEach @(
         @{ Type = 'DeploymentResult'; Expected = 'Duration\s+: \d+\.\d{3} s' }
         @{ Type = 'InstanceHealth'; Expected = 'Latency\s+: \d+(\.\d)? ms' }
-        @{ Type = 'ReleaseDeployment'; Expected = 'Instances\s+: 2 total: 2 succeeded, 0 failed, 0 skipped' }
+        @{ Type = 'ReleaseDeployment'; Expected = 'Instances\s+: 2 total: 2 succeeded, 0 failed, 0 skipped, 0 cancelled' }
         @{ Type = 'ServiceInstance'; Expected = 'Tags\s+: \{blue, canary\}' }
     ) {
         $text = $script:Outputs[$Type] | Format-List | Out-String -Width 80

@@ -15,11 +15,14 @@ namespace ReleaseTools
         public int Succeeded { get; set; }
         public int Failed { get; set; }
         public int Skipped { get; set; }
+        public int Cancelled { get; set; }
         public string? PackageUrl { get; set; }
         public string? PackageMd5 { get; set; }
         public string InitiatedBy { get; set; } = "";
         public string InitiatedFrom { get; set; } = "";
         public string? ResumedFrom { get; set; }
+        /// <summary>The run that resumed this one; its outcome is this run's outcome too.</summary>
+        public string? ResumedBy { get; set; }
         /// <summary>CreatedAt, StartedAt and EndedAt are in the local time zone.</summary>
         public DateTimeOffset CreatedAt { get; set; }
         public DateTimeOffset? StartedAt { get; set; }

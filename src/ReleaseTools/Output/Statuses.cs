@@ -48,6 +48,8 @@ namespace ReleaseTools
         RolledBack,
         /// <summary>Pending or running when its run's process died; the outcome on the instance is unknown.</summary>
         Interrupted,
+        /// <summary>Left alone by a resume: another run moved the instance since, so this run no longer owes it.</summary>
+        Superseded,
     }
 
     /// <summary>What a run or a history entry did to its instances.</summary>
