@@ -61,6 +61,29 @@ namespace ReleaseTools.Engine.Deployment
         public TargetResult Result { get; init; } = new TargetResult();
     }
 
+    /// <summary>
+    /// An instance left out of a run before anything was recorded: a rollback with nothing to go back to (an error), or
+    /// one that has nothing to undo (not a problem). No DeploymentId: the instance is in no run.
+    /// </summary>
+    public sealed record InstanceRefused : DeploymentEvent
+    {
+        public InstanceRefusal Refusal { get; init; } = new InstanceRefusal();
+    }
+
+    public sealed record InstanceRefusal
+    {
+        public string InstanceId { get; init; } = "";
+        public string Service { get; init; } = "";
+        public string Environment { get; init; } = "";
+        /// <summary>The version the instance runs, as the store knows it.</summary>
+        public string? CurrentVersion { get; init; }
+        /// <summary>NoPreviousRelease, ReleaseNotInHistory, RollbackTargetMoved, ConfigSnapshotMissing or RollbackNothingToUndo.</summary>
+        public string ErrorId { get; init; } = "";
+        public string Message { get; init; } = "";
+        /// <summary>False when leaving the instance alone is what the user asked for (nothing to undo).</summary>
+        public bool IsError { get; init; } = true;
+    }
+
     public sealed record BatchCompleted : DeploymentEvent
     {
         public int Batch { get; init; }
@@ -124,6 +147,8 @@ namespace ReleaseTools.Engine.Deployment
         public long PackageBytesSent { get; init; }
         public TimeSpan Duration { get; init; }
         public IReadOnlyList<TargetResult> Results { get; init; } = Array.Empty<TargetResult>();
+        /// <summary>Instances left out before the run was recorded (see <see cref="InstanceRefused"/>).</summary>
+        public IReadOnlyList<InstanceRefusal> Refused { get; init; } = Array.Empty<InstanceRefusal>();
     }
 
     /// <summary>A dry run: what a run would do, computed with read-only pings only.</summary>
@@ -150,8 +175,10 @@ namespace ReleaseTools.Engine.Deployment
         AlreadyCurrent,
         Unreachable,
         HeldByOtherDeployment,
-        /// <summary>Rollback only: the instance has no earlier release to go back to.</summary>
+        /// <summary>Rollback only: the instance has no earlier release to go back to (Detail says why).</summary>
         NoPreviousRelease,
+        /// <summary>Rollback of a piped result only: that deployment never moved the instance, so it is left alone.</summary>
+        NothingToUndo,
     }
 
     public sealed record PlannedTarget

@@ -91,6 +91,12 @@ namespace ReleaseTools.Engine.Deployment
         public IReadOnlyList<string> InstanceIds { get; init; } = Array.Empty<string>();
         /// <summary>Explicit target version for every instance; null sends each to the release before its current one.</summary>
         public string? Version { get; init; }
+        /// <summary>
+        /// Instance id → the deployment whose move of that instance to undo (what a piped DeploymentResult names): the
+        /// instance returns to what it ran before that deployment, and is left alone when that deployment never moved it.
+        /// Ignored when Version is set.
+        /// </summary>
+        public IReadOnlyDictionary<string, string>? Undo { get; init; }
         public RunSettings Settings { get; init; } = new RunSettings();
     }
 

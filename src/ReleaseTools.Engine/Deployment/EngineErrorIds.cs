@@ -34,6 +34,10 @@ namespace ReleaseTools.Engine.Deployment
         public const string InstanceVerifyFailed = "InstanceVerifyFailed";
         public const string NoPreviousRelease = "NoPreviousRelease";
         public const string ReleaseNotInHistory = "ReleaseNotInHistory";
+        /// <summary>A rollback of a deployment result whose instance another run has moved since.</summary>
+        public const string RollbackTargetMoved = "RollbackTargetMoved";
+        /// <summary>A rollback of a deployment result whose deployment never moved the instance (not an error: it is left alone).</summary>
+        public const string RollbackNothingToUndo = "RollbackNothingToUndo";
         public const string DeploymentCancelled = "DeploymentCancelled";
     }
 }

@@ -42,7 +42,8 @@ namespace ReleaseTools.Engine.Deployment
         {
             if (string.IsNullOrEmpty(instance.FVersion))
             {
-                return NoPrevious(instance, "it has no recorded release yet");
+                return new ResolvedRelease(null, new StepFailure(TargetStatus.Failed, InstanceStepRunner.PingStep, EngineErrorIds.NoPreviousRelease,
+                    $"Instance {instance.InstanceId} cannot be rolled back: it was never deployed, so there is no earlier release to return to."));
             }
 
             var history = await _store.GetHistoryAsync(instance.InstanceId, HistoryDepth, cancellationToken).ConfigureAwait(false);
@@ -69,6 +70,44 @@ namespace ReleaseTools.Engine.Deployment
             }
 
             return await BuildAsync(instance, row, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// What the instance ran before the given deployment moved it, so that deployment is undone. Refused (with a reason)
+        /// when that deployment never moved it or already returned it, or when another run has moved it since.
+        /// </summary>
+        public async Task<ResolvedRelease> BeforeDeploymentAsync(InstanceRecord instance, string deploymentId, CancellationToken cancellationToken)
+        {
+            var history = await _store.GetHistoryAsync(instance.InstanceId, HistoryDepth, cancellationToken).ConfigureAwait(false);
+            var moves = history.Where(h => string.Equals(h.DeploymentId, deploymentId, StringComparison.OrdinalIgnoreCase)).ToList();
+            var now = instance.Version ?? "no release";
+            if (moves.Count == 0)
+            {
+                return Refuse(EngineErrorIds.RollbackNothingToUndo,
+                    $"Deployment {deploymentId} never moved {instance.InstanceId}, so there is nothing to undo; it is left alone on {now}.");
+            }
+
+            var first = moves[moves.Count - 1];
+            if (string.Equals(instance.FVersion, first.PreviousFVersion, StringComparison.Ordinal))
+            {
+                return Refuse(EngineErrorIds.RollbackNothingToUndo,
+                    $"{instance.InstanceId} already runs what it ran before deployment {deploymentId} ({now}); it is left alone.");
+            }
+
+            if (!string.Equals(instance.FVersion, moves[0].FVersion, StringComparison.Ordinal))
+            {
+                var latest = history.FirstOrDefault();
+                return Refuse(EngineErrorIds.RollbackTargetMoved,
+                    $"{instance.InstanceId} no longer runs what deployment {deploymentId} installed ({moves[0].Version}): " +
+                    $"{(latest == null ? "another run" : latest.DeploymentId)} moved it to {now} since. Roll back that run's result instead, or pass -Version.");
+            }
+
+            if (string.IsNullOrEmpty(first.PreviousFVersion))
+            {
+                return NoPrevious(instance, $"it ran no release before deployment {deploymentId}");
+            }
+
+            return await FromHistoryAsync(instance, history, first.PreviousFVersion!, first.PreviousVersion, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>The release with this fversion (what an instance ran before this run), for the Rollback failure policy.</summary>
@@ -133,6 +172,9 @@ namespace ReleaseTools.Engine.Deployment
             return PackageSupply.Lazy(source!, md5, ct =>
                 _packages.AcquireAsync(PackageLocation.Parse(source, allowLocal: true), md5, _progressFor?.Invoke(source!), ct));
         }
+
+        private static ResolvedRelease Refuse(string errorId, string message) =>
+            new ResolvedRelease(null, new StepFailure(TargetStatus.Failed, InstanceStepRunner.PingStep, errorId, message));
 
         private static ResolvedRelease NoPrevious(InstanceRecord instance, string why) =>
             new ResolvedRelease(null, new StepFailure(TargetStatus.Failed, InstanceStepRunner.PingStep, EngineErrorIds.NoPreviousRelease,

@@ -56,7 +56,7 @@ namespace ReleaseTools.Engine.Deployment
             using var client = _services.CreateClient(settings);
             var instances = await InstanceResolver.ResolveAsync(_services.Store, valid.InstanceIds, cancellationToken).ConfigureAwait(false);
             var history = new ReleaseHistoryResolver(_services.Store, _services.Packages, null);
-            var targets = await RollbackOperation.ResolveTargetsAsync(history, valid.Batches, instances, request.Version, cancellationToken).ConfigureAwait(false);
+            var targets = await RollbackOperation.ResolveTargetsAsync(history, valid.Batches, instances, request, cancellationToken).ConfigureAwait(false);
 
             var plannedBatches = await PlanBatchesAsync(targets, settings, client.Client, cancellationToken).ConfigureAwait(false);
             var packages = targets.SelectMany(b => b).Where(t => t.Release != null).Select(t => t.Release!.Package.Source).Distinct().ToList();
@@ -108,7 +108,11 @@ namespace ReleaseTools.Engine.Deployment
 
             if (target.Release == null)
             {
-                return planned with { Action = PlannedAction.NoPreviousRelease, Detail = target.PresetFailure?.Message };
+                return planned with
+                {
+                    Action = target.PresetFailure?.ErrorId == EngineErrorIds.RollbackNothingToUndo ? PlannedAction.NothingToUndo : PlannedAction.NoPreviousRelease,
+                    Detail = target.PresetFailure?.Message,
+                };
             }
 
             if (held.TryGetValue(target.Instance.InstanceId, out var lease))

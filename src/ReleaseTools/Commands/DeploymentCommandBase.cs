@@ -136,7 +136,8 @@ namespace ReleaseTools.Commands
                 PlannedAction.AlreadyCurrent => $"{target.InstanceId} already runs {target.TargetVersion}",
                 PlannedAction.Unreachable => $"{target.InstanceId} unreachable",
                 PlannedAction.HeldByOtherDeployment => $"{target.InstanceId} held by {target.Detail ?? "another deployment"}",
-                PlannedAction.NoPreviousRelease => $"{target.InstanceId} has no earlier release",
+                PlannedAction.NoPreviousRelease => $"{target.InstanceId} has no earlier release ({target.Detail})",
+                PlannedAction.NothingToUndo => $"{target.InstanceId} left alone ({target.Detail})",
                 _ => $"{target.InstanceId} {target.Action}",
             };
         }
@@ -211,6 +212,20 @@ namespace ReleaseTools.Commands
                     break;
                 case DeploymentWarning warning:
                     WriteReportedWarning("DeploymentWarning", warning.Message);
+                    break;
+                case DeploymentNote note:
+                    WriteVerbose(note.Message);
+                    break;
+                case InstanceRefused refused:
+                    if (refused.Refusal.IsError)
+                    {
+                        WriteItemError(ErrorMapping.FromRefusal(refused.Refusal));
+                    }
+                    else
+                    {
+                        WriteReportedWarning(refused.Refusal.ErrorId, refused.Refusal.Message);
+                    }
+
                     break;
                 case DeploymentFinished finished:
                     var summary = finished.Summary;

@@ -9,8 +9,10 @@ namespace ReleaseTools.Commands
     [OutputType(typeof(VersionHistoryEntry))]
     public sealed class GetInstanceVersionHistoryCommand : ReleaseToolsCmdlet
     {
+        /// <summary>Instance ids; a value with wildcards means every registered instance it matches.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[] InstanceId { get; set; } = Array.Empty<string>();
 
         /// <summary>At most this many entries per instance.</summary>
@@ -20,7 +22,7 @@ namespace ReleaseTools.Commands
 
         protected override void ProcessRecord()
         {
-            foreach (var id in InstanceId)
+            foreach (var id in ExpandInstanceIds(InstanceId, reportNoMatch: false))
             {
                 var history = Await(token => Session.Store.GetHistoryAsync(id, Limit, token));
                 if (history.Count == 0 && Await(token => Session.Store.GetInstanceAsync(id, token)) is null)

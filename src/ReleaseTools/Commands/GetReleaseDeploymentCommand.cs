@@ -19,9 +19,11 @@ namespace ReleaseTools.Commands
         [ValidateNotNullOrEmpty]
         public string[] DeploymentId { get; set; } = Array.Empty<string>();
 
+        /// <summary>Only runs that deployed to one of these services (wildcards allowed).</summary>
         [Parameter(ParameterSetName = ListSet)]
         [ArgumentCompleter(typeof(ServiceNameCompleter))]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? Service { get; set; }
 
         /// <summary>Only runs in these states (Pending, Running, Succeeded, Failed, PartiallySucceeded, Cancelled, Interrupted).</summary>
@@ -32,6 +34,17 @@ namespace ReleaseTools.Commands
         [Parameter(ParameterSetName = ListSet)]
         [ValidateRange(1, int.MaxValue)]
         public int Limit { get; set; } = 20;
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            // A run whose process died shows as Interrupted at once, not as Running until some other command notices.
+            Await(async token =>
+            {
+                await Session.Engine.RecoverInterruptedRunsAsync(token).ConfigureAwait(false);
+                return true;
+            });
+        }
 
         protected override void ProcessRecord()
         {
@@ -56,13 +69,18 @@ namespace ReleaseTools.Commands
                 return;
             }
 
+            // A run lists its services joined by commas; -Service (wildcards allowed) matches any one of them, so the
+            // newest -Limit matching runs are picked here rather than by the store.
+            var patterns = Service?.Select(s => WildcardPattern.Get(s, WildcardOptions.IgnoreCase)).ToArray();
             var query = new DeploymentQuery
             {
-                Services = Service,
                 Statuses = Status?.Select(s => OutputMapper.ByName<DeploymentStatus>(s)).ToList(),
-                Limit = Limit,
+                Limit = patterns is null ? Limit : 0,
             };
-            foreach (var record in Await(token => Session.Store.FindDeploymentsAsync(query, token)))
+            var records = Await(token => Session.Store.FindDeploymentsAsync(query, token))
+                .Where(r => patterns is null || r.Service.Split(',').Any(service => patterns.Any(p => p.IsMatch(service))))
+                .Take(Limit);
+            foreach (var record in records)
             {
                 Write(record);
             }

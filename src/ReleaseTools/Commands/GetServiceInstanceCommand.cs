@@ -8,7 +8,7 @@ using ReleaseTools.Hosting;
 
 namespace ReleaseTools.Commands
 {
-    /// <summary>Lists registered service instances and the version each runs. -Service and -InstanceId accept wildcards.</summary>
+    /// <summary>Lists registered service instances and the version each runs. -Service, -Environment and -InstanceId accept wildcards.</summary>
     [Cmdlet(VerbsCommon.Get, "ServiceInstance", HelpUri = "https://example.invalid/releasetools/docs/Get-ServiceInstance")]
     [OutputType(typeof(ServiceInstance))]
     public sealed class GetServiceInstanceCommand : ReleaseToolsCmdlet
@@ -21,6 +21,7 @@ namespace ReleaseTools.Commands
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? Environment { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -36,24 +37,12 @@ namespace ReleaseTools.Commands
 
         protected override void ProcessRecord()
         {
-            var query = new InstanceQuery
-            {
-                Services = Literal(Service),
-                Environments = Environment,
-                InstanceIds = Literal(InstanceId),
-                Version = Version,
-            };
-            var instances = Await(token => Session.Store.FindInstancesAsync(query, token));
-            var servicePatterns = Patterns(Service);
-            var idPatterns = Patterns(InstanceId);
+            var filter = new InstanceFilter(Service, Environment, InstanceId, Version);
             var found = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            foreach (var instance in instances)
+            foreach (var instance in Await(token => filter.FindAsync(Session.Store, token)))
             {
-                if (Matches(servicePatterns, instance.Service) && Matches(idPatterns, instance.InstanceId))
-                {
-                    found.Add(instance.InstanceId);
-                    WriteObject(OutputMapper.ToOutput(instance));
-                }
+                found.Add(instance.InstanceId);
+                WriteObject(OutputMapper.ToOutput(instance));
             }
 
             foreach (var id in InstanceId ?? Array.Empty<string>())
@@ -68,16 +57,5 @@ namespace ReleaseTools.Commands
                 }
             }
         }
-
-        /// <summary>The store filters exact names; any wildcard means filtering here instead.</summary>
-        private static IReadOnlyList<string>? Literal(string[]? values)
-            => values is null || values.Any(WildcardPattern.ContainsWildcardCharacters) ? null : values;
-
-        private static WildcardPattern[]? Patterns(string[]? values)
-            => values is null || !values.Any(WildcardPattern.ContainsWildcardCharacters)
-                ? null
-                : values.Select(v => new WildcardPattern(v, WildcardOptions.IgnoreCase)).ToArray();
-
-        private static bool Matches(WildcardPattern[]? patterns, string value) => patterns is null || patterns.Any(p => p.IsMatch(value));
     }
 }

@@ -6,8 +6,10 @@ using ReleaseTools.Engine.Deployment;
 namespace ReleaseTools.Commands
 {
     /// <summary>
-    /// Returns instances to an earlier release, package and config together: by default each to the release before
-    /// its current one, or all to -Version. Takes instances, deployment results or history entries from the pipeline.
+    /// Returns instances to an earlier release, package and config together: all to -Version; a piped deployment result
+    /// (or run target, or history entry) to what its instance ran before that deployment; otherwise each to the release
+    /// before its current one. Instances that cannot be rolled back are refused, each with its own error, before any run
+    /// is recorded.
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "Rollback", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
         DefaultParameterSetName = BatchSizeSet, HelpUri = "https://example.invalid/releasetools/docs/Invoke-Rollback")]
@@ -33,6 +35,8 @@ namespace ReleaseTools.Commands
             {
                 InstanceIds = instanceIds,
                 Version = Version,
+                // A piped DeploymentResult (or a run's target, or a history entry) is undone: back to what ran before that run.
+                Undo = Version is null ? PipedOrigins : null,
                 Settings = BuildSettings(batches),
             };
 

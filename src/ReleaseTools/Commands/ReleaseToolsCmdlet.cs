@@ -89,6 +89,35 @@ namespace ReleaseTools.Commands
         private protected bool ShouldProcessUnlessForced(bool force, string target, string action)
             => !IsWhatIf && force && !MyInvocation.BoundParameters.ContainsKey("Confirm") || ShouldProcess(target, action);
 
+        /// <summary>
+        /// -InstanceId values as every cmdlet reads them: a literal id as given, a wildcard id as every registered instance it
+        /// matches. With <paramref name="reportNoMatch"/>, a wildcard that matches nothing writes an InstanceNotFound error.
+        /// </summary>
+        private protected IEnumerable<string> ExpandInstanceIds(IEnumerable<string> ids, bool reportNoMatch)
+        {
+            foreach (var id in ids)
+            {
+                if (!WildcardPattern.ContainsWildcardCharacters(id))
+                {
+                    yield return id;
+                    continue;
+                }
+
+                var filter = new InstanceFilter(null, null, new[] { id });
+                var found = Await(token => filter.FindAsync(Session.Store, token));
+                if (found.Count == 0 && reportNoMatch)
+                {
+                    var message = Await(token => filter.DescribeNoMatchAsync(Session.Store, token));
+                    WriteError(new ErrorRecord(new ItemNotFoundException(message), "InstanceNotFound", ErrorCategory.ObjectNotFound, id));
+                }
+
+                foreach (var instance in found)
+                {
+                    yield return instance.InstanceId;
+                }
+            }
+        }
+
         /// <summary>A PowerShell path (relative to the current location, PSDrive-aware) as a file-system path.</summary>
         private protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 

@@ -20,8 +20,10 @@ namespace ReleaseTools.Commands
         private string[]? _selectorServices;
         private string[]? _selectorEnvironments;
 
+        /// <summary>Instance ids; a value with wildcards selects every registered instance it matches.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? InstanceId { get; set; }
 
         /// <summary>Whole objects with an InstanceId property, or plain instance id strings.</summary>
@@ -32,11 +34,13 @@ namespace ReleaseTools.Commands
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ArgumentCompleter(typeof(ServiceNameCompleter))]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? Service { get; set; }
 
         /// <summary>With no instances piped or named: narrows -Service to these environments.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? Environment { get; set; }
 
         [Parameter(ParameterSetName = BatchSizeSet)]
@@ -69,13 +73,15 @@ namespace ReleaseTools.Commands
                 _selection.Add(batch);
             }
 
-            var instanceIds = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
+            var (instanceIds, noMatch) = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
             if (instanceIds.Count == 0)
             {
                 ThrowTerminatingError(new ErrorRecord(
-                    new System.ArgumentException($"No instances to {Verb}. Pipe instances (for example Get-ServiceInstance -Service <name> | {MyInvocation.MyCommand.Name} ...), pass -InstanceId, or pass -Service to select every registered instance of a service."),
+                    new System.ArgumentException(noMatch is not null
+                        ? $"No instances to {Verb}. {noMatch}"
+                        : $"No instances to {Verb}. Pipe instances (for example Get-ServiceInstance -Service <name> | {MyInvocation.MyCommand.Name} ...), pass -InstanceId, or pass -Service to select every registered instance of a service."),
                     Noun + "NoInstances",
-                    ErrorCategory.InvalidArgument,
+                    noMatch is not null ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument,
                     null));
             }
 
@@ -89,6 +95,9 @@ namespace ReleaseTools.Commands
         private protected abstract string Noun { get; }
 
         private protected abstract void Run(IReadOnlyList<string> instanceIds, BatchLayout batches);
+
+        /// <summary>Instance id → the deployment named by the piped object it came from (a DeploymentResult, a run's target, a history entry).</summary>
+        private protected IReadOnlyDictionary<string, string> PipedOrigins => _selection.Origins;
 
         /// <summary>The first few ids, for confirmation prompts.</summary>
         private protected static string DescribeTargets(IReadOnlyList<string> ids)

@@ -21,6 +21,7 @@ namespace ReleaseTools.Commands
 
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? InstanceId { get; set; }
 
         [Parameter(ValueFromPipeline = true)]
@@ -29,10 +30,12 @@ namespace ReleaseTools.Commands
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ArgumentCompleter(typeof(ServiceNameCompleter))]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? Service { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[]? Environment { get; set; }
 
         [Parameter]
@@ -64,13 +67,13 @@ namespace ReleaseTools.Commands
 
         protected override void EndProcessing()
         {
-            var instanceIds = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
+            var (instanceIds, noMatch) = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
             if (instanceIds.Count == 0)
             {
                 ThrowTerminatingError(new ErrorRecord(
-                    new ArgumentException("No instances to test. Pipe instances, pass -InstanceId, or pass -Service."),
+                    new ArgumentException(noMatch is not null ? $"No instances to test. {noMatch}" : "No instances to test. Pipe instances, pass -InstanceId, or pass -Service."),
                     "HealthCheckNoInstances",
-                    ErrorCategory.InvalidArgument,
+                    noMatch is not null ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument,
                     null));
             }
 

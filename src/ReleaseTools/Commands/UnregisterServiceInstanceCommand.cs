@@ -9,8 +9,10 @@ namespace ReleaseTools.Commands
     [OutputType(typeof(ServiceInstance))]
     public sealed class UnregisterServiceInstanceCommand : ReleaseToolsCmdlet
     {
+        /// <summary>Instance ids; a value with wildcards means every registered instance it matches (each confirmed on its own).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         public string[] InstanceId { get; set; } = System.Array.Empty<string>();
 
         /// <summary>Skips the confirmation prompt.</summary>
@@ -23,7 +25,7 @@ namespace ReleaseTools.Commands
 
         protected override void ProcessRecord()
         {
-            foreach (var id in InstanceId)
+            foreach (var id in ExpandInstanceIds(InstanceId, reportNoMatch: true))
             {
                 if (!ShouldProcessUnlessForced(Force, id, "Unregister service instance"))
                 {

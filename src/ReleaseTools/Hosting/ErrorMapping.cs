@@ -54,6 +54,20 @@ namespace ReleaseTools.Hosting
             return record;
         }
 
+        /// <summary>An instance a rollback refused before any run was recorded: its own id, no advice to resume (there is no run).</summary>
+        public static ErrorRecord FromRefusal(InstanceRefusal refusal)
+        {
+            var exception = new InstanceOperationException(refusal.InstanceId, null, refusal.ErrorId, refusal.Message);
+            var category = refusal.ErrorId == EngineErrorIds.RollbackTargetMoved ? ErrorCategory.InvalidOperation : ErrorCategory.ObjectNotFound;
+            return new ErrorRecord(exception, refusal.ErrorId, category, refusal.InstanceId)
+            {
+                ErrorDetails = new ErrorDetails(refusal.Message)
+                {
+                    RecommendedAction = $"Get-InstanceVersionHistory -InstanceId {refusal.InstanceId} lists the releases it can go back to (Invoke-Rollback -Version).",
+                },
+            };
+        }
+
         private static ErrorCategory ToCategory(TargetResult result)
         {
             if (result.Status == TargetStatus.Unreachable)

@@ -115,13 +115,14 @@ public class RollbackIntegrationTests
     }
 
     [Fact]
-    public async Task Instances_with_nothing_to_go_back_to_fail_alone_with_a_clear_message_and_the_plan_says_so()
+    public async Task Instances_with_nothing_to_go_back_to_are_refused_before_the_run_is_recorded_and_the_plan_says_so()
     {
         await using var world = await MixedHistoryAsync();
         world.ResetCounts();
+        var log = new EventLog();
 
         var plan = await world.Engine.PlanRollbackAsync(Rollback(world, new[] { "i01", "i04" }), CancellationToken.None);
-        var summary = await world.Engine.RollbackAsync(Rollback(world, new[] { "i01", "i04" }), new EventLog(), CancellationToken.None);
+        var summary = await world.Engine.RollbackAsync(Rollback(world, new[] { "i01", "i04" }), log, CancellationToken.None);
 
         var planned = plan.Batches.Single().Targets.ToDictionary(t => t.InstanceId);
         Assert.Equal(PlannedAction.Change, planned["i01"].Action);
@@ -129,13 +130,62 @@ public class RollbackIntegrationTests
         Assert.Equal(PlannedAction.NoPreviousRelease, planned["i04"].Action);
         Assert.Contains("i04", planned["i04"].Detail);
 
-        DeploymentWorld.AssertStatus(DeploymentStatus.PartiallySucceeded, summary);
-        var i04 = summary.Results.Single(r => r.InstanceId == "i04");
-        Assert.Equal(TargetStatus.Failed, i04.Status);
-        Assert.Equal(EngineErrorIds.NoPreviousRelease, i04.ErrorId);
-        Assert.Contains("no release before", i04.Error);
-        Assert.Equal(TargetStatus.Succeeded, summary.Results.Single(r => r.InstanceId == "i01").Status);
-        Assert.Equal(0, world.Instances[3].Probe.Count(FloydProtocol.ActivatePath));
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, summary);
+        Assert.Equal(new[] { "i01" }, summary.Results.Select(r => r.InstanceId));
+        var refused = Assert.Single(summary.Refused);
+        Assert.Equal(("i04", EngineErrorIds.NoPreviousRelease, true), (refused.InstanceId, refused.ErrorId, refused.IsError));
+        Assert.Contains("no release before", refused.Message);
+        Assert.DoesNotContain("Resume", refused.Message);
+        Assert.Equal("i04", Assert.Single(log.Of<InstanceRefused>()).Refusal.InstanceId);
+        Assert.Equal(new[] { "i01" }, (await world.Store.GetTargetsAsync(summary.DeploymentId, CancellationToken.None)).Select(t => t.InstanceId));
+        Assert.Equal(0, world.Instances[3].Probe.Total);
         Assert.Equal("1.0.0", await world.ActiveVersionAsync(world.Instances[3]));
+    }
+
+    [Fact]
+    public async Task A_rollback_that_cannot_work_anywhere_records_no_run()
+    {
+        await using var world = await MixedHistoryAsync();
+        var runs = (await world.Store.FindDeploymentsAsync(new DeploymentQuery(), CancellationToken.None)).Count;
+
+        var summary = await world.Engine.RollbackAsync(Rollback(world, new[] { "i03", "i04" }, "9.9.9"), new EventLog(), CancellationToken.None);
+
+        Assert.Equal(DeploymentStatus.Failed, summary.Status);
+        Assert.Equal("", summary.DeploymentId);
+        Assert.Empty(summary.Results);
+        Assert.All(summary.Refused, r => Assert.Equal(EngineErrorIds.ReleaseNotInHistory, r.ErrorId));
+        Assert.Equal(new[] { "i03", "i04" }, summary.Refused.Select(r => r.InstanceId).Order());
+        Assert.Equal(runs, (await world.Store.FindDeploymentsAsync(new DeploymentQuery(), CancellationToken.None)).Count);
+    }
+
+    [Fact]
+    public async Task Undoing_a_deployment_returns_each_moved_instance_to_what_it_ran_before_and_leaves_the_rest_alone()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(3);
+        var i = world.Instances;
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, await world.DeployAsync("1.0.0"));
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, await world.DeployAsync("2.0.0"));
+        i[2].Probe.Fail(FloydProtocol.ActivatePath, 409);
+        var third = await world.DeployAsync("3.0.0", world.Settings() with { FailurePolicy = new FailurePolicy { MaxFailedInstances = 1, Action = FailureAction.Continue } });
+        Assert.Equal(TargetStatus.Failed, third.Results.Single(r => r.InstanceId == "i03").Status);
+        i[2].Probe.ClearFaults();
+        world.ResetCounts();
+
+        var undo = third.Results.ToDictionary(r => r.InstanceId, r => r.DeploymentId);
+        var summary = await world.Engine.RollbackAsync(new RollbackRequest { InstanceIds = world.Ids, Undo = undo, Settings = world.Settings() }, new EventLog(), CancellationToken.None);
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, summary);
+        Assert.All(summary.Results, r => Assert.Equal(("3.0.0", "2.0.0"), (r.FromVersion, r.ToVersion)));
+        Assert.Equal(new[] { "i01", "i02" }, summary.Results.Select(r => r.InstanceId).Order());
+        var alone = Assert.Single(summary.Refused);
+        Assert.Equal(("i03", EngineErrorIds.RollbackNothingToUndo, false), (alone.InstanceId, alone.ErrorId, alone.IsError));
+        Assert.Equal(0, i[2].Probe.Total);
+        Assert.Equal("2.0.0", await world.ActiveVersionAsync(i[2]));
+        Assert.Equal("2.0.0", await world.ActiveVersionAsync(i[0]));
+
+        // Undoing the same deployment again: it is undone already, nothing moves.
+        var again = await world.Engine.RollbackAsync(new RollbackRequest { InstanceIds = world.Ids, Undo = undo, Settings = world.Settings() }, new EventLog(), CancellationToken.None);
+        Assert.Empty(again.Results);
+        Assert.All(again.Refused, r => Assert.Equal(EngineErrorIds.RollbackNothingToUndo, r.ErrorId));
     }
 }
