@@ -12,8 +12,8 @@ BeforeAll {
     $script:WorkDirectory = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "rt-pester-$([guid]::NewGuid().ToString('N'))"
     $null = New-Item -Path $script:WorkDirectory -ItemType Directory
     $script:Keys = New-TestKeyPair -Directory $script:WorkDirectory
-    $script:PackageV1 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-1.0.0.zip'
-    $script:PackageV2 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-2.0.0.zip'
+    $script:PackageV1 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-1.0.0.bin'
+    $script:PackageV2 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-2.0.0.bin'
     [System.IO.File]::WriteAllBytes($script:PackageV1, [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(64KB))
     [System.IO.File]::WriteAllBytes($script:PackageV2, [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(80KB))
     $script:Agents = 1..3 | ForEach-Object {

@@ -27,8 +27,8 @@ public sealed class AgentFleet : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Keys = TestKeys.Create(_directory.CreateDirectory("keys"));
-        PackageV1 = _directory.WriteFile("packages/app-1.0.0.zip", RandomNumberGenerator.GetBytes(96 * 1024));
-        PackageV2 = _directory.WriteFile("packages/app-2.0.0.zip", RandomNumberGenerator.GetBytes(128 * 1024));
+        PackageV1 = _directory.WriteFile("packages/app-1.0.0.bin", RandomNumberGenerator.GetBytes(96 * 1024));
+        PackageV2 = _directory.WriteFile("packages/app-2.0.0.bin", RandomNumberGenerator.GetBytes(128 * 1024));
         ConfigTemplate = _directory.WriteFile("app.conf.template", "service={{Service}}\nenvironment={{Environment}}\nversion={{Version}}\nlevel={{Level}}\n");
         var starts = Enumerable.Range(1, 3).Select(i => AgentProcess.StartAsync(_directory.CreateDirectory($"agent-{i}"), new[] { Keys.PublicKeyPath })).ToList();
         _agents.AddRange(await Task.WhenAll(starts));

@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Http.Features;
 using System.Text.Json;
+using ReleaseTools.Agent.Activation;
 using ReleaseTools.Agent.Hosting;
 using ReleaseTools.Agent.Security;
 using ReleaseTools.Agent.Storage;
@@ -136,13 +137,13 @@ public static class FloydEndpoints
 
     private static async Task ActivateAsync(HttpContext context)
     {
-        var repository = context.RequestServices.GetRequiredService<ReleaseRepository>();
+        var activator = context.RequestServices.GetRequiredService<ReleaseActivator>();
         var metrics = context.RequestServices.GetRequiredService<AgentMetrics>();
         var body = await ReadJsonAsync<ActivateRequestBody>(context);
         var service = FloydNames.RequireService(body.Service);
         var version = FloydNames.RequireVersion(body.Version);
         var fversion = FloydNames.RequireFVersion(body.FVersion);
-        var result = await repository.ActivateAsync(service, version, fversion, context.RequestAborted);
+        var result = await activator.ActivateAsync(service, version, fversion, context.RequestAborted);
         metrics.Activations.Inc();
         await WriteAsync(context, StatusCodes.Status200OK, result);
     }

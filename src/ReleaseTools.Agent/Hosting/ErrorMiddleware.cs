@@ -83,6 +83,6 @@ public sealed class ErrorMiddleware
         }
 
         context.Response.Clear();
-        await FloydEndpoints.WriteAsync(context, rejection.StatusCode, new ErrorBody { Error = rejection.ErrorCode, Message = rejection.Message });
+        await FloydEndpoints.WriteAsync(context, rejection.StatusCode, new ErrorBody { Error = rejection.ErrorCode, Message = rejection.Message, Activation = rejection.Activation });
     }
 }

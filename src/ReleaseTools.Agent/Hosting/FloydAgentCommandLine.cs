@@ -7,16 +7,31 @@ namespace ReleaseTools.Agent.Hosting;
 public static class FloydAgentCommandLine
 {
     public const string Usage = """
-        Usage: ReleaseTools.Agent --data-dir <dir> --authorized-key <public.pem> [--authorized-key <another.pem> ...]
+        Usage: ReleaseTools.Agent [--config /etc/floyd/agent.yaml]
+                                  --data-dir <dir> --authorized-key <public.pem> [--authorized-key <another.pem> ...]
                                   [--urls http://127.0.0.1:7070[;http://...]] [--hash-algorithm sha1|sha256]
-                                  [--clock-skew <seconds|hh:mm:ss>] [--max-body-bytes <n>] [--keep-releases <n>]
-                                  [--log-level Information|Debug|Warning]
+                                  [--clock-skew <30s|5m|hh:mm:ss>] [--max-body-bytes <n>] [--keep-releases <n>]
+                                  [--max-expanded-bytes <n>] [--log-level Information|Debug|Warning]
+        --config reads the agent config file (YAML or JSON: the options below and one section per service with its
+        hooks and health check); options given on the command line override the file. --data-dir and
+        --authorized-key are required, on the command line or in the file.
         Port 0 picks a free port; each bound address is printed as 'Floyd agent listening on <url>'.
         """;
 
     public static FloydAgentOptions Parse(IReadOnlyList<string> args)
     {
         var options = new FloydAgentOptions { ConsoleLogging = true };
+        // The file first, wherever --config appears, so that every command-line option overrides it.
+        for (var i = 0; i < args.Count; i++)
+        {
+            var (name, inlineValue) = Split(args[i]);
+            if (name == "--config")
+            {
+                var path = inlineValue ?? (i + 1 < args.Count ? args[i + 1] : throw new FormatException("The option --config needs a value."));
+                options = AgentConfigFile.Apply(options, path);
+            }
+        }
+
         var keys = new List<string>();
         for (var i = 0; i < args.Count; i++)
         {
@@ -30,20 +45,22 @@ public static class FloydAgentCommandLine
 
             options = name switch
             {
+                "--config" => Skip(options, inlineValue, ref i),
                 "--urls" => options with { Urls = Value().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--data-dir" => options with { DataDirectory = Value() },
                 "--authorized-key" => AddKey(options, keys, Value()),
                 "--hash-algorithm" => options with { HashAlgorithm = ParseAlgorithm(Value()) },
-                "--clock-skew" => options with { ClockSkew = ParseDuration(Value(), name) },
+                "--clock-skew" => options with { ClockSkew = DurationText.Parse(Value(), name) },
                 "--max-body-bytes" => options with { MaxBodyBytes = ParsePositive(Value(), name) },
                 "--keep-releases" => options with { KeepReleases = (int)ParseNonNegative(Value(), name) },
+                "--max-expanded-bytes" => options with { MaxExpandedBytes = ParsePositive(Value(), name) },
                 "--log-level" => options with { MinimumLogLevel = Enum.Parse<LogLevel>(Value(), ignoreCase: true) },
                 _ => throw new FormatException($"Unknown option '{args[i]}'."),
             };
         }
 
         if (string.IsNullOrWhiteSpace(options.DataDirectory)) throw new FormatException("--data-dir is required.");
-        if (keys.Count == 0) throw new FormatException("At least one --authorized-key is required.");
+        if (options.AuthorizedKeyFiles.Count == 0) throw new FormatException("At least one --authorized-key (or authorizedKeys in the config file) is required.");
         return options;
     }
 
@@ -59,21 +76,18 @@ public static class FloydAgentCommandLine
         return arg.StartsWith("--", StringComparison.Ordinal) && equals > 2 ? (arg[..equals], arg[(equals + 1)..]) : (arg, null);
     }
 
-    private static FloydHashAlgorithm ParseAlgorithm(string value) => value.ToLowerInvariant() switch
+    private static FloydAgentOptions Skip(FloydAgentOptions options, string? inlineValue, ref int i)
+    {
+        if (inlineValue == null) i++;
+        return options;
+    }
+
+    internal static FloydHashAlgorithm ParseAlgorithm(string value) => value.ToLowerInvariant() switch
     {
         "sha1" => FloydHashAlgorithm.Sha1,
         "sha256" or "sha-256" => FloydHashAlgorithm.Sha256,
         _ => throw new FormatException($"--hash-algorithm must be sha1 or sha256, not '{value}'."),
     };
-
-    private static TimeSpan ParseDuration(string value, string name)
-    {
-        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
-            return TimeSpan.FromSeconds(seconds);
-        if (TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero)
-            return span;
-        throw new FormatException($"{name} must be a positive number of seconds or hh:mm:ss, not '{value}'.");
-    }
 
     private static long ParsePositive(string value, string name) =>
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new FormatException($"{name} must be a positive whole number, not '{value}'.");

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Prometheus;
+using ReleaseTools.Agent.Activation;
 using ReleaseTools.Agent.Endpoints;
 using ReleaseTools.Agent.Security;
 using ReleaseTools.Agent.Storage;
@@ -30,10 +31,21 @@ public static class FloydAgentHost
             ContentRootPath = AppContext.BaseDirectory,
         });
 
+        // Under systemd: readiness notification (Type=notify) and log lines with journald priorities; as a Windows
+        // service: the service control manager's start and stop. Both do nothing when run from a shell or a test.
+        builder.Host.UseSystemd();
+        builder.Host.UseWindowsService(service => service.ServiceName = "FloydAgent");
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        if (options.ConsoleLogging)
+        if (options.ConsoleLogging && Microsoft.Extensions.Hosting.Systemd.SystemdHelpers.IsSystemdService())
+        {
+            builder.Logging.AddSystemdConsole(console =>
+            {
+                console.UseUtcTimestamp = true;
+            });
+        }
+        else if (options.ConsoleLogging)
         {
             builder.Logging.AddSimpleConsole(console =>
             {
@@ -55,9 +67,15 @@ public static class FloydAgentHost
         builder.Services.AddSingleton(new ReplayCache(options.ReplayCacheCapacity));
         builder.Services.AddSingleton<AgentMetrics>();
         builder.Services.AddSingleton<ReleaseRepository>();
+        builder.Services.AddSingleton<ReleaseLayout>();
+        builder.Services.AddSingleton<HookRunner>();
+        builder.Services.AddSingleton<HealthGate>();
+        builder.Services.AddSingleton<ReleaseActivator>();
 
         var app = builder.Build();
         app.Services.GetRequiredService<ReleaseRepository>().Initialize();
+        // Before listening: a client never sees a release an interrupted activation left half switched.
+        await app.Services.GetRequiredService<ReleaseActivator>().RecoverAsync(cancellationToken);
         var metrics = app.Services.GetRequiredService<AgentMetrics>();
 
         beforeFloyd?.Invoke(app);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using ReleaseTools.Agent.Activation;
 using ReleaseTools.Engine.Floyd;
 
 namespace ReleaseTools.Agent.Hosting;
@@ -29,11 +30,17 @@ public sealed record FloydAgentOptions
     /// <summary>Largest JSON body accepted (ping, activate); they are small and are read whole.</summary>
     public long MaxJsonBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>Releases kept per service besides the active one, the one before it and any being received.</summary>
+    /// <summary>
+    /// Releases kept per service (package, config and installed directory), the most recently received or activated
+    /// first; the active one, the one before it and any being received are kept whatever this says.
+    /// </summary>
     public int KeepReleases { get; init; } = 5;
 
-    /// <summary>A release received but not yet activated is kept at least this long, so retention never races a deployment.</summary>
-    public TimeSpan PendingGrace { get; init; } = TimeSpan.FromHours(1);
+    /// <summary>Largest total size a package may expand to when unpacked, unless a service sets its own.</summary>
+    public long MaxExpandedBytes { get; init; } = 16L * 1024 * 1024 * 1024;
+
+    /// <summary>How each service is installed, started and checked (the <c>services</c> section of the agent config file).</summary>
+    public IReadOnlyDictionary<string, ServiceSettings> Services { get; init; } = new Dictionary<string, ServiceSettings>(StringComparer.Ordinal);
 
     /// <summary>Signatures remembered for replay protection; when full of unexpired entries, new requests get 503.</summary>
     public int ReplayCacheCapacity { get; init; } = 100_000;

@@ -13,4 +13,7 @@ public sealed class FloydRejection : Exception
     public int StatusCode { get; }
 
     public string ErrorCode { get; }
+
+    /// <summary>Details of a failed activation, sent as the error body's <c>activation</c> member.</summary>
+    public ReleaseTools.Engine.Floyd.Wire.ActivationFailureBody? Activation { get; init; }
 }

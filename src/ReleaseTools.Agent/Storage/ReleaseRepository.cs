@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using ReleaseTools.Agent.Activation;
 using ReleaseTools.Agent.Hosting;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Floyd.Wire;
@@ -21,8 +22,10 @@ public sealed class ReleaseRepository
     private const string PackageExtension = ".pkg";
     private const string RecordExtension = ".json";
     private const string ActiveFile = "active.json";
+    private const string JournalFile = "activation.json";
 
     private readonly FloydAgentOptions _options;
+    private readonly ReleaseLayout _layout;
     private readonly ILogger<ReleaseRepository> _logger;
     private readonly SemaphoreSlim _mutation = new(1, 1);
     private readonly ConcurrentDictionary<long, Receipt> _receiving = new();
@@ -31,6 +34,7 @@ public sealed class ReleaseRepository
     public ReleaseRepository(FloydAgentOptions options, ILogger<ReleaseRepository> logger)
     {
         _options = options;
+        _layout = new ReleaseLayout(options);
         _logger = logger;
         Root = Path.GetFullPath(options.DataDirectory);
     }
@@ -54,7 +58,7 @@ public sealed class ReleaseRepository
             removed++;
         }
 
-        foreach (var file in Directory.EnumerateFiles(Root, ".*.tmp", SearchOption.AllDirectories))
+        foreach (var file in AgentTemporaryFiles(Root))
         {
             File.Delete(file);
             removed++;
@@ -63,6 +67,31 @@ public sealed class ReleaseRepository
         if (removed > 0)
         {
             _logger.LogWarning("Removed {Count} partial files left by an interrupted agent in {DataDirectory}", removed, Root);
+        }
+    }
+
+    /// <summary>
+    /// The agent's own dot-prefixed temporary files. Installed releases and links are not searched: a service's files
+    /// are the service's, whatever their names.
+    /// </summary>
+    private static IEnumerable<string> AgentTemporaryFiles(string directory)
+    {
+        foreach (var file in Directory.EnumerateFiles(directory, ".*.tmp"))
+        {
+            yield return file;
+        }
+
+        foreach (var child in Directory.EnumerateDirectories(directory))
+        {
+            if (new DirectoryInfo(child).LinkTarget != null || Path.GetFileName(child) == ReleaseLayout.ReleasesFolder)
+            {
+                continue;
+            }
+
+            foreach (var file in AgentTemporaryFiles(child))
+            {
+                yield return file;
+            }
         }
     }
 
@@ -154,28 +183,45 @@ public sealed class ReleaseRepository
         }
     }
 
-    /// <summary>Points the service at (version, fversion) by renaming a complete pointer file over the old one.</summary>
+    /// <summary>The package and config of a release, or 409 package_missing / config_missing.</summary>
+    public (VersionRecord Package, ConfigRecord Config) RequireRelease(string service, string version, string fversion)
+    {
+        var package = GetVersion(service, version);
+        if (package == null || !HasPackageBytes(package.PackageMd5))
+        {
+            throw new FloydRejection(StatusCodes.Status409Conflict, FloydErrorCodes.PackageMissing,
+                $"Cannot activate {service} {version}: the agent holds no package for that version; push the package first.");
+        }
+
+        var config = GetConfig(service, fversion);
+        if (config == null || !string.Equals(config.Version, version, StringComparison.Ordinal))
+        {
+            throw new FloydRejection(StatusCodes.Status409Conflict, FloydErrorCodes.ConfigMissing,
+                config == null
+                    ? $"Cannot activate {service} {version}: the agent holds no config for fversion {fversion}; push the config first."
+                    : $"Cannot activate {service} {version}: the config of fversion {fversion} was pushed for version {config.Version}.");
+        }
+
+        return (package, config);
+    }
+
+    /// <summary>Written before an activation changes anything; its presence at start means the activation was interrupted.</summary>
+    public void WriteJournal(string service, ActivationJournal journal) => WriteRecordAtomically(JournalPath(service), journal);
+
+    public ActivationJournal? ReadJournal(string service) => ReadRecord<ActivationJournal>(JournalPath(service));
+
+    public void ClearJournal(string service) => File.Delete(JournalPath(service));
+
+    /// <summary>
+    /// Records (version, fversion) as the service's active release by renaming a complete pointer file over the old
+    /// one, then applies retention. <see cref="Activation.ReleaseActivator"/> calls it once the release passed its hooks and gate.
+    /// </summary>
     public async Task<ActivateResponseBody> ActivateAsync(string service, string version, string fversion, CancellationToken cancellationToken)
     {
         await _mutation.WaitAsync(cancellationToken);
         try
         {
-            var package = GetVersion(service, version);
-            if (package == null || !HasPackageBytes(package.PackageMd5))
-            {
-                throw new FloydRejection(StatusCodes.Status409Conflict, FloydErrorCodes.PackageMissing,
-                    $"Cannot activate {service} {version}: the agent holds no package for that version; push the package first.");
-            }
-
-            var config = GetConfig(service, fversion);
-            if (config == null || !string.Equals(config.Version, version, StringComparison.Ordinal))
-            {
-                throw new FloydRejection(StatusCodes.Status409Conflict, FloydErrorCodes.ConfigMissing,
-                    config == null
-                        ? $"Cannot activate {service} {version}: the agent holds no config for fversion {fversion}; push the config first."
-                        : $"Cannot activate {service} {version}: the config of fversion {fversion} was pushed for version {config.Version}.");
-            }
-
+            var (package, config) = RequireRelease(service, version, fversion);
             var current = GetActive(service);
             var response = new ActivateResponseBody { Service = service, Version = version, FVersion = fversion };
             if (current != null && current.Version == version && current.FVersion == fversion)
@@ -244,13 +290,13 @@ public sealed class ReleaseRepository
     }
 
     /// <summary>
-    /// Keeps, per service, the <see cref="FloydAgentOptions.KeepReleases"/> most recently used releases plus the active
-    /// one, the one before it, any being received and any received within the pending grace; then deletes package
-    /// bytes no kept version of any service refers to. Runs under the mutation lock.
+    /// Keeps, per service, the <see cref="FloydAgentOptions.KeepReleases"/> most recently used releases (received or
+    /// activated), and always the active one, the one before it and any being received; removes the others' configs,
+    /// version records and installed release directories, then the package bytes no kept version of any service
+    /// refers to. Runs under the mutation lock.
     /// </summary>
     private void ApplyRetention(string service, ActiveRecord active)
     {
-        var now = Now();
         var receiving = _receiving.Values.ToArray();
         var serviceDirectory = ServiceDirectory(service);
         var configs = RecordNames(Path.Combine(serviceDirectory, "configs"))
@@ -273,7 +319,6 @@ public sealed class ReleaseRepository
         if (active.PreviousFVersion != null) keptFVersions.Add(active.PreviousFVersion);
         foreach (var r in receiving.Where(r => r.Service == service && r.FVersion != null)) keptFVersions.Add(r.FVersion!);
         foreach (var c in configs.OrderByDescending(c => LastUsed(c.FVersion, c.Record!)).Take(Math.Max(0, _options.KeepReleases))) keptFVersions.Add(c.FVersion);
-        foreach (var c in configs.Where(c => now - c.Record!.ReceivedAt < _options.PendingGrace)) keptFVersions.Add(c.FVersion);
 
         var keptVersions = new HashSet<string>(StringComparer.Ordinal) { active.Version };
         if (active.PreviousVersion != null) keptVersions.Add(active.PreviousVersion);
@@ -292,7 +337,7 @@ public sealed class ReleaseRepository
         foreach (var version in RecordNames(Path.Combine(serviceDirectory, "versions")))
         {
             var record = GetVersion(service, version);
-            if (keptVersions.Contains(version) || (record != null && now - record.ReceivedAt < _options.PendingGrace))
+            if (keptVersions.Contains(version))
             {
                 continue;
             }
@@ -300,6 +345,8 @@ public sealed class ReleaseRepository
             File.Delete(VersionPath(service, version));
             _logger.LogInformation("Retention removed version {Version} of {Service}", version, service);
         }
+
+        RemoveInstalledReleases(service, configs.Where(c => keptFVersions.Contains(c.FVersion)).Select(c => ReleaseLayout.ReleaseName(c.Record!.Version, c.FVersion)));
 
         var referenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var serviceFolder in Directory.EnumerateDirectories(ServicesDirectory))
@@ -325,6 +372,33 @@ public sealed class ReleaseRepository
         }
     }
 
+    /// <summary>Deletes release directories (and their package markers) of releases no longer kept; never one being unpacked.</summary>
+    private void RemoveInstalledReleases(string service, IEnumerable<string> keptReleaseNames)
+    {
+        var releases = _layout.ReleasesDirectory(service);
+        if (!Directory.Exists(releases))
+        {
+            return;
+        }
+
+        var kept = new HashSet<string>(keptReleaseNames, StringComparer.Ordinal);
+        var current = CurrentLink.Read(_layout.ServiceDirectory(service));
+        if (current != null) kept.Add(current);
+        foreach (var directory in Directory.EnumerateDirectories(releases))
+        {
+            var name = Path.GetFileName(directory);
+            if (name.StartsWith('.') || kept.Contains(name))
+            {
+                continue;
+            }
+
+            // Marker first: a directory without it is unpacked again rather than trusted.
+            File.Delete(directory + ".package");
+            Directory.Delete(directory, recursive: true);
+            _logger.LogInformation("Retention removed the installed release {Release} of {Service}", name, service);
+        }
+    }
+
     private static IEnumerable<string> RecordNames(string directory) =>
         Directory.Exists(directory)
             ? Directory.EnumerateFiles(directory, "*" + RecordExtension)
@@ -338,6 +412,7 @@ public sealed class ReleaseRepository
     private string VersionPath(string service, string version) => Path.Combine(ServiceDirectory(service), "versions", version + RecordExtension);
     private string ConfigRecordPath(string service, string fversion) => Path.Combine(ServiceDirectory(service), "configs", fversion + RecordExtension);
     private string ActivePath(string service) => Path.Combine(ServiceDirectory(service), ActiveFile);
+    private string JournalPath(string service) => Path.Combine(ServiceDirectory(service), JournalFile);
 
     private DateTimeOffset Now() => _options.TimeProvider.GetUtcNow();
 

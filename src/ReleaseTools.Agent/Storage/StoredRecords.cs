@@ -31,3 +31,11 @@ public sealed record ActiveRecord(
     [property: JsonPropertyName("previousVersion")] string? PreviousVersion,
     [property: JsonPropertyName("previousFVersion")] string? PreviousFVersion,
     [property: JsonPropertyName("history")] IReadOnlyList<ActivationRecord> History);
+
+/// <summary>An activation under way: what it switches to and from. Deleted when the activation is decided.</summary>
+public sealed record ActivationJournal(
+    [property: JsonPropertyName("version")] string Version,
+    [property: JsonPropertyName("fversion")] string FVersion,
+    [property: JsonPropertyName("previousVersion")] string? PreviousVersion,
+    [property: JsonPropertyName("previousFVersion")] string? PreviousFVersion,
+    [property: JsonPropertyName("startedAt")] DateTimeOffset StartedAt);

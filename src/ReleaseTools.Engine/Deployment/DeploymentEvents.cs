@@ -129,6 +129,14 @@ namespace ReleaseTools.Engine.Deployment
         public string? Error { get; init; }
         /// <summary>Stable id for the failure, e.g. FloydSignatureRejected, InstanceUnreachable, PackageChecksumMismatch.</summary>
         public string? ErrorId { get; init; }
+        /// <summary>True when the service's health gate passed, false when it failed, null without a gate or before it.</summary>
+        public bool? HealthGatePassed { get; init; }
+        /// <summary>The agent's failed activation step: unpack, beforeActivate, activate, afterActivate or healthCheck.</summary>
+        public string? FailedCheck { get; init; }
+        /// <summary>The agent's account of the failure, with the hook's or check's last output.</summary>
+        public string? AgentDetail { get; init; }
+        /// <summary>The version the agent went back to after the failure; the instance runs it again.</summary>
+        public string? RevertedTo { get; init; }
     }
 
     public sealed record DeploymentSummary

@@ -39,5 +39,13 @@ namespace ReleaseTools.Engine.Deployment
         /// <summary>A rollback of a deployment result whose deployment never moved the instance (not an error: it is left alone).</summary>
         public const string RollbackNothingToUndo = "RollbackNothingToUndo";
         public const string DeploymentCancelled = "DeploymentCancelled";
+        /// <summary>A hook of the agent failed; the agent went back to the previous release.</summary>
+        public const string ActivationHookFailed = "ActivationHookFailed";
+        /// <summary>The release did not pass its health gate; the agent went back to the previous release.</summary>
+        public const string HealthCheckFailed = "HealthCheckFailed";
+        /// <summary>Activation failed and the agent could not bring the previous release back either.</summary>
+        public const string ActivationRevertFailed = "ActivationRevertFailed";
+        /// <summary>The agent refused to unpack the package (unsafe entries, too large, not the archive it claims to be).</summary>
+        public const string PackageRejectedByAgent = "PackageRejectedByAgent";
     }
 }

@@ -14,5 +14,7 @@ namespace ReleaseTools.Engine.Deployment
         public StepFailure? Failure { get; init; }
         /// <summary>The package pushed (or that the agent already held), for the history row.</summary>
         public string? PackageMd5 { get; init; }
+        /// <summary>The agent's activation report (health gate, failed hook), when activation was reached.</summary>
+        public ActivationOutcome? Activation { get; init; }
     }
 }

@@ -84,6 +84,7 @@ namespace ReleaseTools.Engine.Deployment
                         Version = release.Version,
                         FVersion = release.FVersion,
                         FilePath = package.FilePath,
+                        FileName = package.FileName,
                         Md5 = package.Md5,
                     };
                     await Run(PackageStep, async ct =>
@@ -113,11 +114,8 @@ namespace ReleaseTools.Engine.Deployment
                 }
 
                 var activate = new ActivateRequest { Service = release.Service, Version = release.Version, FVersion = release.FVersion };
-                await Run(ActivateStep, async ct =>
-                {
-                    await _client.ActivateAsync(endpoint, activate, ct).ConfigureAwait(false);
-                    return true;
-                }).ConfigureAwait(false);
+                var activation = await Run(ActivateStep, ct => _client.ActivateAsync(endpoint, activate, ct)).ConfigureAwait(false);
+                outcome = outcome with { Activation = ActivationOutcome.FromSuccess(activation) };
 
                 var verify = ping with { PackageMd5 = outcome.PackageMd5 };
                 var after = await Run(VerifyStep, ct => _client.PingAsync(endpoint, verify, ct)).ConfigureAwait(false);
@@ -136,7 +134,8 @@ namespace ReleaseTools.Engine.Deployment
             }
             catch (FloydException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                return outcome with { Attempts = attempts, Failure = StepFailure.FromFloyd(ex, step, endpoint) };
+                var failure = StepFailure.FromFloyd(ex, step, endpoint);
+                return outcome with { Attempts = attempts, Failure = failure, Activation = failure.Activation ?? outcome.Activation };
             }
             catch (DeploymentException ex) when (!cancellationToken.IsCancellationRequested)
             {

@@ -177,6 +177,7 @@ namespace ReleaseTools.Engine.Deployment
             }
 
             Interlocked.Add(ref _packageBytesSent, outcome.PackageBytes);
+            target.Activation = outcome.Activation;
             if (outcome.Failure != null)
             {
                 await _run.Recorder.MarkFailedAsync(target, outcome, outcome.Failure).ConfigureAwait(false);

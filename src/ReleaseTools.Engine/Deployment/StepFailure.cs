@@ -7,6 +7,9 @@ namespace ReleaseTools.Engine.Deployment
     /// <summary>Why one instance stopped: its status (Failed or Unreachable), the step, a stable id and an actionable message.</summary>
     internal sealed record StepFailure(TargetStatus Status, string Step, string ErrorId, string Message)
     {
+        /// <summary>The agent's activation report when a hook, the health gate or the unpacking failed.</summary>
+        public ActivationOutcome? Activation { get; init; }
+
         public static StepFailure FromFloyd(FloydException ex, string step, FloydEndpoint endpoint)
         {
             var where = $"{endpoint.InstanceId} ({endpoint.Host}:{endpoint.Port})";
@@ -28,6 +31,15 @@ namespace ReleaseTools.Engine.Deployment
                     $"The Floyd agent of {where} rejected the request signature at the {step} step: {detail} Check that the agent trusts the public key of the private key used, and that both clocks agree.");
             }
 
+            if (ActivationErrorId(ex.AgentErrorCode) is { } activationId)
+            {
+                return new StepFailure(TargetStatus.Failed, step, activationId,
+                    $"Activation failed on {where}: {ex.AgentMessage ?? detail}")
+                {
+                    Activation = ex.Activation == null ? null : ActivationOutcome.FromFailure(ex.Activation),
+                };
+            }
+
             if (IsChecksumRejection(ex))
             {
                 return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydChecksumRejected,
@@ -40,6 +52,20 @@ namespace ReleaseTools.Engine.Deployment
 
         public static StepFailure FromRun(DeploymentException ex, string step, FloydEndpoint endpoint) =>
             new StepFailure(TargetStatus.Failed, step, ex.ErrorId, $"The {step} step failed on {endpoint.InstanceId}: {ex.Message}");
+
+        private static string? ActivationErrorId(string? agentCode)
+        {
+            switch (agentCode)
+            {
+                case FloydErrorCodes.HookFailed: return EngineErrorIds.ActivationHookFailed;
+                case FloydErrorCodes.HealthCheckFailed: return EngineErrorIds.HealthCheckFailed;
+                case FloydErrorCodes.RevertFailed: return EngineErrorIds.ActivationRevertFailed;
+                case FloydErrorCodes.PackageUnsafe:
+                case FloydErrorCodes.PackageTooLarge:
+                case FloydErrorCodes.PackageInvalid: return EngineErrorIds.PackageRejectedByAgent;
+                default: return null;
+            }
+        }
 
         private static bool IsSignatureRejection(FloydException ex) =>
             ex.StatusCode == 401 || Mentions(ex.AgentErrorCode, "signature") || Mentions(ex.AgentErrorCode, "timestamp") ||

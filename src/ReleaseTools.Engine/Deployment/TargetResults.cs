@@ -27,6 +27,10 @@ namespace ReleaseTools.Engine.Deployment
                 FailedStep = record.FailedStep,
                 Error = record.Error,
                 ErrorId = errorId,
+                HealthGatePassed = target.Activation?.HealthGatePassed,
+                FailedCheck = target.Activation?.FailedCheck,
+                AgentDetail = target.Activation?.AgentDetail,
+                RevertedTo = target.Activation?.RevertedTo,
             };
         }
     }

@@ -41,5 +41,7 @@ namespace ReleaseTools.Engine.Deployment
         /// <summary>The state last written to the store (only the run's own worker for this target writes it).</summary>
         public DeploymentTargetRecord Record { get; set; } = new DeploymentTargetRecord();
         public TargetResult? Result { get; set; }
+        /// <summary>What the agent reported about activation in this run (health gate, failed hook), for the result.</summary>
+        public ActivationOutcome? Activation { get; set; }
     }
 }

@@ -122,7 +122,7 @@ namespace ReleaseTools.Engine.Floyd
             }
 
             var fields = Fields(push.Service, push.Version, push.FVersion);
-            var fileName = Path.GetFileName(push.FilePath);
+            var fileName = string.IsNullOrEmpty(push.FileName) ? Path.GetFileName(push.FilePath) : push.FileName!;
             var text = await SendMultipartAsync(endpoint, FloydStep.Package, Options.PackageTimeout, FloydProtocol.PackagePath,
                 fields, fileName, length, () => new FileStream(push.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true),
                 push.Md5, cancellationToken).ConfigureAwait(false);
@@ -140,11 +140,26 @@ namespace ReleaseTools.Engine.Floyd
                 null, cancellationToken).ConfigureAwait(false);
         }
 
-        public async Task ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken)
+        public async Task<ActivationResult> ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken)
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
             var body = new ActivateRequestBody { Service = request.Service, Version = request.Version, FVersion = request.FVersion };
-            await SendJsonAsync(endpoint, FloydStep.Activate, Options.ActivateTimeout, FloydProtocol.ActivatePath, body, cancellationToken).ConfigureAwait(false);
+            var text = await SendJsonAsync(endpoint, FloydStep.Activate, Options.ActivateTimeout, FloydProtocol.ActivatePath, body, cancellationToken).ConfigureAwait(false);
+            var response = Deserialize<ActivateResponseBody>(endpoint, FloydStep.Activate, text);
+            return new ActivationResult
+            {
+                HealthCheck = response.HealthCheck,
+                PreviousVersion = response.PreviousVersion,
+                Hooks = (response.Hooks ?? new List<HookReportBody>()).Select(h => new HookRun
+                {
+                    Stage = h.Stage ?? "",
+                    Source = h.Source ?? "",
+                    ExitCode = h.ExitCode,
+                    TimedOut = h.TimedOut,
+                    Duration = TimeSpan.FromMilliseconds(h.DurationMs),
+                    Output = h.Output ?? "",
+                }).ToList(),
+            };
         }
 
         public async Task<AgentStatus> GetStatusAsync(FloydEndpoint endpoint, CancellationToken cancellationToken)
@@ -330,11 +345,25 @@ namespace ReleaseTools.Engine.Floyd
         {
             string? code = null;
             string? agentMessage = null;
+            ActivationFailureReport? activation = null;
             try
             {
                 var error = JsonSerializer.Deserialize<ErrorBody>(text, FloydJson.Options);
                 code = error?.Error;
                 agentMessage = error?.Message;
+                if (error?.Activation is { } report)
+                {
+                    activation = new ActivationFailureReport
+                    {
+                        FailedStep = report.FailedStep ?? "",
+                        Detail = report.Detail ?? "",
+                        Output = report.Output ?? "",
+                        Reverted = report.Reverted,
+                        ActiveVersion = report.ActiveVersion,
+                        ActiveFVersion = report.ActiveFVersion,
+                        RevertDetail = report.RevertDetail,
+                    };
+                }
             }
             catch (JsonException)
             {
@@ -346,7 +375,7 @@ namespace ReleaseTools.Engine.Floyd
             var what = code == null ? agentMessage : $"{code}: {agentMessage}";
             return new FloydException(endpoint.InstanceId, step,
                 $"Floyd {Describe(step)} to {Where(endpoint)} was refused with HTTP {status}{(string.IsNullOrEmpty(what) ? "." : " (" + what + ")")}",
-                statusCode: status, agentErrorCode: code, agentMessage: agentMessage, isTransient: transient);
+                statusCode: status, agentErrorCode: code, agentMessage: agentMessage, isTransient: transient) { Activation = activation };
         }
 
         private static T Deserialize<T>(FloydEndpoint endpoint, FloydStep step, string text) where T : class

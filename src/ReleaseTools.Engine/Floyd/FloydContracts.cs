@@ -39,8 +39,11 @@ namespace ReleaseTools.Engine.Floyd
         public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(30);
         public TimeSpan PackageTimeout { get; init; } = TimeSpan.FromSeconds(300);
         public TimeSpan ConfigTimeout { get; init; } = TimeSpan.FromSeconds(60);
-        /// <summary>Activation and status requests (small JSON exchanges, but activation may wait for a store lock).</summary>
-        public TimeSpan ActivateTimeout { get; init; } = TimeSpan.FromSeconds(60);
+        /// <summary>
+        /// Activation: the agent unpacks the package, runs the service's hooks and waits for its health gate before it
+        /// answers, so this bounds all of that together.
+        /// </summary>
+        public TimeSpan ActivateTimeout { get; init; } = TimeSpan.FromMinutes(15);
         public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(10);
         /// <summary>Connections kept per agent; pushes to one agent share them.</summary>
         public int MaxConnectionsPerServer { get; init; } = 16;
@@ -74,6 +77,8 @@ namespace ReleaseTools.Engine.Floyd
         public string FilePath { get; init; } = "";
         /// <summary>MD5 of the file as lowercase hex (sent base64 in the Content-MD5 header).</summary>
         public string Md5 { get; init; } = "";
+        /// <summary>The package's own name (e.g. web-1.5.0.tar.gz): tells the agent how to unpack it. Null: the file's name.</summary>
+        public string? FileName { get; init; }
     }
 
     public sealed record ConfigPush
@@ -90,6 +95,42 @@ namespace ReleaseTools.Engine.Floyd
         public string Service { get; init; } = "";
         public string Version { get; init; } = "";
         public string FVersion { get; init; } = "";
+    }
+
+    /// <summary>What a successful activation did on the agent.</summary>
+    public sealed record ActivationResult
+    {
+        /// <summary>"passed", "none" (the service has no health gate) or "unchanged" (the release was already active).</summary>
+        public string? HealthCheck { get; init; }
+        public string? PreviousVersion { get; init; }
+        public IReadOnlyList<HookRun> Hooks { get; init; } = Array.Empty<HookRun>();
+    }
+
+    public sealed record HookRun
+    {
+        /// <summary>beforeActivate, activate or afterActivate.</summary>
+        public string Stage { get; init; } = "";
+        /// <summary>"config" (the agent config file) or "package" (a script shipped in the package).</summary>
+        public string Source { get; init; } = "";
+        public int? ExitCode { get; init; }
+        public bool TimedOut { get; init; }
+        public TimeSpan Duration { get; init; }
+        public string Output { get; init; } = "";
+    }
+
+    /// <summary>The agent's account of a failed activation (docs/floyd-protocol.md §5.5).</summary>
+    public sealed record ActivationFailureReport
+    {
+        /// <summary>unpack, beforeActivate, activate, afterActivate or healthCheck.</summary>
+        public string FailedStep { get; init; } = "";
+        public string Detail { get; init; } = "";
+        /// <summary>The failed hook's last output or the health check's last response excerpt.</summary>
+        public string Output { get; init; } = "";
+        /// <summary>The agent went back to the previous release and it passed its checks again.</summary>
+        public bool Reverted { get; init; }
+        public string? ActiveVersion { get; init; }
+        public string? ActiveFVersion { get; init; }
+        public string? RevertDetail { get; init; }
     }
 
     public sealed record AgentHealth

@@ -33,5 +33,7 @@ namespace ReleaseTools.Engine.Floyd
         public bool IsTransient { get; }
         /// <summary>No answer at all from the agent (refused, unresolvable, timed out before a response).</summary>
         public bool IsUnreachable { get; }
+        /// <summary>The agent's report when an activation failed (hook, health gate, unsafe package); null otherwise.</summary>
+        public ActivationFailureReport? Activation { get; init; }
     }
 }

@@ -70,6 +70,18 @@ namespace ReleaseTools.Engine.Floyd
         public const string BodyTooLarge = "body_too_large";
         public const string PackageMissing = "package_missing";
         public const string ConfigMissing = "config_missing";
+        /// <summary>A hook failed or timed out; the agent went back to the previous release.</summary>
+        public const string HookFailed = "hook_failed";
+        /// <summary>The health gate did not pass; the agent went back to the previous release.</summary>
+        public const string HealthCheckFailed = "health_check_failed";
+        /// <summary>Activation failed and going back to the previous release failed too: the service needs a person.</summary>
+        public const string RevertFailed = "revert_failed";
+        /// <summary>The archive has an entry escaping the release directory, a link pointing outside, a device file or a duplicate.</summary>
+        public const string PackageUnsafe = "package_unsafe";
+        /// <summary>The archive expands to more than the service's limit.</summary>
+        public const string PackageTooLarge = "package_too_large";
+        /// <summary>The package's name says zip or tar.gz but its bytes are not a readable archive of that kind.</summary>
+        public const string PackageInvalid = "package_invalid";
         public const string ReplayCacheFull = "replay_cache_full";
         public const string NotFound = "not_found";
         public const string InternalError = "internal_error";

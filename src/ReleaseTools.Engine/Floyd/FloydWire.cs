@@ -49,6 +49,41 @@ namespace ReleaseTools.Engine.Floyd.Wire
         [JsonPropertyName("fversion")] public string? FVersion { get; set; }
         [JsonPropertyName("previousVersion")] public string? PreviousVersion { get; set; }
         [JsonPropertyName("previousFVersion")] public string? PreviousFVersion { get; set; }
+        /// <summary>"passed" when the service's health gate passed, "none" when the service has no gate.</summary>
+        [JsonPropertyName("healthCheck")] public string? HealthCheck { get; set; }
+        /// <summary>The hooks that ran, in order.</summary>
+        [JsonPropertyName("hooks")] public List<HookReportBody> Hooks { get; set; } = new List<HookReportBody>();
+    }
+
+    /// <summary>One hook run by an activation: its stage, exit code and the last few KiB of its output.</summary>
+    public sealed class HookReportBody
+    {
+        [JsonPropertyName("stage")] public string? Stage { get; set; }
+        /// <summary>"config" for a hook of the agent config file, "package" for one shipped in the package.</summary>
+        [JsonPropertyName("source")] public string? Source { get; set; }
+        /// <summary>Null when the hook did not exit by itself (timed out).</summary>
+        [JsonPropertyName("exitCode")] public int? ExitCode { get; set; }
+        [JsonPropertyName("timedOut")] public bool TimedOut { get; set; }
+        [JsonPropertyName("durationMs")] public long DurationMs { get; set; }
+        [JsonPropertyName("output")] public string? Output { get; set; }
+    }
+
+    /// <summary>The <c>activation</c> member of a hook_failed, health_check_failed, revert_failed or package_* error body.</summary>
+    public sealed class ActivationFailureBody
+    {
+        /// <summary>unpack, beforeActivate, activate, afterActivate or healthCheck.</summary>
+        [JsonPropertyName("failedStep")] public string? FailedStep { get; set; }
+        /// <summary>One line for a person: the command and its exit code, or the check and what it saw.</summary>
+        [JsonPropertyName("detail")] public string? Detail { get; set; }
+        /// <summary>The failed hook's last output, or the health check's last response body excerpt.</summary>
+        [JsonPropertyName("output")] public string? Output { get; set; }
+        /// <summary>True when the agent switched back to the previous release and it passed its gate again.</summary>
+        [JsonPropertyName("reverted")] public bool Reverted { get; set; }
+        /// <summary>The release active after the failure (the previous one when reverted), null if none.</summary>
+        [JsonPropertyName("activeVersion")] public string? ActiveVersion { get; set; }
+        [JsonPropertyName("activeFVersion")] public string? ActiveFVersion { get; set; }
+        /// <summary>With revert_failed: what went wrong while going back.</summary>
+        [JsonPropertyName("revertDetail")] public string? RevertDetail { get; set; }
     }
 
     public sealed class PackageReceiptBody
@@ -96,5 +131,7 @@ namespace ReleaseTools.Engine.Floyd.Wire
     {
         [JsonPropertyName("error")] public string? Error { get; set; }
         [JsonPropertyName("message")] public string? Message { get; set; }
+        /// <summary>Present on activation failures only.</summary>
+        [JsonPropertyName("activation")] public ActivationFailureBody? Activation { get; set; }
     }
 }

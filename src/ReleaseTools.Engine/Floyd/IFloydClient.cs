@@ -11,8 +11,11 @@ namespace ReleaseTools.Engine.Floyd
         Task<PingResponse> PingAsync(FloydEndpoint endpoint, PingRequest request, CancellationToken cancellationToken);
         Task PushPackageAsync(FloydEndpoint endpoint, PackagePush push, CancellationToken cancellationToken);
         Task PushConfigAsync(FloydEndpoint endpoint, ConfigPush push, CancellationToken cancellationToken);
-        /// <summary>Switches the agent's active release for the service atomically; fails if the package or config is missing.</summary>
-        Task ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken);
+        /// <summary>
+        /// Has the agent install and start the release: unpack, switch, hooks, health gate. Fails with the agent's
+        /// activation report (<see cref="FloydException.Activation"/>) when a hook or the gate failed and it went back.
+        /// </summary>
+        Task<ActivationResult> ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken);
         Task<AgentStatus> GetStatusAsync(FloydEndpoint endpoint, CancellationToken cancellationToken);
     }
 }

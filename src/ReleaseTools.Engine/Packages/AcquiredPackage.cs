@@ -1,3 +1,5 @@
+using System;
+
 namespace ReleaseTools.Engine.Packages
 {
     /// <summary>A package on local disk, ready to stream to agents.</summary>
@@ -10,6 +12,26 @@ namespace ReleaseTools.Engine.Packages
         public string Md5 { get; init; } = "";
         public long Length { get; init; }
         public bool FromCache { get; init; }
+
+        /// <summary>
+        /// The package's own file name, from the last segment of its URL or path (web-1.5.0.tar.gz); the agent unpacks by
+        /// it. "package" when the source names no file.
+        /// </summary>
+        public string FileName
+        {
+            get
+            {
+                var source = Source;
+                if (Uri.TryCreate(source, UriKind.Absolute, out var uri) && !uri.IsFile)
+                {
+                    source = Uri.UnescapeDataString(uri.AbsolutePath);
+                }
+
+                var name = source.Replace('\\', '/');
+                name = name.Substring(name.LastIndexOf('/') + 1);
+                return name.Length == 0 ? "package" : name;
+            }
+        }
     }
 
     /// <summary>What validation learned about a package without downloading it.</summary>

@@ -84,6 +84,10 @@ namespace ReleaseTools.Hosting
                 EngineErrorIds.NoPreviousRelease => ErrorCategory.ObjectNotFound,
                 EngineErrorIds.ReleaseNotInHistory => ErrorCategory.ObjectNotFound,
                 EngineErrorIds.DeploymentCancelled => ErrorCategory.OperationStopped,
+                EngineErrorIds.ActivationHookFailed => ErrorCategory.InvalidResult,
+                EngineErrorIds.HealthCheckFailed => ErrorCategory.InvalidResult,
+                EngineErrorIds.ActivationRevertFailed => ErrorCategory.InvalidResult,
+                EngineErrorIds.PackageRejectedByAgent => ErrorCategory.SecurityError,
                 _ => ErrorCategory.InvalidOperation,
             };
         }
@@ -105,7 +109,11 @@ namespace ReleaseTools.Hosting
                 ? $"Test-ServiceInstance -InstanceId {result.InstanceId} shows whether its agent answers; once it does, {retry}"
                 : result.ErrorId == EngineErrorIds.FloydSignatureRejected
                     ? $"Check that the agent trusts the public half of the key in use (-PrivateKeyPath or RELEASETOOLS_PRIVATE_KEY) and the same -SignatureAlgorithm, then {retry}"
-                    : $"Fix the cause above, then {retry}";
+                    : result.ErrorId == EngineErrorIds.ActivationRevertFailed
+                        ? $"The instance may not be serving: look at the service and the agent's log on {result.InstanceId} now; the result's AgentDetail has the hook output."
+                        : result.RevertedTo != null
+                            ? $"The instance runs {result.RevertedTo} again; the result's FailedCheck and AgentDetail say what failed. Fix the release, then deploy again."
+                            : $"Fix the cause above, then {retry}";
         }
 
         public static string StoreHint =>

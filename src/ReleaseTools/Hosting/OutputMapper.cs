@@ -44,6 +44,10 @@ namespace ReleaseTools.Hosting
             FailedStep = result.FailedStep,
             Error = result.Error,
             ErrorId = result.ErrorId,
+            HealthGatePassed = result.HealthGatePassed,
+            FailedCheck = result.FailedCheck,
+            AgentDetail = result.AgentDetail,
+            RevertedTo = result.RevertedTo,
             Operation = ByName<ReleaseOperation>(result.Operation),
             DeploymentId = result.DeploymentId,
         };

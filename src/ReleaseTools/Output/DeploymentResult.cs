@@ -20,6 +20,14 @@ namespace ReleaseTools
         public string? FailedStep { get; set; }
         public string? Error { get; set; }
         public string? ErrorId { get; set; }
+        /// <summary>True when the service's health gate passed on the agent, false when it failed, null when the service has none (or activation stopped before it).</summary>
+        public bool? HealthGatePassed { get; set; }
+        /// <summary>The activation step that failed on the agent: unpack, beforeActivate, activate, afterActivate or healthCheck.</summary>
+        public string? FailedCheck { get; set; }
+        /// <summary>The agent's account of the failed activation, with the hook's or check's last output.</summary>
+        public string? AgentDetail { get; set; }
+        /// <summary>The version the agent went back to after a failed activation; the instance runs it again.</summary>
+        public string? RevertedTo { get; set; }
         public ReleaseOperation Operation { get; set; }
         public string DeploymentId { get; set; } = "";
 

@@ -75,7 +75,7 @@ internal sealed record TestRelease(string Service, string Environment, string Ve
     {
         var bytes = new byte[packageBytes];
         new Random(HashCode.Combine(service, version, seed)).NextBytes(bytes);
-        var path = temp.WriteFile($"packages/{service}-{version}-{seed}.zip", bytes);
+        var path = temp.WriteFile($"packages/{service}-{version}-{seed}.bin", bytes);
         var config = Encoding.UTF8.GetBytes(configText ?? $"service: {service}\nversion: {version}\n");
         var fversion = global::ReleaseTools.Engine.Floyd.FVersion.Compute(service, environment, version, global::ReleaseTools.Engine.Floyd.FVersion.ConfigIdentity(config));
         return new TestRelease(service, environment, version, path, Convert.ToHexStringLower(MD5.HashData(bytes)), "app.yaml", config, fversion);

@@ -14,7 +14,7 @@ public sealed class AgentStorageTests
     [Fact]
     public async Task Retention_keeps_the_active_and_previous_releases_and_drops_older_ones()
     {
-        await using var harness = await AgentHarness.StartAsync(o => o with { KeepReleases = 1, PendingGrace = TimeSpan.Zero });
+        await using var harness = await AgentHarness.StartAsync(o => o with { KeepReleases = 1 });
         using var client = harness.CreateClient();
         var releases = Enumerable.Range(1, 4).Select(i => TestRelease.Create(harness.Temp, "billing", $"{i}.0.0")).ToArray();
 
@@ -41,7 +41,7 @@ public sealed class AgentStorageTests
     [Fact]
     public async Task Retention_keeps_the_requested_number_of_recent_releases()
     {
-        await using var harness = await AgentHarness.StartAsync(o => o with { KeepReleases = 3, PendingGrace = TimeSpan.Zero });
+        await using var harness = await AgentHarness.StartAsync(o => o with { KeepReleases = 3 });
         using var client = harness.CreateClient();
 
         foreach (var i in Enumerable.Range(1, 6))
@@ -58,19 +58,19 @@ public sealed class AgentStorageTests
     {
         using var temp = new TempDirectory("floyd-retention");
         var clock = new FixedTimeProvider(DateTimeOffset.UtcNow);
-        var options = new FloydAgentOptions { DataDirectory = temp.Combine("data"), KeepReleases = 0, PendingGrace = TimeSpan.FromMinutes(10), TimeProvider = clock };
+        var options = new FloydAgentOptions { DataDirectory = temp.Combine("data"), KeepReleases = 0, TimeProvider = clock };
         var repository = new ReleaseRepository(options, NullLogger<ReleaseRepository>.Instance);
         repository.Initialize();
         await StoreReleaseAsync(repository, "billing", "1.0.0", "fv1", seed: 1);
-        await StoreReleaseAsync(repository, "billing", "2.0.0", "fv2", seed: 2);
-        await StoreReleaseAsync(repository, "billing", "3.0.0", "fv3", seed: 3);
         await repository.ActivateAsync("billing", "1.0.0", "fv1", CancellationToken.None);
+        await StoreReleaseAsync(repository, "billing", "2.0.0", "fv2", seed: 2);
         await repository.ActivateAsync("billing", "2.0.0", "fv2", CancellationToken.None);
         clock.Now += TimeSpan.FromHours(2);
 
-        // 3.0.0's package arrived long ago; its config is arriving right now.
+        // 3.0.0's config arrives while 4.0.0 is activated (keep-releases 0 keeps nothing that is not protected).
         using (repository.BeginReceive("billing", "3.0.0", "fv3", md5: null))
         {
+            await StoreReleaseAsync(repository, "billing", "3.0.0", "fv3", seed: 3);
             await StoreReleaseAsync(repository, "billing", "4.0.0", "fv4", seed: 4);
             clock.Now += TimeSpan.FromHours(2);
             await repository.ActivateAsync("billing", "4.0.0", "fv4", CancellationToken.None);

@@ -122,7 +122,7 @@ public sealed class DeploymentWorld : IAsyncDisposable
 
     public static byte[] PackageContent(string version) => PackageServer.RandomBytes(PackageBytes, version.GetHashCode(StringComparison.Ordinal));
 
-    public static string PackagePath(string version) => $"packages/{Service}/{version}/{Service}-{version}.zip";
+    public static string PackagePath(string version) => $"packages/{Service}/{version}/{Service}-{version}.bin";
 
     public RunSettings Settings(int throttle = 4, int? batchSize = null, FailurePolicy? policy = null) => new()
     {

@@ -225,10 +225,10 @@ public class InstanceStepRunnerTests
             return Task.CompletedTask;
         }
 
-        public Task ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken)
+        public Task<ActivationResult> ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken)
         {
             Calls.Add("activate");
-            return Task.CompletedTask;
+            return Task.FromResult(new ActivationResult { HealthCheck = "none" });
         }
 
         public Task<AgentStatus> GetStatusAsync(FloydEndpoint endpoint, CancellationToken cancellationToken) => Task.FromResult(new AgentStatus());
