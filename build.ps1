@@ -1,3 +1,4 @@
+#Requires -Version 7.4
 <#
 .SYNOPSIS
     Builds, tests, documents and packages the ReleaseTools module.
@@ -9,35 +10,54 @@
                       when one of them is missing.
     -Test             Builds, runs every xunit test (dotnet test ReleaseTools.sln), then the Pester suite in
                       tests/Pester in a fresh child pwsh against the built module (a loaded module cannot be
-                      unloaded, so it must not be this session).
-    -Docs             Builds, then turns docs/ReleaseTools/*.md into en-US/ReleaseTools.dll-Help.xml with PlatyPS
-                      (Install-Module platyPS), and checks the module folder with Test-ModuleManifest.
-    -Package          -Docs, then zips the module folder to out/ReleaseTools.<version>.zip.
+                      unloaded, so it must not be this session). Pester comes from NuGet (the version pinned in
+                      tests/Pester/Pester.Dependencies.csproj). Ends with one line that counts both suites:
+                      "Tests: N passed, N failed, N skipped", and fails when any test failed.
+    -Docs             Regenerates module/ReleaseTools.dll-Help.xml (the external help that every build copies into
+                      the module's en-US folder) from docs/ReleaseTools/*.md with platyPS 0.14, then builds.
+                      Run it after changing a help page or a cmdlet's parameters.
+    -Package          Builds, then writes out/ReleaseTools.<version>.nupkg with PSResourceGet's
+                      Compress-PSResource: the package Publish-PSResource and Install-PSResource take.
     -Clean            Removes build output (dotnet clean and the module folder).
 
 .EXAMPLE
     ./build.ps1
 
+    Builds the module into out/ReleaseTools/<version>/.
+
 .EXAMPLE
-    ./build.ps1 -Test -Configuration Debug
+    dotnet tool restore; dotnet pwsh ./build.ps1 -Test
+
+    Runs every test, xunit and Pester, with the pwsh pinned in .config/dotnet-tools.json.
+
+.EXAMPLE
+    ./build.ps1 -Package
+
+    Writes out/ReleaseTools.<version>.nupkg.
 #>
 [CmdletBinding(DefaultParameterSetName = 'Build')]
 param(
+    # Builds the module (the default).
     [Parameter(ParameterSetName = 'Build')]
     [switch] $Build,
 
+    # Builds, then runs the xunit and the Pester suites.
     [Parameter(ParameterSetName = 'Test', Mandatory)]
     [switch] $Test,
 
+    # Regenerates the external help from docs/ReleaseTools/*.md (needs platyPS 0.14), then builds.
     [Parameter(ParameterSetName = 'Docs', Mandatory)]
     [switch] $Docs,
 
+    # Builds, then writes the module's .nupkg.
     [Parameter(ParameterSetName = 'Package', Mandatory)]
     [switch] $Package,
 
+    # Removes build output.
     [Parameter(ParameterSetName = 'Clean', Mandatory)]
     [switch] $Clean,
 
+    # The build configuration.
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release'
 )
@@ -51,6 +71,7 @@ $moduleVersion = (Import-PowerShellDataFile -Path (Join-Path -Path $repositoryRo
 $buildRoot = if ($env:RT_BUILD_ROOT) { $env:RT_BUILD_ROOT } else { $repositoryRoot }
 $outputRoot = Join-Path -Path $buildRoot -ChildPath 'out'
 $moduleDirectory = Join-Path -Path $outputRoot -ChildPath "ReleaseTools/$moduleVersion"
+$testResultsDirectory = Join-Path -Path $outputRoot -ChildPath 'TestResults'
 $agentAssembly = if ($env:RT_BUILD_ROOT) {
     Join-Path -Path $env:RT_BUILD_ROOT -ChildPath "bin/ReleaseTools.Agent/$Configuration/net10.0/ReleaseTools.Agent.dll"
 }
@@ -73,33 +94,87 @@ function Invoke-ModuleBuild {
     Write-Verbose -Message "Module assembled at $moduleDirectory"
 }
 
-function Invoke-PesterSuite {
-    $pwsh = (Get-Process -Id $PID).Path
-    $environment = @{
-        RELEASETOOLS_MODULE_DIR = $moduleDirectory
-        RELEASETOOLS_AGENT_DLL  = $agentAssembly
+function Get-TestCount {
+    <# Passed, failed and skipped counts of every .trx file that dotnet test wrote into a folder. #>
+    param([Parameter(Mandatory)] [string] $Directory)
+
+    $count = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($file in Get-ChildItem -Path $Directory -Filter '*.trx' -File -ErrorAction SilentlyContinue) {
+        $counters = ([xml](Get-Content -Path $file.FullName -Raw)).TestRun.ResultSummary.Counters
+        $count.Passed += [int]$counters.passed
+        $count.Failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        $count.Skipped += [int]$counters.notExecuted
     }
-    foreach ($name in $environment.Keys) {
-        Set-Item -Path "Env:$name" -Value $environment[$name]
+    $count
+}
+
+function Invoke-XunitSuite {
+    <# Runs every xunit test; returns the counts (a failing test does not stop the Pester suite from running). #>
+    $directory = Join-Path -Path $testResultsDirectory -ChildPath 'xunit'
+    if (Test-Path -Path $directory) {
+        Remove-Item -Path $directory -Recurse -Force
     }
-    $command = "`$configuration = New-PesterConfiguration; " +
-        "`$configuration.Run.Path = '$(Join-Path -Path $repositoryRoot -ChildPath 'tests/Pester')'; " +
-        "`$configuration.Run.Exit = `$true; `$configuration.Output.Verbosity = 'Detailed'; " +
-        'Invoke-Pester -Configuration $configuration'
-    & $pwsh -NoProfile -NonInteractive -Command $command
+    # Out-Host: dotnet's lines go to the console, not into this function's output.
+    & dotnet test $solution -c $Configuration --no-build --logger 'trx' --results-directory $directory | Out-Host
+    $exitCode = $LASTEXITCODE
+    $count = Get-TestCount -Directory $directory
+    if ($exitCode -ne 0 -and $count.Failed -eq 0) {
+        # dotnet test failed without a failed test (a crashed test host, a build error): count it as one failure.
+        $count.Failed = 1
+    }
+    $count
+}
+
+function Get-PesterModulePath {
+    <#
+        The Pester module pinned by tests/Pester/Pester.Dependencies.csproj, restored from NuGet; the package keeps
+        the module in its tools/ folder.
+    #>
+    $project = Join-Path -Path $repositoryRoot -ChildPath 'tests/Pester/Pester.Dependencies.csproj'
+    & dotnet restore $project | Out-Host
     if ($LASTEXITCODE -ne 0) {
-        throw "The Pester suite failed ($LASTEXITCODE failed tests or an error)."
+        throw "Pester is absent: 'dotnet restore $project' failed, so the Pester module could not be fetched from NuGet. Fix the restore (is a NuGet source reachable?) and run ./build.ps1 -Test again."
     }
+    $properties = (& dotnet msbuild $project -getProperty:NuGetPackageRoot -getProperty:PesterVersion | ConvertFrom-Json).Properties
+    $manifest = Join-Path -Path $properties.NuGetPackageRoot -ChildPath "pester/$($properties.PesterVersion)/tools/Pester.psd1"
+    if (-not (Test-Path -Path $manifest)) {
+        throw "Pester is absent: the restore succeeded but $manifest does not exist. Remove $(Split-Path -Path $manifest -Parent | Split-Path -Parent) and run ./build.ps1 -Test again."
+    }
+    $manifest
+}
+
+function Invoke-PesterSuite {
+    <# Runs tests/Pester in a fresh child pwsh (the real executable in $PSHOME, also when this pwsh is the dotnet tool); returns the counts. #>
+    $pesterManifest = Get-PesterModulePath
+    $pwsh = Join-Path -Path $PSHOME -ChildPath $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
+    $summaryPath = Join-Path -Path $testResultsDirectory -ChildPath 'pester-summary.json'
+    $null = New-Item -Path $testResultsDirectory -ItemType Directory -Force
+    Remove-Item -Path $summaryPath -ErrorAction SilentlyContinue
+
+    $env:RELEASETOOLS_MODULE_DIR = $moduleDirectory
+    $env:RELEASETOOLS_AGENT_DLL = $agentAssembly
+    & $pwsh -NoProfile -NonInteractive -File (Join-Path -Path $repositoryRoot -ChildPath 'tests/Pester/Invoke-PesterSuite.ps1') `
+        -PesterManifest $pesterManifest -SummaryPath $summaryPath -ResultPath (Join-Path -Path $testResultsDirectory -ChildPath 'pester.xml') | Out-Host
+    $exitCode = $LASTEXITCODE
+    if (-not (Test-Path -Path $summaryPath)) {
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    }
+    $count = Get-Content -Path $summaryPath -Raw | ConvertFrom-Json
+    if ($exitCode -ne 0 -and $count.Failed -eq 0) {
+        $count.Failed = 1
+    }
+    $count
 }
 
 function Invoke-HelpGeneration {
-    if (-not (Get-Module -ListAvailable -Name platyPS)) {
-        throw 'PlatyPS is not installed. Install it with: Install-Module -Name platyPS -Scope CurrentUser'
+    <# docs/ReleaseTools/*.md -> module/ReleaseTools.dll-Help.xml, which the build copies into en-US/. #>
+    if (-not (Get-Module -ListAvailable -Name platyPS | Where-Object { $_.Version -lt [version]'1.0' })) {
+        throw "platyPS 0.14 is not installed. Install it with 'Install-PSResource -Name platyPS -Version 0.14.2' and run ./build.ps1 -Docs again."
     }
-    Import-Module -Name platyPS
-    $helpDirectory = Join-Path -Path $moduleDirectory -ChildPath 'en-US'
-    $null = New-ExternalHelp -Path (Join-Path -Path $repositoryRoot -ChildPath 'docs/ReleaseTools') -OutputPath $helpDirectory -Force
-    Write-Verbose -Message "External help written to $helpDirectory"
+    Import-Module -Name platyPS -MaximumVersion 0.99
+    $help = New-ExternalHelp -Path (Join-Path -Path $repositoryRoot -ChildPath 'docs/ReleaseTools') -OutputPath ([System.IO.Path]::GetTempPath()) -Force
+    Move-Item -Path $help.FullName -Destination (Join-Path -Path $repositoryRoot -ChildPath 'module/ReleaseTools.dll-Help.xml') -Force
+    Write-Verbose -Message 'External help written to module/ReleaseTools.dll-Help.xml'
 }
 
 if ($Clean) {
@@ -110,21 +185,33 @@ if ($Clean) {
     return
 }
 
-if ($Build -or $Test -or $Docs -or $Package -or $PSCmdlet.ParameterSetName -eq 'Build') {
-    Invoke-ModuleBuild
-}
-
-if ($Test) {
-    Invoke-DotNet -ArgumentList @('test', $solution, '-c', $Configuration, '--no-build')
-    Invoke-PesterSuite
-}
-
-if ($Docs -or $Package) {
+if ($Docs) {
     Invoke-HelpGeneration
 }
 
+Invoke-ModuleBuild
+
+if ($Test) {
+    $xunit = Invoke-XunitSuite
+    $pester = Invoke-PesterSuite
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed
+    $skipped = $xunit.Skipped + $pester.Skipped
+    Write-Information -MessageData "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped" -InformationAction Continue
+    Write-Information -MessageData "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped" -InformationAction Continue
+    Write-Information -MessageData "Tests: $passed passed, $failed failed, $skipped skipped" -InformationAction Continue
+    if ($failed -gt 0) {
+        throw "$failed test(s) failed."
+    }
+    if ($passed -eq 0) {
+        throw 'No test ran.'
+    }
+}
+
 if ($Package) {
-    $archive = Join-Path -Path $outputRoot -ChildPath "ReleaseTools.$moduleVersion.zip"
-    Compress-Archive -Path (Join-Path -Path $moduleDirectory -ChildPath '*') -DestinationPath $archive -Force
-    Get-Item -Path $archive
+    $null = New-Item -Path $outputRoot -ItemType Directory -Force
+    $nupkg = Join-Path -Path $outputRoot -ChildPath "ReleaseTools.$moduleVersion.nupkg"
+    Remove-Item -Path $nupkg -ErrorAction SilentlyContinue
+    Compress-PSResource -Path $moduleDirectory -DestinationPath $outputRoot
+    Get-Item -Path $nupkg
 }

@@ -5,7 +5,7 @@ using ReleaseTools.Hosting;
 namespace ReleaseTools.Commands
 {
     /// <summary>Lists the releases an instance was moved to, newest first, with the deployment or rollback that moved it.</summary>
-    [Cmdlet(VerbsCommon.Get, "InstanceVersionHistory", HelpUri = "https://example.invalid/releasetools/docs/Get-InstanceVersionHistory")]
+    [Cmdlet(VerbsCommon.Get, "InstanceVersionHistory")]
     [OutputType(typeof(VersionHistoryEntry))]
     public sealed class GetInstanceVersionHistoryCommand : ReleaseToolsCmdlet
     {

@@ -8,7 +8,7 @@ using ReleaseTools.Hosting;
 namespace ReleaseTools.Commands
 {
     /// <summary>Lists recorded deployment and rollback runs, newest first, with their per-batch and per-instance state.</summary>
-    [Cmdlet(VerbsCommon.Get, "ReleaseDeployment", DefaultParameterSetName = ListSet, HelpUri = "https://example.invalid/releasetools/docs/Get-ReleaseDeployment")]
+    [Cmdlet(VerbsCommon.Get, "ReleaseDeployment", DefaultParameterSetName = ListSet)]
     [OutputType(typeof(ReleaseDeployment))]
     public sealed class GetReleaseDeploymentCommand : ReleaseToolsCmdlet
     {

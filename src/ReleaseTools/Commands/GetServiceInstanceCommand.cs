@@ -9,7 +9,7 @@ using ReleaseTools.Hosting;
 namespace ReleaseTools.Commands
 {
     /// <summary>Lists registered service instances and the version each runs. -Service, -Environment and -InstanceId accept wildcards.</summary>
-    [Cmdlet(VerbsCommon.Get, "ServiceInstance", HelpUri = "https://example.invalid/releasetools/docs/Get-ServiceInstance")]
+    [Cmdlet(VerbsCommon.Get, "ServiceInstance")]
     [OutputType(typeof(ServiceInstance))]
     public sealed class GetServiceInstanceCommand : ReleaseToolsCmdlet
     {

@@ -14,7 +14,7 @@ namespace ReleaseTools.Commands
     /// each finishes.
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "Deployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
-        DefaultParameterSetName = BatchSizeSet, HelpUri = "https://example.invalid/releasetools/docs/Invoke-Deployment")]
+        DefaultParameterSetName = BatchSizeSet)]
     [OutputType(typeof(DeploymentResult))]
     public sealed class InvokeDeploymentCommand : TargetedDeploymentCommandBase
     {

@@ -12,7 +12,7 @@ namespace ReleaseTools.Commands
     /// is recorded.
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "Rollback", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
-        DefaultParameterSetName = BatchSizeSet, HelpUri = "https://example.invalid/releasetools/docs/Invoke-Rollback")]
+        DefaultParameterSetName = BatchSizeSet)]
     [OutputType(typeof(DeploymentResult))]
     public sealed class InvokeRollbackCommand : TargetedDeploymentCommandBase
     {

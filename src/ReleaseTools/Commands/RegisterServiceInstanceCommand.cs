@@ -10,8 +10,7 @@ namespace ReleaseTools.Commands
     /// Adds an instance to the store, or updates its service, environment, host, port and tags if the id exists
     /// (its version history is kept). Binds inventory rows by property name: Import-Csv hosts.csv | Register-ServiceInstance.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Register, "ServiceInstance", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low,
-        HelpUri = "https://example.invalid/releasetools/docs/Register-ServiceInstance")]
+    [Cmdlet(VerbsLifecycle.Register, "ServiceInstance", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(ServiceInstance))]
     public sealed class RegisterServiceInstanceCommand : ReleaseToolsCmdlet
     {

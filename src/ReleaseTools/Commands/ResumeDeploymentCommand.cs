@@ -11,8 +11,7 @@ namespace ReleaseTools.Commands
     /// Retries only the instances of a failed, cancelled or interrupted run that did not succeed, with the same
     /// package and config. Each deployment id is resumed once, however many piped objects carry it.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Resume, "Deployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
-        HelpUri = "https://example.invalid/releasetools/docs/Resume-Deployment")]
+    [Cmdlet(VerbsLifecycle.Resume, "Deployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(DeploymentResult))]
     public sealed class ResumeDeploymentCommand : DeploymentCommandBase
     {

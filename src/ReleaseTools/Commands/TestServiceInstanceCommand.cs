@@ -11,7 +11,7 @@ namespace ReleaseTools.Commands
     /// Asks each instance's Floyd agent for its health and active release. An unreachable agent is a result
     /// (Reachable = false), not an error: this cmdlet exists to find those.
     /// </summary>
-    [Cmdlet(VerbsDiagnostic.Test, "ServiceInstance", HelpUri = "https://example.invalid/releasetools/docs/Test-ServiceInstance")]
+    [Cmdlet(VerbsDiagnostic.Test, "ServiceInstance")]
     [OutputType(typeof(InstanceHealth))]
     public sealed class TestServiceInstanceCommand : ReleaseToolsCmdlet
     {

@@ -4,8 +4,7 @@ using ReleaseTools.Hosting;
 namespace ReleaseTools.Commands
 {
     /// <summary>Removes instances from the store's registry. Their version history and deployment records stay.</summary>
-    [Cmdlet(VerbsLifecycle.Unregister, "ServiceInstance", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
-        HelpUri = "https://example.invalid/releasetools/docs/Unregister-ServiceInstance")]
+    [Cmdlet(VerbsLifecycle.Unregister, "ServiceInstance", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(ServiceInstance))]
     public sealed class UnregisterServiceInstanceCommand : ReleaseToolsCmdlet
     {

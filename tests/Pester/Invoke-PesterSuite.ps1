@@ -1,0 +1,50 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Runs the Pester suite in this folder and writes its counts where build.ps1 reads them.
+
+.DESCRIPTION
+    build.ps1 -Test starts this script in a fresh pwsh, so the module under test is loaded into a process of its
+    own (a loaded assembly cannot be unloaded). It imports the Pester module it is given (the one restored from
+    NuGet), runs every *.Tests.ps1 here, writes an NUnit XML report and a JSON summary with Passed, Failed and
+    Skipped, and exits with the number of failed tests.
+
+.EXAMPLE
+    pwsh -NoProfile -File tests/Pester/Invoke-PesterSuite.ps1 -PesterManifest ~/.nuget/packages/pester/5.7.1/tools/Pester.psd1 -SummaryPath ./out/TestResults/pester-summary.json
+#>
+[CmdletBinding()]
+param(
+    # Pester.psd1 of the Pester 5 module to run the suite with.
+    [Parameter(Mandatory)]
+    [string] $PesterManifest,
+
+    # Where to write the JSON summary (Passed, Failed, Skipped).
+    [Parameter(Mandatory)]
+    [string] $SummaryPath,
+
+    # Where to write the NUnit XML report; none when omitted.
+    [string] $ResultPath
+)
+
+$ErrorActionPreference = 'Stop'
+Import-Module -Name $PesterManifest -MinimumVersion 5.0 -MaximumVersion 5.99
+
+$configuration = New-PesterConfiguration
+$configuration.Run.Path = $PSScriptRoot
+$configuration.Run.PassThru = $true
+$configuration.Output.Verbosity = 'Detailed'
+if ($ResultPath) {
+    $configuration.TestResult.Enabled = $true
+    $configuration.TestResult.OutputFormat = 'NUnitXml'
+    $configuration.TestResult.OutputPath = $ResultPath
+}
+
+$result = Invoke-Pester -Configuration $configuration
+# A container that failed outside any test (a broken BeforeAll, a parse error) fails no test but must fail the run.
+$failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+[pscustomobject]@{
+    Passed  = $result.PassedCount
+    Failed  = $failed
+    Skipped = $result.SkippedCount + $result.NotRunCount
+} | ConvertTo-Json | Set-Content -Path $SummaryPath
+exit $failed
