@@ -1,12 +1,20 @@
 using System.Text.RegularExpressions;
+using System.Xml.Linq;
 using ReleaseTools.Testing;
 using Xunit;
 
 namespace ReleaseTools.Cmdlets.Tests;
 
-/// <summary>Every exported cmdlet and parameter has PlatyPS help in docs/ReleaseTools, so external help can be generated.</summary>
+/// <summary>
+/// Every exported cmdlet and parameter has PlatyPS help in docs/ReleaseTools, the committed external help
+/// (module/ReleaseTools.dll-Help.xml) says the same, and Get-Help on the built module shows it.
+/// </summary>
 public sealed class DocumentationTests : IClassFixture<ModulePackagingTests.Session>
 {
+    private const string Regenerate =
+        "Regenerate the external help from docs/ReleaseTools/*.md with './build.ps1 -Docs' (needs platyPS 0.14: " +
+        "Install-PSResource -Name platyPS -Version 0.14.2) and commit module/ReleaseTools.dll-Help.xml.";
+
     private static readonly string[] RequiredSections = { "SYNOPSIS", "SYNTAX", "DESCRIPTION", "EXAMPLES", "PARAMETERS", "INPUTS", "OUTPUTS", "NOTES", "RELATED LINKS" };
 
     private readonly PowerShellSession _shell;
@@ -78,6 +86,73 @@ public sealed class DocumentationTests : IClassFixture<ModulePackagingTests.Sess
 
         Assert.StartsWith("TOPIC", about.TrimStart(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_committed_external_help_says_what_the_markdown_pages_say()
+    {
+        var maml = XDocument.Load(Path.Combine(TestPaths.RepoRoot, "module", "ReleaseTools.dll-Help.xml"));
+        var exported = ExportedParameters().Keys.ToList();
+        var problems = new List<string>();
+        foreach (var cmdlet in exported)
+        {
+            var markdown = HelpPage(cmdlet);
+            var generated = CmdletHelp.FromMaml(maml, cmdlet);
+            if (markdown is null || generated is null)
+            {
+                problems.Add($"{cmdlet}: {(markdown is null ? "docs/ReleaseTools/" + cmdlet + ".md" : "module/ReleaseTools.dll-Help.xml")} has no help for it");
+                continue;
+            }
+
+            var difference = CmdletHelp.FirstDifference(CmdletHelp.FromMarkdown(cmdlet, markdown), generated);
+            if (difference is not null)
+            {
+                problems.Add($"{cmdlet}: {difference}");
+            }
+        }
+
+        problems.AddRange(CmdletHelp.CommandNames(maml).Except(exported).Select(c => $"{c}: in module/ReleaseTools.dll-Help.xml but not exported"));
+        Assert.True(problems.Count == 0, string.Join("\n", problems) + "\n" + Regenerate);
+    }
+
+    [Fact]
+    public void Get_Help_on_the_built_module_shows_synopsis_description_examples_and_every_parameters_text()
+    {
+        var problems = new List<string>();
+        foreach (var (cmdlet, parameters) in ExportedParameters())
+        {
+            var help = Assert.Single(_shell.Run("Get-Help -Name $args[0] -Full", cmdlet).ThrowOnError().Output);
+            var synopsis = Value(help, "Synopsis");
+            // Without external help, PowerShell makes the synopsis from the syntax ("Get-Foo [-Bar <string>] ...").
+            if (synopsis.Length == 0 || synopsis.StartsWith(cmdlet, StringComparison.Ordinal))
+            {
+                problems.Add($"{cmdlet}: no synopsis ('{synopsis}')");
+            }
+
+            if (_shell.Run("(Get-Help -Name $args[0] -Full).description.Text -join ' '", cmdlet).ThrowOnError().Output.Single().ToString().Length == 0)
+            {
+                problems.Add($"{cmdlet}: no description");
+            }
+
+            if (Convert.ToInt32(_shell.Run("@((Get-Help -Name $args[0] -Examples).examples.example).Count", cmdlet).ThrowOnError().Output.Single().BaseObject) < 2)
+            {
+                problems.Add($"{cmdlet}: fewer than two examples");
+            }
+
+            foreach (var parameter in parameters)
+            {
+                var text = _shell.Run("(Get-Help -Name $args[0] -Parameter $args[1]).description.Text -join ' '", cmdlet, parameter).ThrowOnError().Output.Single().ToString();
+                if (text.Trim().Length == 0)
+                {
+                    problems.Add($"{cmdlet}: -{parameter} has no text in Get-Help");
+                }
+            }
+        }
+
+        Assert.True(problems.Count == 0, string.Join("\n", problems) + "\n" + Regenerate);
+    }
+
+    private static string Value(System.Management.Automation.PSObject item, string property) =>
+        item.Properties[property]?.Value?.ToString()?.Trim() ?? "";
 
     /// <summary>Exported cmdlets and their own parameters (common and ShouldProcess parameters excluded), from the loaded module.</summary>
     private Dictionary<string, List<string>> ExportedParameters()
