@@ -7,8 +7,8 @@ namespace ReleaseTools.Engine.Store
 {
     /// <summary>
     /// Everything ReleaseTools knows: the instance registry, deployment records with per-target outcomes,
-    /// version history, config snapshots and instance leases. SQLite is the embedded implementation; a server
-    /// database can implement the same contract. Every method is one short transaction.
+    /// version history, config snapshots and instance leases. SQLite (Store/Sqlite) is the embedded implementation,
+    /// PostgreSQL (Store/Postgres) the shared server one; one contract test suite holds both to the same behaviour. Every method is one short transaction.
     /// </summary>
     public interface IReleaseStore : IDisposable
     {
@@ -53,6 +53,8 @@ namespace ReleaseTools.Engine.Store
         /// fversion are updated, and a history row is appended (not for Unchanged, which moves nothing).
         /// </summary>
         Task RecordReleaseAsync(ReleaseOutcome outcome, CancellationToken cancellationToken);
+        /// <summary>Several outcomes in one transaction: the batch form of <see cref="RecordReleaseAsync"/>, all or none written.</summary>
+        Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken);
         Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken);
         Task<IReadOnlyList<AuditEntry>> GetAuditAsync(string deploymentId, CancellationToken cancellationToken);
 
@@ -61,6 +63,8 @@ namespace ReleaseTools.Engine.Store
         Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken);
         /// <summary>History rows of every instance of a service (optionally one environment, one version), newest first.</summary>
         Task<IReadOnlyList<VersionHistoryRecord>> FindHistoryAsync(HistoryQuery query, CancellationToken cancellationToken);
+        /// <summary>Appends history rows as given (Sequence assigned by the store) without touching instances or targets.</summary>
+        Task<int> ImportHistoryAsync(IReadOnlyList<VersionHistoryRecord> records, CancellationToken cancellationToken);
         /// <summary>Keeps rendered config bytes under their digest (idempotent).</summary>
         Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken);
         Task<byte[]?> GetConfigSnapshotAsync(string digest, CancellationToken cancellationToken);
@@ -72,8 +76,11 @@ namespace ReleaseTools.Engine.Store
         /// processes never both win.
         /// </summary>
         Task<LeaseClaimResult> TryClaimInstancesAsync(LeaseOwner owner, IReadOnlyList<string> instanceIds, TimeSpan leaseDuration, CancellationToken cancellationToken);
-        /// <summary>Extends the expiry of every lease the deployment holds.</summary>
-        Task RenewLeasesAsync(string deploymentId, TimeSpan leaseDuration, CancellationToken cancellationToken);
+        /// <summary>
+        /// Extends the expiry of every lease the deployment still holds and says which those are; an instance the run
+        /// claimed that is missing from the answer was lost and must not be touched again.
+        /// </summary>
+        Task<LeaseRenewal> RenewLeasesAsync(string deploymentId, TimeSpan leaseDuration, CancellationToken cancellationToken);
         Task ReleaseLeasesAsync(string deploymentId, CancellationToken cancellationToken);
         Task<IReadOnlyList<LeaseRecord>> GetLeasesAsync(IReadOnlyList<string>? instanceIds, CancellationToken cancellationToken);
         /// <summary>Drops an instance's lease whoever holds it, and records who forced it and why in the holder's audit trail.</summary>

@@ -34,6 +34,10 @@ namespace ReleaseTools.Engine.Store
         public const string StoreUnavailable = nameof(StoreUnavailable);
         /// <summary>The native SQLite library could not be loaded.</summary>
         public const string SqliteNativeLoadFailed = nameof(SqliteNativeLoadFailed);
+        /// <summary>A PostgreSQL store address that is neither a postgresql:// URL nor a connection string.</summary>
+        public const string StoreAddressInvalid = nameof(StoreAddressInvalid);
+        /// <summary>The PostgreSQL server refused the login (wrong user or password, no such database, not allowed by pg_hba).</summary>
+        public const string StoreAccessDenied = nameof(StoreAccessDenied);
         public const string InstanceNotFound = nameof(InstanceNotFound);
         public const string DeploymentNotFound = nameof(DeploymentNotFound);
         public const string DeploymentTargetNotFound = nameof(DeploymentTargetNotFound);

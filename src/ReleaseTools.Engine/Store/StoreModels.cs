@@ -239,6 +239,11 @@ namespace ReleaseTools.Engine.Store
     {
         public string InstanceId { get; init; } = "";
         public LeaseOwner Owner { get; init; } = new LeaseOwner();
+        /// <summary>
+        /// Drawn from a store-wide sequence at each claim: a later claim of an instance always carries a larger token,
+        /// so a writer holding an older token knows it is stale. 0 where the store predates fencing tokens.
+        /// </summary>
+        public long FencingToken { get; init; }
         public DateTimeOffset AcquiredAt { get; init; }
         public DateTimeOffset HeartbeatAt { get; init; }
         public DateTimeOffset ExpiresAt { get; init; }
@@ -248,6 +253,8 @@ namespace ReleaseTools.Engine.Store
     public sealed record LeaseClaimResult
     {
         public bool Acquired { get; init; }
+        /// <summary>The fencing token of this claim when Acquired (see <see cref="LeaseRecord.FencingToken"/>).</summary>
+        public long FencingToken { get; init; }
         public IReadOnlyList<LeaseRecord> Conflicts { get; init; } = Array.Empty<LeaseRecord>();
     }
 
@@ -258,5 +265,15 @@ namespace ReleaseTools.Engine.Store
         public string Kind { get; init; } = "";
         public string Message { get; init; } = "";
         public DateTimeOffset RecordedAt { get; init; }
+    }
+
+    /// <summary>
+    /// What a heartbeat found: the instances whose leases it extended. An instance the run claimed but that is not in
+    /// <see cref="Renewed"/> was lost (its lease expired and another run took it, it was force-released, or another
+    /// process marked the run Interrupted): the run must stop touching it.
+    /// </summary>
+    public sealed record LeaseRenewal
+    {
+        public IReadOnlyList<string> Renewed { get; init; } = Array.Empty<string>();
     }
 }

@@ -18,6 +18,20 @@ namespace ReleaseTools.Engine.Store
 
         public static object ToDb(string? value) => (object?)value ?? DBNull.Value;
 
+        public static bool IsFinal(DeploymentStatus status) =>
+            status != DeploymentStatus.Pending && status != DeploymentStatus.Running;
+
+        /// <summary>Tags are kept as a JSON array of strings.</summary>
+        public static string[] Tags(string json)
+        {
+            if (string.IsNullOrEmpty(json) || json == "[]")
+            {
+                return Array.Empty<string>();
+            }
+
+            return System.Text.Json.JsonSerializer.Deserialize<string[]>(json) ?? Array.Empty<string>();
+        }
+
         public static string ToText<TEnum>(TEnum value) where TEnum : struct, Enum => EnumText<TEnum>.ToText(value);
 
         public static TEnum Parse<TEnum>(string text) where TEnum : struct, Enum => EnumText<TEnum>.Parse(text);

@@ -22,10 +22,12 @@ namespace ReleaseTools.Commands
         private bool _azureDevOpsChecked;
 
         /// <summary>
-        /// Path of the SQLite store. Default: the RELEASETOOLS_STORE environment variable, else the per-user default
+        /// The store: the path of a SQLite file, or a PostgreSQL server as a postgresql:// URL or an Npgsql connection
+        /// string. Default: the RELEASETOOLS_STORE environment variable, else the per-user SQLite file
         /// (%LOCALAPPDATA%\ReleaseTools\releasetools.db, ~/.local/share/ReleaseTools/releasetools.db).
         /// </summary>
         [Parameter]
+        [Alias("Store")]
         [ValidateNotNullOrEmpty]
         public string? StorePath { get; set; }
 
@@ -37,14 +39,14 @@ namespace ReleaseTools.Commands
             {
                 if (_session is null)
                 {
-                    var explicitPath = StorePath is null ? null : ResolvePath(StorePath);
+                    var explicitPath = StorePath is null ? null : ResolveStoreLocation(StorePath);
                     try
                     {
                         _session = ReleaseSession.Open(explicitPath);
                     }
                     catch (Engine.Store.StoreException exception)
                     {
-                        ThrowTerminatingError(ErrorMapping.FromStoreException(exception, explicitPath));
+                        ThrowTerminatingError(ErrorMapping.FromStoreException(exception, exception.Path ?? DisplayStore(explicitPath)));
                     }
                     catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
                     {
@@ -52,7 +54,7 @@ namespace ReleaseTools.Commands
                             new InvalidOperationException($"The release store could not be opened: {exception.Message} {ErrorMapping.StoreHint}", exception),
                             "StoreUnavailable",
                             ErrorCategory.OpenError,
-                            explicitPath ?? Engine.Store.StoreLocation.Resolve(null)));
+                            DisplayStore(explicitPath)));
                     }
                 }
 
@@ -77,6 +79,19 @@ namespace ReleaseTools.Commands
             _cancellation?.Dispose();
             _cancellation = null;
             GC.SuppressFinalize(this);
+        }
+
+        /// <summary>The store a location names, as messages may show it (a server address never with its password).</summary>
+        private static string DisplayStore(string? location)
+        {
+            try
+            {
+                return Engine.Store.StoreLocation.ResolveTarget(location).Display;
+            }
+            catch (Engine.Store.StoreException)
+            {
+                return "(the store address given)";
+            }
         }
 
         /// <summary>-WhatIf given, or $WhatIfPreference set by the caller.</summary>
@@ -117,6 +132,10 @@ namespace ReleaseTools.Commands
                 }
             }
         }
+
+        /// <summary>A server address as given; a file path resolved like any PowerShell path.</summary>
+        private protected string ResolveStoreLocation(string location) =>
+            Engine.Store.Postgres.PostgresStoreAddress.Looks(location) ? location : ResolvePath(location);
 
         /// <summary>A PowerShell path (relative to the current location, PSDrive-aware) as a file-system path.</summary>
         private protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);

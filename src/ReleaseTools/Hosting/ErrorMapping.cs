@@ -35,6 +35,8 @@ namespace ReleaseTools.Hosting
                 StoreErrorIds.StoreCorrupt or StoreErrorIds.StoreForeign or StoreErrorIds.StoreNewerSchema => ErrorCategory.InvalidData,
                 StoreErrorIds.InstanceNotFound or StoreErrorIds.DeploymentNotFound or StoreErrorIds.DeploymentTargetNotFound => ErrorCategory.ObjectNotFound,
                 StoreErrorIds.SqliteNativeLoadFailed => ErrorCategory.ResourceUnavailable,
+                StoreErrorIds.StoreAddressInvalid => ErrorCategory.InvalidArgument,
+                StoreErrorIds.StoreAccessDenied => ErrorCategory.PermissionDenied,
                 _ => ErrorCategory.OpenError,
             },
             exception.Path ?? target);
@@ -117,6 +119,6 @@ namespace ReleaseTools.Hosting
         }
 
         public static string StoreHint =>
-            $"Check the path (-StorePath, or the {StoreLocation.EnvironmentVariable} environment variable) and that the file is a ReleaseTools store.";
+            $"Check the store location (-StorePath, or the {StoreLocation.EnvironmentVariable} environment variable): a ReleaseTools store file, or a PostgreSQL server address.";
     }
 }

@@ -2,7 +2,6 @@ using System;
 using System.IO;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
-using ReleaseTools.Engine.Store.Sqlite;
 
 namespace ReleaseTools.Hosting
 {
@@ -11,34 +10,35 @@ namespace ReleaseTools.Hosting
     {
         private DeploymentEngine? _engine;
 
-        private ReleaseSession(IReleaseStore store, string storePath)
+        private ReleaseSession(IReleaseStore store, StoreTarget target)
         {
             Store = store;
-            StorePath = storePath;
+            Target = target;
         }
 
         public IReleaseStore Store { get; }
 
-        public string StorePath { get; }
+        public StoreTarget Target { get; }
+
+        /// <summary>The store as messages name it: a file path, or a server address without its password.</summary>
+        public string StorePath => Target.Display;
 
         public DeploymentEngine Engine => _engine ??= new DeploymentEngine(Store, new EngineOptions
         {
-            // Packages are cached beside the store, so a rollback on the same machine re-uses them.
-            PackageCacheDirectory = Path.Combine(Path.GetDirectoryName(StorePath) ?? ".", "packages"),
+            // Packages are cached beside the store (or the default store, for a server), so a rollback on the same machine re-uses them.
+            PackageCacheDirectory = Path.Combine(Target.LocalDataFolder, "packages"),
         });
 
-        /// <summary>Opens (creating if needed) the store at the resolved location: explicit path, RELEASETOOLS_STORE, per-user default.</summary>
-        public static ReleaseSession Open(string? explicitStorePath)
-        {
-            var path = StoreLocation.Resolve(explicitStorePath);
-            return new ReleaseSession(SqliteReleaseStore.Open(path), path);
-        }
+        /// <summary>Opens (creating if needed) the store at the resolved location: explicit location, RELEASETOOLS_STORE, per-user default.</summary>
+        public static ReleaseSession Open(string? explicitStoreLocation) => Open(StoreLocation.ResolveTarget(explicitStoreLocation));
 
-        /// <summary>For read-only helpers such as argument completion: null when there is no store yet, rather than creating one.</summary>
-        public static ReleaseSession? OpenExisting(string? explicitStorePath)
+        public static ReleaseSession Open(StoreTarget target) => new ReleaseSession(StoreLocation.Open(target), target);
+
+        /// <summary>For read-only helpers such as argument completion: null when there is no store file yet, rather than creating one.</summary>
+        public static ReleaseSession? OpenExisting(string? explicitStoreLocation)
         {
-            var path = StoreLocation.Resolve(explicitStorePath);
-            return File.Exists(path) ? Open(path) : null;
+            var target = StoreLocation.ResolveTarget(explicitStoreLocation);
+            return target.FilePath is null || File.Exists(target.FilePath) ? Open(target) : null;
         }
 
         public void Dispose()

@@ -1,20 +1,25 @@
 using System.Text.RegularExpressions;
 using ReleaseTools.Engine.Store;
-using ReleaseTools.Engine.Store.Sqlite;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Store;
 
-public sealed class DeploymentRecordTests : IDisposable
+/// <summary>The deploymentrecord part of the store contract, run against every store (see the sealed classes at the end).</summary>
+public abstract class DeploymentRecordContract : IDisposable
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private readonly StoreScope _scope = new();
+    private IStoreScope? _scope;
 
-    private SqliteReleaseStore Store => _scope.Store;
+    /// <summary>Created on first use, inside the test, so a missing PostgreSQL server skips (or fails) the test itself.</summary>
+    private IStoreScope Scope => _scope ??= CreateScope();
 
-    public void Dispose() => _scope.Dispose();
+    private IReleaseStore Store => Scope.Store;
 
-    [Fact]
+    protected abstract IStoreScope CreateScope();
+
+    public void Dispose() => _scope?.Dispose();
+
+    [SkippableFact]
     public async Task A_new_deployment_is_pending_with_its_targets_and_who_ran_it()
     {
         var created = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[]
@@ -25,7 +30,7 @@ public sealed class DeploymentRecordTests : IDisposable
         Assert.Matches(new Regex("^d-20261123-120000-[0-9a-f]{6}$"), created.DeploymentId);
         Assert.Equal(DeploymentStatus.Pending, created.Status);
         Assert.Equal(3, created.TotalTargets);
-        Assert.Equal(_scope.Clock.Now, created.CreatedAt);
+        Assert.Equal(Scope.Clock.Now, created.CreatedAt);
         Assert.Null(created.StartedAt);
         var read = await Store.GetDeploymentAsync(created.DeploymentId, None);
         Assert.Equal(created, read);
@@ -37,7 +42,7 @@ public sealed class DeploymentRecordTests : IDisposable
         Assert.All(targets, t => Assert.Equal(created.DeploymentId, t.DeploymentId));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Deployments_created_in_the_same_second_get_distinct_ids()
     {
         var ids = new HashSet<string>();
@@ -49,7 +54,7 @@ public sealed class DeploymentRecordTests : IDisposable
         Assert.Equal(30, ids.Count);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Counters_are_recomputed_from_the_targets_when_the_status_changes()
     {
         var created = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[]
@@ -72,17 +77,17 @@ public sealed class DeploymentRecordTests : IDisposable
         Assert.Equal(("activate", 2), (failed.FailedStep, failed.Attempts));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Running_sets_the_start_time_once_and_a_final_status_sets_the_end_time()
     {
         var created = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
-        _scope.Clock.Advance(TimeSpan.FromSeconds(10));
-        var started = _scope.Clock.Now;
+        Scope.Clock.Advance(TimeSpan.FromSeconds(10));
+        var started = Scope.Clock.Now;
 
         var running = await Store.SetDeploymentStatusAsync(created.DeploymentId, DeploymentStatus.Running, None);
-        _scope.Clock.Advance(TimeSpan.FromSeconds(10));
+        Scope.Clock.Advance(TimeSpan.FromSeconds(10));
         await Store.SetDeploymentStatusAsync(created.DeploymentId, DeploymentStatus.Running, None);
-        _scope.Clock.Advance(TimeSpan.FromSeconds(10));
+        Scope.Clock.Advance(TimeSpan.FromSeconds(10));
         var ended = await Store.SetDeploymentStatusAsync(created.DeploymentId, DeploymentStatus.Succeeded, None);
 
         Assert.Equal(DeploymentStatus.Running, running.Status);
@@ -90,16 +95,16 @@ public sealed class DeploymentRecordTests : IDisposable
         Assert.Null(running.EndedAt);
         Assert.Equal(DeploymentStatus.Succeeded, ended.Status);
         Assert.Equal(started, ended.StartedAt);
-        Assert.Equal(_scope.Clock.Now, ended.EndedAt);
+        Assert.Equal(Scope.Clock.Now, ended.EndedAt);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Deployments_are_listed_newest_first_filtered_by_service_and_status()
     {
         var first = await Store.CreateDeploymentAsync(StoreSamples.Deployment("orders"), Array.Empty<DeploymentTargetRecord>(), None);
-        _scope.Clock.Advance(TimeSpan.FromMinutes(1));
+        Scope.Clock.Advance(TimeSpan.FromMinutes(1));
         var second = await Store.CreateDeploymentAsync(StoreSamples.Deployment("billing"), Array.Empty<DeploymentTargetRecord>(), None);
-        _scope.Clock.Advance(TimeSpan.FromMinutes(1));
+        Scope.Clock.Advance(TimeSpan.FromMinutes(1));
         var third = await Store.CreateDeploymentAsync(StoreSamples.Deployment("orders"), Array.Empty<DeploymentTargetRecord>(), None);
         await Store.SetDeploymentStatusAsync(third.DeploymentId, DeploymentStatus.Failed, None);
 
@@ -110,7 +115,7 @@ public sealed class DeploymentRecordTests : IDisposable
         Assert.Equal(new[] { second.DeploymentId }, Ids(await Store.FindDeploymentsAsync(new DeploymentQuery { DeploymentId = second.DeploymentId }, None)));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Audit_entries_come_back_in_the_order_they_were_written()
     {
         var created = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), Array.Empty<DeploymentTargetRecord>(), None);
@@ -124,7 +129,7 @@ public sealed class DeploymentRecordTests : IDisposable
         Assert.Equal("Failure policy breached: 2 of 4 failed.", audit[1].Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Changing_an_unknown_deployment_or_target_is_reported()
     {
         var created = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
@@ -138,4 +143,14 @@ public sealed class DeploymentRecordTests : IDisposable
     }
 
     private static string[] Ids(IReadOnlyList<DeploymentRecord> deployments) => deployments.Select(d => d.DeploymentId).ToArray();
+}
+
+public sealed class SqliteDeploymentRecordTests : DeploymentRecordContract
+{
+    protected override IStoreScope CreateScope() => new StoreScope();
+}
+
+public sealed class PostgresDeploymentRecordTests : DeploymentRecordContract
+{
+    protected override IStoreScope CreateScope() => new PostgresStoreScope();
 }

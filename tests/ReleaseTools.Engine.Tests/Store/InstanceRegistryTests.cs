@@ -1,19 +1,24 @@
 using ReleaseTools.Engine.Store;
-using ReleaseTools.Engine.Store.Sqlite;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Store;
 
-public sealed class InstanceRegistryTests : IDisposable
+/// <summary>The instanceregistry part of the store contract, run against every store (see the sealed classes at the end).</summary>
+public abstract class InstanceRegistryContract : IDisposable
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private readonly StoreScope _scope = new();
+    private IStoreScope? _scope;
 
-    private SqliteReleaseStore Store => _scope.Store;
+    /// <summary>Created on first use, inside the test, so a missing PostgreSQL server skips (or fails) the test itself.</summary>
+    private IStoreScope Scope => _scope ??= CreateScope();
 
-    public void Dispose() => _scope.Dispose();
+    private IReleaseStore Store => Scope.Store;
 
-    [Fact]
+    protected abstract IStoreScope CreateScope();
+
+    public void Dispose() => _scope?.Dispose();
+
+    [SkippableFact]
     public async Task A_registered_instance_is_returned_by_id_with_its_address_tags_and_registered_status()
     {
         var registered = await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1", host: "10.0.0.5", port: 9443, tags: new[] { "blue", "canary" }), None);
@@ -29,11 +34,11 @@ public sealed class InstanceRegistryTests : IDisposable
         Assert.Equal(new[] { "blue", "canary" }, found.Tags);
         Assert.Null(found.Version);
         Assert.Equal(InstanceStatus.Registered, found.Status);
-        Assert.Equal(_scope.Clock.Now, found.UpdatedAt);
+        Assert.Equal(Scope.Clock.Now, found.UpdatedAt);
         Assert.Null(await Store.GetInstanceAsync("orders-404", None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Instances_are_found_by_service_by_environment_and_by_several_ids()
     {
         await Store.RegisterInstancesAsync(new[]
@@ -52,7 +57,7 @@ public sealed class InstanceRegistryTests : IDisposable
         Assert.Equal(4, (await Store.FindInstancesAsync(new InstanceQuery(), None)).Count);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Service_environment_and_id_lookups_ignore_case_like_powershell()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("Orders-1", "Orders", "Prod"), None);
@@ -61,13 +66,13 @@ public sealed class InstanceRegistryTests : IDisposable
         Assert.Equal("Orders-1", (await Store.GetInstanceAsync("orders-1", None))!.InstanceId);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Re_registering_updates_the_address_and_keeps_the_released_version()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1", host: "old-host", port: 80), None);
         var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
         await Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0"), None);
-        _scope.Clock.Advance(TimeSpan.FromMinutes(1));
+        Scope.Clock.Advance(TimeSpan.FromMinutes(1));
 
         var count = await Store.RegisterInstancesAsync(new[] { StoreSamples.Instance("orders-1", environment: "staging", host: "new-host", port: 81, tags: "moved") }, None);
 
@@ -77,11 +82,11 @@ public sealed class InstanceRegistryTests : IDisposable
         Assert.Equal(new[] { "moved" }, instance.Tags);
         Assert.Equal("2.0.0", instance.Version);
         Assert.Equal(InstanceStatus.Active, instance.Status);
-        Assert.Equal(_scope.Clock.Now, instance.UpdatedAt);
+        Assert.Equal(Scope.Clock.Now, instance.UpdatedAt);
         Assert.Single(await Store.GetHistoryAsync("orders-1", 10, None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Unregistering_removes_the_instance_but_keeps_its_history()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
@@ -96,7 +101,7 @@ public sealed class InstanceRegistryTests : IDisposable
         Assert.Single(await Store.GetTargetsAsync(deployment.DeploymentId, None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Observed_status_is_recorded_and_an_unknown_instance_is_reported()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
@@ -109,7 +114,7 @@ public sealed class InstanceRegistryTests : IDisposable
         Assert.Contains("orders-404", error.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Service_names_for_completion_are_distinct_and_sorted()
     {
         await Store.RegisterInstancesAsync(new[]
@@ -121,7 +126,7 @@ public sealed class InstanceRegistryTests : IDisposable
         Assert.Equal(new[] { "billing", "orders", "search" }, await Store.GetServiceNamesAsync(None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_registration_without_id_or_service_is_refused_before_anything_is_written()
     {
         var batch = new[] { StoreSamples.Instance("orders-1"), StoreSamples.Instance("") };
@@ -133,4 +138,14 @@ public sealed class InstanceRegistryTests : IDisposable
     }
 
     private static string[] Ids(IReadOnlyList<InstanceRecord> instances) => instances.Select(i => i.InstanceId).Order(StringComparer.Ordinal).ToArray();
+}
+
+public sealed class SqliteInstanceRegistryTests : InstanceRegistryContract
+{
+    protected override IStoreScope CreateScope() => new StoreScope();
+}
+
+public sealed class PostgresInstanceRegistryTests : InstanceRegistryContract
+{
+    protected override IStoreScope CreateScope() => new PostgresStoreScope();
 }

@@ -1,26 +1,31 @@
 using ReleaseTools.Engine.Store;
-using ReleaseTools.Engine.Store.Sqlite;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Store;
 
-public sealed class ReleaseHistoryTests : IDisposable
+/// <summary>The releasehistory part of the store contract, run against every store (see the sealed classes at the end).</summary>
+public abstract class ReleaseHistoryContract : IDisposable
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private readonly StoreScope _scope = new();
+    private IStoreScope? _scope;
 
-    private SqliteReleaseStore Store => _scope.Store;
+    /// <summary>Created on first use, inside the test, so a missing PostgreSQL server skips (or fails) the test itself.</summary>
+    private IStoreScope Scope => _scope ??= CreateScope();
 
-    public void Dispose() => _scope.Dispose();
+    private IReleaseStore Store => Scope.Store;
 
-    [Fact]
+    protected abstract IStoreScope CreateScope();
+
+    public void Dispose() => _scope?.Dispose();
+
+    [SkippableFact]
     public async Task Each_release_moves_the_instance_and_history_lists_newest_first_with_the_previous_version()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
         foreach (var version in new[] { "1.0.0", "1.1.0", "2.0.0" })
         {
             var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(version: version), new[] { StoreSamples.Target("orders-1", version: version) }, None);
-            _scope.Clock.Advance(TimeSpan.FromMinutes(5));
+            Scope.Clock.Advance(TimeSpan.FromMinutes(5));
             await Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", version), None);
         }
 
@@ -43,7 +48,7 @@ public sealed class ReleaseHistoryTests : IDisposable
         Assert.Equal(new DateTimeOffset(2026, 11, 23, 12, 0, 5, TimeSpan.Zero), target.EndedAt);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task An_unchanged_target_updates_target_and_current_version_but_adds_no_history()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
@@ -59,7 +64,7 @@ public sealed class ReleaseHistoryTests : IDisposable
         Assert.Equal(1, counted.SucceededTargets);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_release_for_an_unregistered_instance_writes_nothing_at_all()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
@@ -87,7 +92,7 @@ public sealed class ReleaseHistoryTests : IDisposable
         Assert.Empty(await Store.GetVersionsAsync("orders", None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_release_for_a_target_outside_the_deployment_is_refused()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
@@ -99,7 +104,7 @@ public sealed class ReleaseHistoryTests : IDisposable
         Assert.Null((await Store.GetInstanceAsync("orders-1", None))!.Version);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Instances_are_found_by_the_version_they_run()
     {
         await Store.RegisterInstancesAsync(new[] { StoreSamples.Instance("orders-1"), StoreSamples.Instance("orders-2"), StoreSamples.Instance("billing-1", "billing") }, None);
@@ -118,7 +123,7 @@ public sealed class ReleaseHistoryTests : IDisposable
         Assert.Equal(new[] { "billing-1", "orders-1" }, anyServiceOnTwo.Select(i => i.InstanceId));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Versions_for_completion_come_from_releases_and_imported_history()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
@@ -126,8 +131,8 @@ public sealed class ReleaseHistoryTests : IDisposable
         await Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0"), None);
         await Store.ImportHistoryAsync(new[]
         {
-            new VersionHistoryRecord { InstanceId = "orders-1", Service = "orders", Environment = "prod", Version = "1.0.0", FVersion = "1.0.0+f1", DeploymentId = "d-old", RecordedAt = _scope.Clock.Now.AddDays(-30) },
-            new VersionHistoryRecord { InstanceId = "billing-1", Service = "billing", Environment = "prod", Version = "7.1.0", FVersion = "7.1.0+f1", DeploymentId = "d-old", RecordedAt = _scope.Clock.Now.AddDays(-30) },
+            new VersionHistoryRecord { InstanceId = "orders-1", Service = "orders", Environment = "prod", Version = "1.0.0", FVersion = "1.0.0+f1", DeploymentId = "d-old", RecordedAt = Scope.Clock.Now.AddDays(-30) },
+            new VersionHistoryRecord { InstanceId = "billing-1", Service = "billing", Environment = "prod", Version = "7.1.0", FVersion = "7.1.0+f1", DeploymentId = "d-old", RecordedAt = Scope.Clock.Now.AddDays(-30) },
         }, None);
 
         Assert.Equal(new[] { "1.0.0", "2.0.0" }, await Store.GetVersionsAsync("orders", None));
@@ -135,7 +140,7 @@ public sealed class ReleaseHistoryTests : IDisposable
         Assert.Equal(new[] { "billing", "orders" }, await Store.GetServiceNamesAsync(None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Saving_a_config_snapshot_twice_keeps_the_first_bytes()
     {
         var original = new byte[] { 1, 2, 3, 0, 255 };
@@ -146,4 +151,14 @@ public sealed class ReleaseHistoryTests : IDisposable
         Assert.Equal(original, await Store.GetConfigSnapshotAsync("abc123", None));
         Assert.Null(await Store.GetConfigSnapshotAsync("missing", None));
     }
+}
+
+public sealed class SqliteReleaseHistoryTests : ReleaseHistoryContract
+{
+    protected override IStoreScope CreateScope() => new StoreScope();
+}
+
+public sealed class PostgresReleaseHistoryTests : ReleaseHistoryContract
+{
+    protected override IStoreScope CreateScope() => new PostgresStoreScope();
 }

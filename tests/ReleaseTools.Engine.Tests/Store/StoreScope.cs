@@ -1,13 +1,14 @@
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Postgres;
 using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
 
 namespace ReleaseTools.Engine.Tests.Store;
 
 /// <summary>A clock the test moves by hand, so lease expiry is tested without sleeping.</summary>
-internal sealed class ManualClock
+public sealed class ManualClock
 {
     private long _ticks = new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero).UtcTicks;
 
@@ -16,8 +17,21 @@ internal sealed class ManualClock
     public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }
 
+/// <summary>One store for one test, of either kind: what the contract tests see.</summary>
+public interface IStoreScope : IDisposable
+{
+    /// <summary>The store, opened on first use with <see cref="Clock"/>.</summary>
+    IReleaseStore Store { get; }
+
+    /// <summary>Another store object on the same data: what a second process would open.</summary>
+    IReleaseStore Open();
+
+    /// <summary>The time every store opened here records: moved by hand, so expiry is tested without sleeping.</summary>
+    ManualClock Clock { get; }
+}
+
 /// <summary>A real store file in its own temp folder; everything it opened is closed and deleted on dispose.</summary>
-internal sealed class StoreScope : IDisposable
+internal sealed class StoreScope : IStoreScope
 {
     private readonly List<SqliteReleaseStore> _opened = new();
 
@@ -35,6 +49,10 @@ internal sealed class StoreScope : IDisposable
 
     /// <summary>The store at <see cref="StorePath"/>, opened on first use with the manual clock.</summary>
     public SqliteReleaseStore Store => _store ??= Open();
+
+    IReleaseStore IStoreScope.Store => Store;
+
+    IReleaseStore IStoreScope.Open() => Open();
 
     public SqliteReleaseStore Open()
     {
@@ -86,6 +104,52 @@ internal sealed class StoreScope : IDisposable
     {
         CloseAll();
         Directory.Dispose();
+    }
+}
+
+/// <summary>
+/// A schema of its own on the real PostgreSQL test server (see <see cref="PostgresTestServer"/>), dropped on dispose.
+/// The stores it opens still ask the server for the time on every write; the manual clock replaces the answer.
+/// </summary>
+internal sealed class PostgresStoreScope : IStoreScope
+{
+    private readonly List<PostgresReleaseStore> _opened = new();
+    private PostgresReleaseStore? _store;
+
+    public PostgresStoreScope()
+    {
+        Schema = PostgresTestServer.NewSchemaName();
+        Address = PostgresStoreAddress.Parse(PostgresTestServer.ForSchema(Schema));
+    }
+
+    public string Schema { get; }
+    public PostgresStoreAddress Address { get; }
+    public ManualClock Clock { get; } = new();
+
+    public PostgresReleaseStore Store => _store ??= Open();
+
+    IReleaseStore IStoreScope.Store => Store;
+
+    IReleaseStore IStoreScope.Open() => Open();
+
+    public PostgresReleaseStore Open()
+    {
+        var store = PostgresReleaseStore.Open(Address, _ => Clock.Now);
+        _opened.Add(store);
+        return store;
+    }
+
+    /// <summary>A value read straight from the server, in this scope's schema.</summary>
+    public object? Scalar(string sql) => PostgresTestServer.Scalar(Schema, sql);
+
+    public void Dispose()
+    {
+        foreach (var store in _opened)
+        {
+            store.Dispose();
+        }
+
+        PostgresTestServer.DropSchema(Schema);
     }
 }
 

@@ -96,14 +96,14 @@ namespace ReleaseTools.Engine.Store.Sqlite
             }, cancellationToken);
         }
 
-        public Task RenewLeasesAsync(string deploymentId, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        public Task<LeaseRenewal> RenewLeasesAsync(string deploymentId, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
             WriteAsync(async (connection, transaction) =>
             {
                 var now = Now();
                 using var renew = StoreCommands.Create(connection, transaction,
-                    "UPDATE instance_leases SET heartbeat_at = $now, expires_at = $expires WHERE deployment_id = $deployment")
+                    "UPDATE instance_leases SET heartbeat_at = $now, expires_at = $expires WHERE deployment_id = $deployment RETURNING instance_id")
                     .With("$now", StoreValues.ToUnixMs(now)).With("$expires", StoreValues.ToUnixMs(now + leaseDuration)).With("$deployment", deploymentId);
-                return await renew.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return new LeaseRenewal { Renewed = await renew.ToListAsync(r => r.GetString(0), cancellationToken).ConfigureAwait(false) };
             }, cancellationToken);
 
         public Task ReleaseLeasesAsync(string deploymentId, CancellationToken cancellationToken) =>

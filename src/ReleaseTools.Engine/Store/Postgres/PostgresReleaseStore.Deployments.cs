@@ -1,0 +1,328 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+
+namespace ReleaseTools.Engine.Store.Postgres
+{
+    // Deployment records, their targets and audit trail.
+    public sealed partial class PostgresReleaseStore
+    {
+        private const string DeploymentColumns =
+            "deployment_id, operation, service, target_version, package_url, package_md5, fversion, initiated_by, initiated_from, batch_count, " +
+            "parameters_json, resumed_from, status, total_targets, succeeded_targets, failed_targets, skipped_targets, created_at, started_at, ended_at";
+
+        private const string TargetColumns =
+            "deployment_id, instance_id, service, environment, batch, target_version, target_fversion, from_version, from_fversion, status, attempts, " +
+            "package_transferred, config_transferred, failed_step, error, started_at, ended_at";
+
+        // Succeeded counts Unchanged (the instance runs the target release), Failed counts Unreachable.
+        private const string RecountSql =
+            "UPDATE deployments SET total_targets = c.total, succeeded_targets = c.succeeded, failed_targets = c.failed, skipped_targets = c.skipped " +
+            "FROM (SELECT count(*) AS total, " +
+            "count(*) FILTER (WHERE status IN ('succeeded', 'unchanged')) AS succeeded, " +
+            "count(*) FILTER (WHERE status IN ('failed', 'unreachable')) AS failed, " +
+            "count(*) FILTER (WHERE status = 'skipped') AS skipped " +
+            "FROM deployment_targets WHERE deployment_id = @id) AS c WHERE deployments.deployment_id = @id";
+
+        public Task<DeploymentRecord> CreateDeploymentAsync(NewDeployment deployment, IReadOnlyList<DeploymentTargetRecord> targets, CancellationToken cancellationToken)
+        {
+            if (deployment == null)
+            {
+                throw new ArgumentNullException(nameof(deployment));
+            }
+
+            if (targets == null)
+            {
+                throw new ArgumentNullException(nameof(targets));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                string id;
+                using (var insert = PostgresCommands.Create(connection, transaction,
+                    "INSERT INTO deployments (deployment_id, operation, service, target_version, package_url, package_md5, fversion, initiated_by, initiated_from, " +
+                    "batch_count, parameters_json, resumed_from, status, created_at) VALUES (@id, @operation, @service, @version, @url, @md5, @fversion, @by, @from, " +
+                    "@batches, @parameters, @resumed, 'pending', @now) ON CONFLICT (deployment_id) DO NOTHING"))
+                {
+                    insert.With("operation", StoreValues.ToText(deployment.Operation))
+                        .With("service", deployment.Service ?? "")
+                        .With("version", deployment.TargetVersion ?? "")
+                        .With("url", deployment.PackageUrl)
+                        .With("md5", deployment.PackageMd5)
+                        .With("fversion", deployment.FVersion)
+                        .With("by", deployment.InitiatedBy ?? "")
+                        .With("from", deployment.InitiatedFrom ?? "")
+                        .With("batches", deployment.BatchCount)
+                        .With("parameters", deployment.ParametersJson)
+                        .With("resumed", deployment.ResumedFrom)
+                        .With("now", StoreValues.ToUnixMs(now));
+                    // Ids carry 24 random bits per second; a clash is retried with a new id rather than failing the run.
+                    for (var attempt = 0; ; attempt++)
+                    {
+                        id = DeploymentIds.New(now);
+                        insert.With("id", id);
+                        if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1 || attempt >= 16)
+                        {
+                            break;
+                        }
+                    }
+                }
+
+                if (targets.Count > 0)
+                {
+                    using var insertTargets = PostgresCommands.Create(connection, transaction,
+                        "INSERT INTO deployment_targets (" + TargetColumns + ") SELECT @deployment, * FROM unnest(@instances, @services, @environments, @batches, " +
+                        "@versions, @fversions, @fromVersions, @fromFVersions, @statuses, @attempts, @packages, @configs, @steps, @errors, @started, @ended)")
+                        .With("deployment", id)
+                        .WithList("instances", targets.Select(t => t.InstanceId))
+                        .WithList("services", targets.Select(t => t.Service ?? ""))
+                        .WithList("environments", targets.Select(t => t.Environment ?? ""))
+                        .With("batches", targets.Select(t => t.Batch).ToArray())
+                        .WithList("versions", targets.Select(t => t.TargetVersion ?? ""))
+                        .WithList("fversions", targets.Select(t => t.TargetFVersion!))
+                        .WithList("fromVersions", targets.Select(t => t.FromVersion!))
+                        .WithList("fromFVersions", targets.Select(t => t.FromFVersion!))
+                        .WithList("statuses", targets.Select(t => StoreValues.ToText(t.Status)))
+                        .With("attempts", targets.Select(t => t.Attempts).ToArray())
+                        .With("packages", targets.Select(t => t.PackageTransferred).ToArray())
+                        .With("configs", targets.Select(t => t.ConfigTransferred).ToArray())
+                        .WithList("steps", targets.Select(t => t.FailedStep!))
+                        .WithList("errors", targets.Select(t => t.Error!))
+                        .With("started", targets.Select(t => t.StartedAt.HasValue ? StoreValues.ToUnixMs(t.StartedAt.Value) : (long?)null).ToArray())
+                        .With("ended", targets.Select(t => t.EndedAt.HasValue ? StoreValues.ToUnixMs(t.EndedAt.Value) : (long?)null).ToArray());
+                    await insertTargets.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await RecountAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
+                return (await ReadDeploymentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false))!;
+            }, cancellationToken);
+        }
+
+        public Task<DeploymentRecord> SetDeploymentStatusAsync(string deploymentId, DeploymentStatus status, CancellationToken cancellationToken) =>
+            WriteAsync(async (connection, transaction) =>
+            {
+                var now = StoreValues.ToUnixMs(await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false));
+                var sql = status == DeploymentStatus.Running
+                    ? "UPDATE deployments SET status = @status, started_at = coalesce(started_at, @now), ended_at = NULL WHERE deployment_id = @id"
+                    : StoreValues.IsFinal(status)
+                        ? "UPDATE deployments SET status = @status, ended_at = @now WHERE deployment_id = @id"
+                        : "UPDATE deployments SET status = @status WHERE deployment_id = @id";
+                using (var update = PostgresCommands.Create(connection, transaction, sql)
+                    .With("status", StoreValues.ToText(status)).With("now", now).With("id", deploymentId))
+                {
+                    if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                    {
+                        throw StoreValidation.DeploymentNotFound(deploymentId, Location);
+                    }
+                }
+
+                await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
+                return (await ReadDeploymentAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false))!;
+            }, cancellationToken);
+
+        public Task<DeploymentRecord?> GetDeploymentAsync(string deploymentId, CancellationToken cancellationToken) =>
+            ReadAsync(connection => ReadDeploymentAsync(connection, null, deploymentId, cancellationToken), cancellationToken);
+
+        public Task<IReadOnlyList<DeploymentRecord>> FindDeploymentsAsync(DeploymentQuery query, CancellationToken cancellationToken)
+        {
+            if (query == null)
+            {
+                throw new ArgumentNullException(nameof(query));
+            }
+
+            return ReadAsync<IReadOnlyList<DeploymentRecord>>(async connection =>
+            {
+                using var command = BuildDeploymentQuery(connection, query);
+                return await command.ToListAsync(ReadDeployment, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+        }
+
+        /// <summary>The filter as SQL; internal so tests can check its query plan uses the indexes.</summary>
+        internal static NpgsqlCommand BuildDeploymentQuery(NpgsqlConnection connection, DeploymentQuery query)
+        {
+            var sql = new StringBuilder("SELECT " + DeploymentColumns + " FROM deployments WHERE true");
+            var command = connection.CreateCommand();
+            if (query.DeploymentId != null)
+            {
+                sql.Append(" AND deployment_id = @id");
+                command.With("id", query.DeploymentId);
+            }
+
+            if (query.Services != null)
+            {
+                sql.Append(" AND service = ANY(@services)");
+                command.WithList("services", query.Services);
+            }
+
+            if (query.Statuses != null)
+            {
+                sql.Append(" AND status = ANY(@statuses)");
+                command.WithList("statuses", query.Statuses.Select(s => StoreValues.ToText(s)));
+            }
+
+            // Ids are time-sortable, so they break ties between deployments created in the same millisecond.
+            sql.Append(" ORDER BY created_at DESC, deployment_id DESC");
+            if (query.Limit > 0)
+            {
+                sql.Append(" LIMIT @limit");
+                command.With("limit", query.Limit);
+            }
+
+            command.CommandText = sql.ToString();
+            return command;
+        }
+
+        public Task<IReadOnlyList<DeploymentTargetRecord>> GetTargetsAsync(string deploymentId, CancellationToken cancellationToken) =>
+            ReadAsync<IReadOnlyList<DeploymentTargetRecord>>(async connection =>
+            {
+                using var command = PostgresCommands.Create(connection, null,
+                    "SELECT " + TargetColumns + " FROM deployment_targets WHERE deployment_id = @id ORDER BY batch, instance_id").With("id", deploymentId);
+                return await command.ToListAsync(ReadTarget, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+
+        public Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken)
+        {
+            if (target == null)
+            {
+                throw new ArgumentNullException(nameof(target));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                using var update = PostgresCommands.Create(connection, transaction,
+                    "UPDATE deployment_targets SET batch = $5, target_version = $6, target_fversion = $7, from_version = $8, " +
+                    "from_fversion = $9, status = $10, attempts = $11, package_transferred = $12, config_transferred = $13, " +
+                    "failed_step = $14, error = $15, started_at = $16, ended_at = $17 WHERE deployment_id = $1 AND instance_id = $2");
+                AddTargetValues(update.Parameters, target);
+                if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw StoreValidation.TargetNotFound(target.DeploymentId, target.InstanceId, Location);
+                }
+
+                return true;
+            }, cancellationToken);
+        }
+
+        public Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken) =>
+            WriteAsync(async (connection, transaction) =>
+            {
+                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                await InsertAuditAsync(connection, transaction, deploymentId, kind, message, now, cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+
+        public Task<IReadOnlyList<AuditEntry>> GetAuditAsync(string deploymentId, CancellationToken cancellationToken) =>
+            ReadAsync<IReadOnlyList<AuditEntry>>(async connection =>
+            {
+                using var command = PostgresCommands.Create(connection, null,
+                    "SELECT sequence, deployment_id, kind, message, recorded_at FROM deployment_audit WHERE deployment_id = @id ORDER BY sequence").With("id", deploymentId);
+                return await command.ToListAsync(ReadAudit, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+
+        private static async Task InsertAuditAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string deploymentId, string kind, string message, DateTimeOffset now, CancellationToken cancellationToken)
+        {
+            using var insert = PostgresCommands.Create(connection, transaction,
+                "INSERT INTO deployment_audit (deployment_id, kind, message, recorded_at) VALUES (@id, @kind, @message, @now)")
+                .With("id", deploymentId).With("kind", kind ?? "").With("message", message ?? "").With("now", StoreValues.ToUnixMs(now));
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        private static async Task RecountAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string deploymentId, CancellationToken cancellationToken)
+        {
+            using var recount = PostgresCommands.Create(connection, transaction, RecountSql).With("id", deploymentId);
+            await recount.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        private static async Task<DeploymentRecord?> ReadDeploymentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string deploymentId, CancellationToken cancellationToken)
+        {
+            using var command = PostgresCommands.Create(connection, transaction, "SELECT " + DeploymentColumns + " FROM deployments WHERE deployment_id = @id").With("id", deploymentId);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadDeployment(reader) : null;
+        }
+
+        private static DeploymentRecord ReadDeployment(NpgsqlDataReader reader) => new DeploymentRecord
+        {
+            DeploymentId = reader.GetString(0),
+            Operation = StoreValues.Parse<DeploymentOperation>(reader.GetString(1)),
+            Service = reader.GetString(2),
+            TargetVersion = reader.GetString(3),
+            PackageUrl = reader.NullableString(4),
+            PackageMd5 = reader.NullableString(5),
+            FVersion = reader.NullableString(6),
+            InitiatedBy = reader.GetString(7),
+            InitiatedFrom = reader.GetString(8),
+            BatchCount = reader.GetInt32(9),
+            ParametersJson = reader.NullableString(10),
+            ResumedFrom = reader.NullableString(11),
+            Status = StoreValues.Parse<DeploymentStatus>(reader.GetString(12)),
+            TotalTargets = reader.GetInt32(13),
+            SucceededTargets = reader.GetInt32(14),
+            FailedTargets = reader.GetInt32(15),
+            SkippedTargets = reader.GetInt32(16),
+            CreatedAt = reader.Time(17),
+            StartedAt = reader.NullableTime(18),
+            EndedAt = reader.NullableTime(19),
+        };
+
+        private static AuditEntry ReadAudit(NpgsqlDataReader reader) => new AuditEntry
+        {
+            Sequence = reader.GetInt64(0),
+            DeploymentId = reader.GetString(1),
+            Kind = reader.GetString(2),
+            Message = reader.GetString(3),
+            RecordedAt = reader.Time(4),
+        };
+
+        private static DeploymentTargetRecord ReadTarget(NpgsqlDataReader reader) => new DeploymentTargetRecord
+        {
+            DeploymentId = reader.GetString(0),
+            InstanceId = reader.GetString(1),
+            Service = reader.GetString(2),
+            Environment = reader.GetString(3),
+            Batch = reader.GetInt32(4),
+            TargetVersion = reader.GetString(5),
+            TargetFVersion = reader.NullableString(6),
+            FromVersion = reader.NullableString(7),
+            FromFVersion = reader.NullableString(8),
+            Status = StoreValues.Parse<TargetStatus>(reader.GetString(9)),
+            Attempts = reader.GetInt32(10),
+            PackageTransferred = reader.GetBoolean(11),
+            ConfigTransferred = reader.GetBoolean(12),
+            FailedStep = reader.NullableString(13),
+            Error = reader.NullableString(14),
+            StartedAt = reader.NullableTime(15),
+            EndedAt = reader.NullableTime(16),
+        };
+
+        /// <summary>The 17 target columns as positional parameters $1..$17, in <see cref="TargetColumns"/> order.</summary>
+        private static void AddTargetValues(NpgsqlParameterCollection parameters, DeploymentTargetRecord target)
+        {
+            object[] values =
+            {
+                target.DeploymentId, target.InstanceId, target.Service ?? "", target.Environment ?? "", target.Batch, target.TargetVersion ?? "",
+                StoreValues.ToDb(target.TargetFVersion), StoreValues.ToDb(target.FromVersion), StoreValues.ToDb(target.FromFVersion),
+                StoreValues.ToText(target.Status), target.Attempts, target.PackageTransferred, target.ConfigTransferred,
+                StoreValues.ToDb(target.FailedStep), StoreValues.ToDb(target.Error), StoreValues.ToDb(target.StartedAt), StoreValues.ToDb(target.EndedAt),
+            };
+            foreach (var value in values)
+            {
+                parameters.Add(new NpgsqlParameter { Value = value, NpgsqlDbType = value is DBNull ? NullType(parameters.Count) : InferType(value) });
+            }
+        }
+
+        private static NpgsqlTypes.NpgsqlDbType NullType(int ordinal) => ordinal == 15 || ordinal == 16 ? NpgsqlTypes.NpgsqlDbType.Bigint : NpgsqlTypes.NpgsqlDbType.Text;
+
+        private static NpgsqlTypes.NpgsqlDbType InferType(object value) => value switch
+        {
+            int _ => NpgsqlTypes.NpgsqlDbType.Integer,
+            long _ => NpgsqlTypes.NpgsqlDbType.Bigint,
+            bool _ => NpgsqlTypes.NpgsqlDbType.Boolean,
+            _ => NpgsqlTypes.NpgsqlDbType.Text,
+        };
+    }
+}

@@ -1,0 +1,266 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+
+namespace ReleaseTools.Engine.Store.Postgres
+{
+    // Releases reaching instances, their version history, and the config snapshots needed to roll back to them.
+    public sealed partial class PostgresReleaseStore
+    {
+        private const string HistoryColumns =
+            "sequence, instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, operation, " +
+            "package_url, package_md5, config_digest, config_file_name, recorded_at";
+
+        private const string InsertHistorySql =
+            "INSERT INTO version_history (instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, " +
+            "operation, package_url, package_md5, config_digest, config_file_name, recorded_at) VALUES (@instance, @service, @environment, @version, " +
+            "@fversion, @previousVersion, @previousFVersion, @deployment, @operation, @url, @md5, @digest, @file, @now)";
+
+        private const string CatalogueVersionSql = "INSERT INTO service_versions (service, version) VALUES (@service, @version) ON CONFLICT DO NOTHING";
+
+        public Task RecordReleaseAsync(ReleaseOutcome outcome, CancellationToken cancellationToken) =>
+            RecordReleasesAsync(new[] { outcome ?? throw new ArgumentNullException(nameof(outcome)) }, cancellationToken);
+
+        /// <summary>Several outcomes in one transaction: the batch form of <see cref="RecordReleaseAsync"/>, all or none written.</summary>
+        public Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken)
+        {
+            if (outcomes == null)
+            {
+                throw new ArgumentNullException(nameof(outcomes));
+            }
+
+            foreach (var outcome in outcomes)
+            {
+                StoreValidation.ValidateOutcome(outcome, nameof(outcomes));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                foreach (var outcome in outcomes)
+                {
+                    await WriteReleaseAsync(connection, transaction, outcome, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                return true;
+            }, cancellationToken);
+        }
+
+        /// <summary>
+        /// Appends history rows as given (their Sequence is assigned here), without touching instances or targets: for
+        /// bringing in history kept elsewhere, and for building large stores in tests and benchmarks.
+        /// </summary>
+        public Task<int> ImportHistoryAsync(IReadOnlyList<VersionHistoryRecord> records, CancellationToken cancellationToken)
+        {
+            if (records == null)
+            {
+                throw new ArgumentNullException(nameof(records));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                using (var importer = await connection.BeginBinaryImportAsync(
+                    "COPY version_history (instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, " +
+                    "operation, package_url, package_md5, config_digest, config_file_name, recorded_at) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+                {
+                    foreach (var record in records)
+                    {
+                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(record.InstanceId, NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(record.Service ?? "", NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(record.Environment ?? "", NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(record.Version ?? "", NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(record.FVersion ?? "", NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToDb(record.PreviousVersion), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToDb(record.PreviousFVersion), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(record.DeploymentId ?? "", NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToText(record.Operation), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToDb(record.PackageUrl), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToDb(record.PackageMd5), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToDb(record.ConfigDigest), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToDb(record.ConfigFileName), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToUnixMs(record.RecordedAt), NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                using (var catalogue = PostgresCommands.Create(connection, transaction,
+                    "INSERT INTO service_versions (service, version) SELECT DISTINCT s, v FROM unnest(@services, @versions) AS t(s, v) ON CONFLICT DO NOTHING"))
+                {
+                    var services = new List<string>(records.Count);
+                    var versions = new List<string>(records.Count);
+                    foreach (var record in records)
+                    {
+                        services.Add(record.Service ?? "");
+                        versions.Add(record.Version ?? "");
+                    }
+
+                    await catalogue.WithList("services", services).WithList("versions", versions).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return records.Count;
+            }, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken) =>
+            ReadAsync<IReadOnlyList<VersionHistoryRecord>>(async connection =>
+            {
+                using var command = BuildHistoryQuery(connection, instanceId, limit);
+                return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+
+        public Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken)
+        {
+            if (string.IsNullOrEmpty(digest))
+            {
+                throw new ArgumentException("A config snapshot needs its digest.", nameof(digest));
+            }
+
+            if (content == null)
+            {
+                throw new ArgumentNullException(nameof(content));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                // The digest names the bytes, so a second save of the same digest has nothing new to say.
+                using var insert = PostgresCommands.Create(connection, transaction,
+                    "INSERT INTO config_snapshots (digest, file_name, content, saved_at) VALUES (@digest, @file, @content, @now) ON CONFLICT (digest) DO NOTHING")
+                    .With("digest", digest).With("file", fileName ?? "").With("content", content).With("now", StoreValues.ToUnixMs(now));
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+        }
+
+        public Task<byte[]?> GetConfigSnapshotAsync(string digest, CancellationToken cancellationToken) =>
+            ReadAsync(async connection =>
+            {
+                using var command = PostgresCommands.Create(connection, null, "SELECT content FROM config_snapshots WHERE digest = @digest").With("digest", digest);
+                return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as byte[];
+            }, cancellationToken);
+
+        /// <summary>One instance's history, newest first; internal so tests can check its query plan.</summary>
+        internal static NpgsqlCommand BuildHistoryQuery(NpgsqlConnection connection, string instanceId, int limit)
+        {
+            var command = PostgresCommands.Create(connection, null,
+                "SELECT " + HistoryColumns + " FROM version_history WHERE instance_id = @id ORDER BY sequence DESC" + (limit > 0 ? " LIMIT @limit" : ""))
+                .With("id", instanceId);
+            return limit > 0 ? command.With("limit", limit) : command;
+        }
+
+        private async Task WriteReleaseAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ReleaseOutcome outcome, DateTimeOffset now, CancellationToken cancellationToken)
+        {
+            // from_version keeps what the engine learnt from the Floyd agent; the registry's view only fills a gap.
+            using (var updateTarget = PostgresCommands.Create(connection, transaction,
+                "UPDATE deployment_targets SET status = @status, attempts = @attempts, package_transferred = @package, config_transferred = @config, " +
+                "started_at = coalesce(@started, started_at), ended_at = @ended, failed_step = NULL, error = NULL, " +
+                "from_version = coalesce(from_version, (SELECT version FROM instances WHERE instance_id = @instance)), " +
+                "from_fversion = coalesce(from_fversion, (SELECT fversion FROM instances WHERE instance_id = @instance)) " +
+                "WHERE deployment_id = @deployment AND instance_id = @instance"))
+            {
+                updateTarget.With("status", StoreValues.ToText(outcome.TargetStatus))
+                    .With("attempts", outcome.Attempts)
+                    .With("package", outcome.PackageTransferred)
+                    .With("config", outcome.ConfigTransferred)
+                    .With("ended", StoreValues.ToUnixMs(outcome.EndedAt == default ? now : outcome.EndedAt))
+                    .With("deployment", outcome.DeploymentId)
+                    .With("instance", outcome.InstanceId);
+                updateTarget.Parameters.Add(new NpgsqlParameter("started", NpgsqlTypes.NpgsqlDbType.Bigint) { Value = StoreValues.ToDb(outcome.StartedAt) });
+                if (await updateTarget.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw StoreValidation.TargetNotFound(outcome.DeploymentId, outcome.InstanceId, Location);
+                }
+            }
+
+            string? previousVersion;
+            string? previousFVersion;
+            string service;
+            string environment;
+            // Locks the instance row so two releases of one instance cannot both read the same previous version.
+            using (var readInstance = PostgresCommands.Create(connection, transaction,
+                "SELECT version, fversion, service, environment FROM instances WHERE instance_id = @instance FOR UPDATE").With("instance", outcome.InstanceId))
+            using (var reader = await readInstance.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    // Thrown after the target update on purpose: the transaction must undo it, never leave half a release.
+                    throw StoreValidation.InstanceNotFound(outcome.InstanceId, Location);
+                }
+
+                previousVersion = reader.NullableString(0);
+                previousFVersion = reader.NullableString(1);
+                service = reader.GetString(2);
+                environment = reader.GetString(3);
+            }
+
+            using (var updateInstance = PostgresCommands.Create(connection, transaction,
+                "UPDATE instances SET version = @version, fversion = @fversion, status = 'active', updated_at = @now WHERE instance_id = @instance"))
+            {
+                await updateInstance.With("version", outcome.Version).With("fversion", outcome.FVersion)
+                    .With("now", StoreValues.ToUnixMs(now)).With("instance", outcome.InstanceId).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (outcome.TargetStatus == TargetStatus.Unchanged)
+            {
+                // Nothing moved: the instance already ran this release, so history gains no row.
+                return;
+            }
+
+            using (var insertHistory = PostgresCommands.Create(connection, transaction, InsertHistorySql))
+            {
+                await BindHistory(insertHistory, outcome.InstanceId, service, environment, outcome.Version, outcome.FVersion, previousVersion, previousFVersion,
+                    outcome.DeploymentId, outcome.Operation, outcome.PackageUrl, outcome.PackageMd5, outcome.ConfigDigest, outcome.ConfigFileName, now)
+                    .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            using (var catalogue = PostgresCommands.Create(connection, transaction, CatalogueVersionSql))
+            {
+                await catalogue.With("service", service).With("version", outcome.Version).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private static VersionHistoryRecord ReadHistory(NpgsqlDataReader reader) => new VersionHistoryRecord
+        {
+            Sequence = reader.GetInt64(0),
+            InstanceId = reader.GetString(1),
+            Service = reader.GetString(2),
+            Environment = reader.GetString(3),
+            Version = reader.GetString(4),
+            FVersion = reader.GetString(5),
+            PreviousVersion = reader.NullableString(6),
+            PreviousFVersion = reader.NullableString(7),
+            DeploymentId = reader.GetString(8),
+            Operation = StoreValues.Parse<DeploymentOperation>(reader.GetString(9)),
+            PackageUrl = reader.NullableString(10),
+            PackageMd5 = reader.NullableString(11),
+            ConfigDigest = reader.NullableString(12),
+            ConfigFileName = reader.NullableString(13),
+            RecordedAt = reader.Time(14),
+        };
+
+        private static NpgsqlCommand BindHistory(NpgsqlCommand command, string instanceId, string service, string environment, string version, string fversion,
+            string? previousVersion, string? previousFVersion, string deploymentId, DeploymentOperation operation, string? packageUrl, string? packageMd5,
+            string? configDigest, string? configFileName, DateTimeOffset recordedAt)
+        {
+            command.With("instance", instanceId)
+                .With("service", service ?? "")
+                .With("environment", environment ?? "")
+                .With("version", version ?? "")
+                .With("fversion", fversion ?? "")
+                .With("deployment", deploymentId ?? "")
+                .With("operation", StoreValues.ToText(operation))
+                .With("now", StoreValues.ToUnixMs(recordedAt));
+            foreach (var (name, value) in new[] { ("previousVersion", previousVersion), ("previousFVersion", previousFVersion), ("url", packageUrl),
+                ("md5", packageMd5), ("digest", configDigest), ("file", configFileName) })
+            {
+                command.Parameters.Add(new NpgsqlParameter(name, NpgsqlTypes.NpgsqlDbType.Text) { Value = StoreValues.ToDb(value) });
+            }
+
+            return command;
+        }
+    }
+}

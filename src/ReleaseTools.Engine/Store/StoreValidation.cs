@@ -1,0 +1,75 @@
+using System;
+
+namespace ReleaseTools.Engine.Store
+{
+    /// <summary>Argument checks and not-found errors that every store implementation raises with the same words.</summary>
+    internal static class StoreValidation
+    {
+        public static void Validate(InstanceRegistration registration)
+        {
+            if (registration == null)
+            {
+                throw new ArgumentNullException(nameof(registration));
+            }
+
+            if (string.IsNullOrWhiteSpace(registration.InstanceId))
+            {
+                throw new ArgumentException("An instance needs an InstanceId.", nameof(registration));
+            }
+
+            if (string.IsNullOrWhiteSpace(registration.Service))
+            {
+                throw new ArgumentException($"Instance '{registration.InstanceId}' needs a Service.", nameof(registration));
+            }
+
+            if (registration.Port < 0 || registration.Port > 65535)
+            {
+                throw new ArgumentException($"Instance '{registration.InstanceId}' has port {registration.Port}; a port is 0 to 65535.", nameof(registration));
+            }
+        }
+
+        public static void ValidateClaim(LeaseOwner owner, System.Collections.Generic.IReadOnlyList<string> instanceIds, TimeSpan leaseDuration)
+        {
+            if (owner == null)
+            {
+                throw new ArgumentNullException(nameof(owner));
+            }
+
+            if (string.IsNullOrEmpty(owner.DeploymentId))
+            {
+                throw new ArgumentException("A lease owner needs a DeploymentId.", nameof(owner));
+            }
+
+            if (instanceIds == null)
+            {
+                throw new ArgumentNullException(nameof(instanceIds));
+            }
+
+            if (leaseDuration <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(leaseDuration), leaseDuration, "A lease must last longer than zero.");
+            }
+        }
+
+        public static void ValidateOutcome(ReleaseOutcome outcome, string parameterName)
+        {
+            if (outcome.TargetStatus != TargetStatus.Succeeded && outcome.TargetStatus != TargetStatus.Unchanged && outcome.TargetStatus != TargetStatus.RolledBack)
+            {
+                throw new ArgumentException(
+                    $"A release outcome records a target that reached a release (Succeeded, Unchanged or RolledBack), not {outcome.TargetStatus}; use UpdateTargetAsync for that.", parameterName);
+            }
+        }
+
+        public static StoreException InstanceNotFound(string instanceId, string location) =>
+            new StoreException(StoreErrorIds.InstanceNotFound,
+                $"Instance '{instanceId}' is not registered in the store '{location}'. Register it first (Register-ServiceInstance), or check the id.", location);
+
+        public static StoreException DeploymentNotFound(string deploymentId, string location) =>
+            new StoreException(StoreErrorIds.DeploymentNotFound,
+                $"Deployment '{deploymentId}' is not in the store '{location}'. List deployments with Get-ReleaseDeployment to find its id.", location);
+
+        public static StoreException TargetNotFound(string deploymentId, string instanceId, string location) =>
+            new StoreException(StoreErrorIds.DeploymentTargetNotFound,
+                $"Instance '{instanceId}' is not a target of deployment '{deploymentId}' in the store '{location}'.", location);
+    }
+}
