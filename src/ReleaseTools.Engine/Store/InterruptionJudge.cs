@@ -22,6 +22,15 @@ namespace ReleaseTools.Engine.Store
                 }
             }
 
+            if (candidate.Leases.Count == 0 && candidate.Owners.Any(o => !string.Equals(o.HostName, ProcessIdentity.HostName, StringComparison.OrdinalIgnoreCase)))
+            {
+                // A running run always holds its leases; none left means they were force-released, and its owner on
+                // another host cannot be asked whether it still works.
+                var owner = candidate.Owners.First();
+                return new InterruptReason(ownerDead: false,
+                    $"its leases were released while it ran (process {owner.ProcessId} on host {owner.HostName} holds none)");
+            }
+
             if (candidate.Leases.Count > 0 && candidate.Leases.All(l => l.ExpiresAt <= now))
             {
                 var lastExpiry = candidate.Leases.Max(l => l.ExpiresAt);

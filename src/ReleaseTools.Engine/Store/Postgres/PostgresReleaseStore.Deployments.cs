@@ -13,7 +13,8 @@ namespace ReleaseTools.Engine.Store.Postgres
     {
         private const string DeploymentColumns =
             "deployment_id, operation, service, target_version, package_url, package_md5, fversion, initiated_by, initiated_from, batch_count, " +
-            "parameters_json, resumed_from, status, total_targets, succeeded_targets, failed_targets, skipped_targets, created_at, started_at, ended_at";
+            "parameters_json, resumed_from, status, total_targets, succeeded_targets, failed_targets, skipped_targets, created_at, started_at, ended_at, " +
+            "resumed_by, cancelled_targets";
 
         private const string TargetColumns =
             "deployment_id, instance_id, service, environment, batch, target_version, target_fversion, from_version, from_fversion, status, attempts, " +
@@ -21,12 +22,20 @@ namespace ReleaseTools.Engine.Store.Postgres
 
         // Succeeded counts Unchanged (the instance runs the target release), Failed counts Unreachable.
         private const string RecountSql =
-            "UPDATE deployments SET total_targets = c.total, succeeded_targets = c.succeeded, failed_targets = c.failed, skipped_targets = c.skipped " +
+            "UPDATE deployments SET total_targets = c.total, succeeded_targets = c.succeeded, failed_targets = c.failed, skipped_targets = c.skipped, " +
+            "cancelled_targets = c.cancelled " +
             "FROM (SELECT count(*) AS total, " +
             "count(*) FILTER (WHERE status IN ('succeeded', 'unchanged')) AS succeeded, " +
             "count(*) FILTER (WHERE status IN ('failed', 'unreachable')) AS failed, " +
-            "count(*) FILTER (WHERE status = 'skipped') AS skipped " +
+            "count(*) FILTER (WHERE status = 'skipped') AS skipped, " +
+            "count(*) FILTER (WHERE status = 'cancelled') AS cancelled " +
             "FROM deployment_targets WHERE deployment_id = @id) AS c WHERE deployments.deployment_id = @id";
+
+        // Every run a run resumed, however long the chain: they take its final status.
+        private const string PropagateStatusSql =
+            "WITH RECURSIVE chain(id) AS (SELECT resumed_from FROM deployments WHERE deployment_id = @id AND resumed_from IS NOT NULL " +
+            "UNION SELECT d.resumed_from FROM deployments AS d JOIN chain ON d.deployment_id = chain.id WHERE d.resumed_from IS NOT NULL) " +
+            "UPDATE deployments SET status = @status WHERE deployment_id IN (SELECT id FROM chain)";
 
         public Task<DeploymentRecord> CreateDeploymentAsync(NewDeployment deployment, IReadOnlyList<DeploymentTargetRecord> targets, CancellationToken cancellationToken)
         {
@@ -71,6 +80,11 @@ namespace ReleaseTools.Engine.Store.Postgres
                             break;
                         }
                     }
+                }
+
+                if (!string.IsNullOrEmpty(deployment.ResumedFrom))
+                {
+                    await MarkResumedAsync(connection, transaction, deployment.ResumedFrom!, id, now, cancellationToken).ConfigureAwait(false);
                 }
 
                 if (targets.Count > 0)
@@ -122,6 +136,11 @@ namespace ReleaseTools.Engine.Store.Postgres
                 }
 
                 await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
+                if (StoreValues.IsFinal(status))
+                {
+                    await PropagateStatusAsync(connection, transaction, deploymentId, status, cancellationToken).ConfigureAwait(false);
+                }
+
                 return (await ReadDeploymentAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false))!;
             }, cancellationToken);
 
@@ -204,6 +223,7 @@ namespace ReleaseTools.Engine.Store.Postgres
                     throw StoreValidation.TargetNotFound(target.DeploymentId, target.InstanceId, Location);
                 }
 
+                await RecountAsync(connection, transaction, target.DeploymentId, cancellationToken).ConfigureAwait(false);
                 return true;
             }, cancellationToken);
         }
@@ -230,6 +250,38 @@ namespace ReleaseTools.Engine.Store.Postgres
                 "INSERT INTO deployment_audit (deployment_id, kind, message, recorded_at) VALUES (@id, @kind, @message, @now)")
                 .With("id", deploymentId).With("kind", kind ?? "").With("message", message ?? "").With("now", StoreValues.ToUnixMs(now));
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        private async Task MarkResumedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string resumedFrom, string resumedBy, DateTimeOffset now,
+            CancellationToken cancellationToken)
+        {
+            string? status;
+            using (var mark = PostgresCommands.Create(connection, transaction,
+                "UPDATE deployments SET resumed_by = @by WHERE deployment_id = @from AND resumed_by IS NULL RETURNING status")
+                .With("by", resumedBy).With("from", resumedFrom))
+            {
+                status = await mark.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+            }
+
+            if (status == null)
+            {
+                var earlier = await ReadDeploymentAsync(connection, transaction, resumedFrom, cancellationToken).ConfigureAwait(false)
+                    ?? throw StoreValidation.DeploymentNotFound(resumedFrom, Location);
+                throw new StoreException(StoreErrorIds.DeploymentAlreadyResumed,
+                    $"Deployment '{resumedFrom}' was already resumed by '{earlier.ResumedBy}'; resume that run instead if it still owes instances.", Location);
+            }
+
+            await InsertAuditAsync(connection, transaction, resumedFrom, StoreAuditKinds.Resumed,
+                $"Resumed by {resumedBy}; this run had ended {StoreValues.Parse<DeploymentStatus>(status)}. Its status now follows the resume.", now, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        private static async Task PropagateStatusAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string deploymentId, DeploymentStatus status,
+            CancellationToken cancellationToken)
+        {
+            using var propagate = PostgresCommands.Create(connection, transaction, PropagateStatusSql)
+                .With("id", deploymentId).With("status", StoreValues.ToText(status));
+            await propagate.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         private static async Task RecountAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string deploymentId, CancellationToken cancellationToken)
@@ -267,6 +319,8 @@ namespace ReleaseTools.Engine.Store.Postgres
             CreatedAt = reader.Time(17),
             StartedAt = reader.NullableTime(18),
             EndedAt = reader.NullableTime(19),
+            ResumedBy = reader.NullableString(20),
+            CancelledTargets = reader.GetInt32(21),
         };
 
         private static AuditEntry ReadAudit(NpgsqlDataReader reader) => new AuditEntry

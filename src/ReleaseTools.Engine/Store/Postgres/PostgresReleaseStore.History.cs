@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
@@ -42,6 +43,11 @@ namespace ReleaseTools.Engine.Store.Postgres
                 foreach (var outcome in outcomes)
                 {
                     await WriteReleaseAsync(connection, transaction, outcome, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                foreach (var deploymentId in outcomes.Select(o => o.DeploymentId).Distinct(StringComparer.Ordinal))
+                {
+                    await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
                 }
 
                 return true;
@@ -111,6 +117,48 @@ namespace ReleaseTools.Engine.Store.Postgres
                 using var command = BuildHistoryQuery(connection, instanceId, limit);
                 return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
+
+        public Task<IReadOnlyList<VersionHistoryRecord>> FindHistoryAsync(HistoryQuery query, CancellationToken cancellationToken)
+        {
+            if (query == null)
+            {
+                throw new ArgumentNullException(nameof(query));
+            }
+
+            return ReadAsync<IReadOnlyList<VersionHistoryRecord>>(async connection =>
+            {
+                using var command = BuildServiceHistoryQuery(connection, query);
+                return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+        }
+
+        /// <summary>A service's history across instances, newest first; internal so tests can check its query plan.</summary>
+        internal static NpgsqlCommand BuildServiceHistoryQuery(NpgsqlConnection connection, HistoryQuery query)
+        {
+            var sql = new System.Text.StringBuilder("SELECT " + HistoryColumns + " FROM version_history WHERE service = @service");
+            var command = connection.CreateCommand().With("service", query.Service ?? "");
+            if (query.Environment != null)
+            {
+                sql.Append(" AND environment = @environment");
+                command.With("environment", query.Environment);
+            }
+
+            if (query.Version != null)
+            {
+                sql.Append(" AND version = @version");
+                command.With("version", query.Version);
+            }
+
+            sql.Append(" ORDER BY sequence DESC");
+            if (query.Limit > 0)
+            {
+                sql.Append(" LIMIT @limit");
+                command.With("limit", query.Limit);
+            }
+
+            command.CommandText = sql.ToString();
+            return command;
+        }
 
         public Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken)
         {

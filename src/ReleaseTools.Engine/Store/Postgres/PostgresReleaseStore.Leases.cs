@@ -212,6 +212,7 @@ namespace ReleaseTools.Engine.Store.Postgres
             }
 
             await RecountAsync(connection, transaction, candidate.DeploymentId, cancellationToken).ConfigureAwait(false);
+            await PropagateStatusAsync(connection, transaction, candidate.DeploymentId, DeploymentStatus.Interrupted, cancellationToken).ConfigureAwait(false);
             await InsertAuditAsync(connection, transaction, candidate.DeploymentId, StoreAuditKinds.Interrupted, InterruptionJudge.AuditMessage(reason), now, cancellationToken)
                 .ConfigureAwait(false);
             return await ReadDeploymentAsync(connection, transaction, candidate.DeploymentId, cancellationToken).ConfigureAwait(false);

@@ -10,7 +10,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
     // Instance leases: which run may deploy to an instance now, and recovery from runs that died holding them.
     public sealed partial class SqliteReleaseStore
     {
-        private const string LeaseColumns = "instance_id, deployment_id, host_name, process_id, process_started_at, acquired_at, heartbeat_at, expires_at";
+        private const string LeaseColumns = "instance_id, deployment_id, host_name, process_id, process_started_at, acquired_at, heartbeat_at, expires_at, fencing_token";
 
         public Task<LeaseClaimResult> TryClaimInstancesAsync(LeaseOwner owner, IReadOnlyList<string> instanceIds, TimeSpan leaseDuration, CancellationToken cancellationToken)
         {
@@ -61,10 +61,18 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     return new LeaseClaimResult { Acquired = false, Conflicts = conflicts };
                 }
 
+                // One token per claim from the store-wide counter, drawn under the write lock, so later claims carry larger tokens.
+                long token;
+                using (var next = StoreCommands.Create(connection, transaction,
+                    "UPDATE releasetools_store SET value = CAST(value AS INTEGER) + 1 WHERE key = 'lease_fencing_token' RETURNING CAST(value AS INTEGER)"))
+                {
+                    token = Convert.ToInt64(await next.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false));
+                }
+
                 using (var claim = StoreCommands.Create(connection, transaction,
-                    "INSERT INTO instance_leases (" + LeaseColumns + ") VALUES ($id, $deployment, $host, $pid, $started, $now, $now, $expires) " +
+                    "INSERT INTO instance_leases (" + LeaseColumns + ") VALUES ($id, $deployment, $host, $pid, $started, $now, $now, $expires, $token) " +
                     "ON CONFLICT (instance_id) DO UPDATE SET deployment_id = excluded.deployment_id, host_name = excluded.host_name, " +
-                    "process_id = excluded.process_id, process_started_at = excluded.process_started_at, " +
+                    "process_id = excluded.process_id, process_started_at = excluded.process_started_at, fencing_token = excluded.fencing_token, " +
                     "acquired_at = CASE WHEN instance_leases.deployment_id = excluded.deployment_id THEN instance_leases.acquired_at ELSE excluded.acquired_at END, " +
                     "heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at " +
                     "WHERE instance_leases.deployment_id = excluded.deployment_id OR instance_leases.expires_at <= excluded.heartbeat_at"))
@@ -74,7 +82,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     {
                         claim.With("$id", instanceId).With("$deployment", owner.DeploymentId).With("$host", owner.HostName ?? "")
                             .With("$pid", owner.ProcessId).With("$started", StoreValues.ToDb(owner.ProcessStartedAt))
-                            .With("$now", nowMs).With("$expires", expires);
+                            .With("$now", nowMs).With("$expires", expires).With("$token", token);
                         if (claim.ExecuteNonQuery() != 1)
                         {
                             // Cannot happen under the write lock; if it ever does, claiming nothing is the safe answer.
@@ -92,7 +100,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     await remember.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                return new LeaseClaimResult { Acquired = true };
+                return new LeaseClaimResult { Acquired = true, FencingToken = token };
             }, cancellationToken);
         }
 
@@ -165,7 +173,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
             var recovered = new List<DeploymentRecord>();
             foreach (var candidate in candidates)
             {
-                var reason = Judge(candidate, isOwnerAlive, Now());
+                var reason = InterruptionJudge.Judge(candidate, isOwnerAlive, Now());
                 if (reason == null)
                 {
                     continue;
@@ -180,36 +188,6 @@ namespace ReleaseTools.Engine.Store.Sqlite
             }
 
             return recovered;
-        }
-
-        private static InterruptReason? Judge(RunningDeployment candidate, Func<LeaseOwner, bool> isOwnerAlive, DateTimeOffset now)
-        {
-            foreach (var owner in candidate.Owners)
-            {
-                if (!isOwnerAlive(owner))
-                {
-                    return new InterruptReason(ownerDead: true,
-                        $"its owner, process {owner.ProcessId} on host {owner.HostName}, is no longer running");
-                }
-            }
-
-            if (candidate.Leases.Count == 0 && candidate.Owners.Any(o => !string.Equals(o.HostName, ProcessIdentity.HostName, StringComparison.OrdinalIgnoreCase)))
-            {
-                // A running run always holds its leases; none left means they were force-released, and its owner on
-                // another host cannot be asked whether it still works.
-                var owner = candidate.Owners.First();
-                return new InterruptReason(ownerDead: false,
-                    $"its leases were released while it ran (process {owner.ProcessId} on host {owner.HostName} holds none)");
-            }
-
-            if (candidate.Leases.Count > 0 && candidate.Leases.All(l => l.ExpiresAt <= now))
-            {
-                var lastExpiry = candidate.Leases.Max(l => l.ExpiresAt);
-                return new InterruptReason(ownerDead: false,
-                    $"its leases expired at {lastExpiry:u} without a heartbeat from process {candidate.Leases[0].Owner.ProcessId} on host {candidate.Leases[0].Owner.HostName}");
-            }
-
-            return null;
         }
 
         private async Task<DeploymentRecord?> InterruptAsync(SqliteConnection connection, SqliteTransaction transaction, RunningDeployment candidate, InterruptReason reason, CancellationToken cancellationToken)
@@ -231,7 +209,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
             using (var targets = StoreCommands.Create(connection, transaction,
                 "UPDATE deployment_targets SET status = 'interrupted', ended_at = $now, error = coalesce(error, $error) " +
                 "WHERE deployment_id = $id AND status IN ('pending', 'running')")
-                .With("$now", nowMs).With("$id", candidate.DeploymentId).With("$error", "Interrupted: the deployment stopped before this instance finished."))
+                .With("$now", nowMs).With("$id", candidate.DeploymentId).With("$error", InterruptionJudge.TargetError))
             {
                 await targets.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -249,9 +227,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
             await RecountAsync(connection, transaction, candidate.DeploymentId, cancellationToken).ConfigureAwait(false);
             await PropagateStatusAsync(connection, transaction, candidate.DeploymentId, DeploymentStatus.Interrupted, cancellationToken).ConfigureAwait(false);
-            var self = ProcessIdentity.Current(candidate.DeploymentId);
-            await InsertAuditAsync(connection, transaction, candidate.DeploymentId, StoreAuditKinds.Interrupted,
-                $"Marked interrupted and its instances released, because {reason.Description}. Detected by process {self.ProcessId} on host {self.HostName}.",
+            await InsertAuditAsync(connection, transaction, candidate.DeploymentId, StoreAuditKinds.Interrupted, InterruptionJudge.AuditMessage(reason),
                 now, cancellationToken).ConfigureAwait(false);
             return await ReadDeploymentAsync(connection, transaction, candidate.DeploymentId, cancellationToken).ConfigureAwait(false);
         }
@@ -302,49 +278,9 @@ namespace ReleaseTools.Engine.Store.Sqlite
             AcquiredAt = reader.Time(5),
             HeartbeatAt = reader.Time(6),
             ExpiresAt = reader.Time(7),
+            FencingToken = reader.GetInt64(8),
         };
 
         private static string Describe(string releasedBy) => string.IsNullOrWhiteSpace(releasedBy) ? "an unnamed user" : releasedBy;
-
-        private sealed class RunningDeployment
-        {
-            private readonly LeaseOwner? _recordedOwner;
-
-            public RunningDeployment(string deploymentId, LeaseOwner? recordedOwner)
-            {
-                DeploymentId = deploymentId;
-                _recordedOwner = recordedOwner;
-            }
-
-            public string DeploymentId { get; }
-            public List<LeaseRecord> Leases { get; } = new List<LeaseRecord>();
-
-            /// <summary>Each distinct process that holds (or last claimed) the deployment's leases.</summary>
-            public IEnumerable<LeaseOwner> Owners
-            {
-                get
-                {
-                    var owners = Leases.Select(l => l.Owner).ToList();
-                    if (_recordedOwner != null)
-                    {
-                        owners.Add(_recordedOwner);
-                    }
-
-                    return owners.GroupBy(o => (o.HostName.ToUpperInvariant(), o.ProcessId)).Select(g => g.First());
-                }
-            }
-        }
-
-        private sealed class InterruptReason
-        {
-            public InterruptReason(bool ownerDead, string description)
-            {
-                OwnerDead = ownerDead;
-                Description = description;
-            }
-
-            public bool OwnerDead { get; }
-            public string Description { get; }
-        }
     }
 }

@@ -166,6 +166,10 @@ UPDATE deployments SET cancelled_targets = (SELECT count(*) FROM deployment_targ
 CREATE INDEX ix_history_service_environment ON version_history (service, environment COLLATE NOCASE, sequence DESC);
 CREATE INDEX ix_history_service_version ON version_history (service, version, sequence DESC);
 "),
+            new StoreMigration(4, "Fencing tokens on leases: each claim draws a larger number from one store-wide counter", @"
+ALTER TABLE instance_leases ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0;
+INSERT INTO releasetools_store (key, value) VALUES ('lease_fencing_token', '0');
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;

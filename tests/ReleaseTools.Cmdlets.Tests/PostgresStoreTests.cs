@@ -1,0 +1,102 @@
+using ReleaseTools.Testing;
+using Xunit;
+
+namespace ReleaseTools.Cmdlets.Tests;
+
+/// <summary>
+/// The built module against the real PostgreSQL test server: the same pipelines a team types with -Store or
+/// RELEASETOOLS_STORE pointing at their shared server. Npgsql loads inside the module's own dependency context while
+/// this test process has its own Npgsql loaded, as another module would.
+/// </summary>
+public sealed class PostgresStoreTests : IClassFixture<AgentFleet>, IDisposable
+{
+    private const string RegisterFleet = """
+        $i = 0
+        $Ports | ForEach-Object {
+            $i++
+            [pscustomobject]@{ InstanceId = "$Service-0$i"; Service = $Service; Environment = 'prod'; Host = '127.0.0.1'; Port = $_ }
+        } | Register-ServiceInstance
+
+        """;
+
+    private readonly AgentFleet _fleet;
+    private readonly List<string> _schemas = new();
+
+    public PostgresStoreTests(AgentFleet fleet) => _fleet = fleet;
+
+    private string NewServerStore()
+    {
+        var schema = PostgresTestServer.NewSchemaName();
+        _schemas.Add(schema);
+        return PostgresTestServer.ForSchema(schema);
+    }
+
+    public void Dispose()
+    {
+        foreach (var schema in _schemas)
+        {
+            PostgresTestServer.DropSchema(schema);
+        }
+    }
+
+    [SkippableFact]
+    public void Deploy_history_and_rollback_round_trip_on_a_PostgreSQL_store()
+    {
+        var store = NewServerStore();
+        _fleet.Invoke(store, "$Service = 'pgshop'\n" + RegisterFleet + """
+            Get-ServiceInstance -Service pgshop | Invoke-Deployment -Version 1.0.0 -PackageUrl $V1 -Force | Out-Null
+            Get-ServiceInstance -Service pgshop | Invoke-Deployment -Version 2.0.0 -PackageUrl $V2 -BatchSize 2 -Force | Out-Null
+            """).ThrowOnError();
+
+        var rolledBack = _fleet.Invoke(store, "Get-ServiceInstance -Service pgshop -Version 2.0.0 | Invoke-Rollback -Force").ThrowOnError();
+        var history = _fleet.Invoke(store, "Get-ServiceInstance -Service pgshop | Get-InstanceVersionHistory").ThrowOnError();
+        var runs = _fleet.Invoke(store, "Get-ReleaseDeployment").ThrowOnError();
+
+        Assert.Equal(3, rolledBack.Output.Count);
+        Assert.All(rolledBack.Output, r => Assert.Equal("1.0.0", r.Properties["ToVersion"].Value?.ToString()));
+        Assert.Equal(9, history.Output.Count);
+        Assert.Equal(new[] { "Rollback", "Deploy", "Deploy" }, runs.Values<string>("Operation"));
+        Assert.Equal(new[] { "1.0.0" }, _fleet.Invoke(store, "Get-ServiceInstance -Service pgshop").ThrowOnError().Values<string>("Version").Distinct());
+        Assert.Equal(9L, PostgresTestServer.Scalar(_schemas[0], "SELECT count(*) FROM version_history"));
+    }
+
+    [SkippableFact]
+    public void RELEASETOOLS_STORE_with_a_postgresql_url_selects_the_server_and_Store_is_an_alias_of_StorePath()
+    {
+        var store = NewServerStore();
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(store);
+        var url = $"postgresql://{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}?search_path={builder.SearchPath}";
+        _fleet.Shell.Invoke("param($Store) Register-ServiceInstance -InstanceId pg-01 -Service pgenv -Environment prod -HostName 127.0.0.1 -Port 7070 -Store $Store",
+            new System.Collections.Hashtable { ["Store"] = store }).ThrowOnError();
+
+        var listed = _fleet.Shell.Invoke("""
+            param($Url)
+            $before = $env:RELEASETOOLS_STORE
+            try {
+                $env:RELEASETOOLS_STORE = $Url
+                Get-ServiceInstance -Service pgenv
+            } finally {
+                $env:RELEASETOOLS_STORE = $before
+            }
+            """, new System.Collections.Hashtable { ["Url"] = url }).ThrowOnError();
+
+        Assert.Equal(new[] { "pg-01" }, listed.Values<string>("InstanceId"));
+    }
+
+    [Fact]
+    public void An_unreachable_server_is_a_terminating_StoreUnavailable_error_that_never_shows_the_password()
+    {
+        var result = _fleet.Shell.Invoke("""
+            param($Store)
+            Get-ServiceInstance -StorePath $Store -Verbose 4>&1
+            """, new System.Collections.Hashtable { ["Store"] = $"postgresql://ops:Sup3rSecret-pw@127.0.0.1:{AgentFleet.ClosedPort()}/releases" });
+
+        var record = result.Terminating?.ErrorRecord ?? Assert.Single(result.Errors);
+        Assert.Equal("StoreUnavailable,ReleaseTools.Commands.GetServiceInstanceCommand", record.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.OpenError, record.CategoryInfo.Category);
+        var everything = string.Join("\n", new[] { record.ToString(), record.Exception.ToString(), record.TargetObject?.ToString() ?? "", record.CategoryInfo.ToString() }
+            .Concat(result.Output.Select(o => o.ToString())).Concat(result.Errors.Select(e => e.ToString())));
+        Assert.Contains("127.0.0.1", everything);
+        Assert.DoesNotContain("Sup3rSecret", everything);
+    }
+}
