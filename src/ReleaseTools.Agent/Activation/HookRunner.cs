@@ -4,13 +4,13 @@ using System.Text;
 namespace ReleaseTools.Agent.Activation;
 
 /// <summary>What one command run did.</summary>
-public sealed record CommandOutcome(int? ExitCode, bool TimedOut, TimeSpan Duration, string OutputTail, string? StartError = null)
+public sealed record CommandOutcome(int? ExitCode, bool TimedOut, TimeSpan Duration, TimeSpan Timeout, string OutputTail, string? StartError = null)
 {
     public bool Succeeded => StartError == null && !TimedOut && ExitCode == 0;
 
     public string Describe(string command) =>
         StartError != null ? $"'{command}' could not start: {StartError}"
-        : TimedOut ? $"'{command}' did not finish within {Duration.TotalSeconds:0.#} s and was killed"
+        : TimedOut ? $"'{command}' did not finish within {Timeout.TotalSeconds:0.###} s and was killed"
         : $"'{command}' exited with code {ExitCode}";
 }
 
@@ -58,7 +58,7 @@ public sealed class HookRunner
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
-            return new CommandOutcome(null, false, clock.Elapsed, "", ex.Message);
+            return new CommandOutcome(null, false, clock.Elapsed, timeout, "", ex.Message);
         }
 
         process.StandardInput.Close();
@@ -86,7 +86,7 @@ public sealed class HookRunner
         // A background child (a service the hook started) may hold the pipes open for ever: do not wait for it.
         await Task.WhenAny(readers, Task.Delay(OutputDrainGrace, CancellationToken.None));
         int? exitCode = timedOut ? null : process.ExitCode;
-        var outcome = new CommandOutcome(exitCode, timedOut, clock.Elapsed, tail.Text);
+        var outcome = new CommandOutcome(exitCode, timedOut, clock.Elapsed, timeout, tail.Text);
         if (outcome.Succeeded)
         {
             _logger.LogInformation("{Label}: '{Command}' exited with code 0 after {Milliseconds} ms", label, command, (long)clock.Elapsed.TotalMilliseconds);

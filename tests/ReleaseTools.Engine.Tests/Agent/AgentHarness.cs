@@ -81,6 +81,26 @@ internal sealed record TestRelease(string Service, string Environment, string Ve
         return new TestRelease(service, environment, version, path, Convert.ToHexStringLower(MD5.HashData(bytes)), "app.yaml", config, fversion);
     }
 
+    /// <summary>A release of a real package file (zip, tar.gz or any file) with its rendered config.</summary>
+    public static TestRelease FromPackage(string service, string version, string packagePath, string configText, string environment = "prod", string configFileName = "app.yaml")
+    {
+        var config = Encoding.UTF8.GetBytes(configText);
+        var fversion = global::ReleaseTools.Engine.Floyd.FVersion.Compute(service, environment, version, global::ReleaseTools.Engine.Floyd.FVersion.ConfigIdentity(config));
+        return new TestRelease(service, environment, version, packagePath, Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(packagePath))), configFileName, config, fversion);
+    }
+
+    /// <summary>The release directory the agent installs this release into.</summary>
+    public string ReleaseName => $"{Version}-{FVersion}";
+
+    /// <summary>ping → package and config if needed → activate, returning the agent's answer (verify is the caller's).</summary>
+    public async Task<ActivationResult> PushAndActivateAsync(FloydClient client, FloydEndpoint endpoint, CancellationToken cancellationToken = default)
+    {
+        var ping = await client.PingAsync(endpoint, Ping(), cancellationToken);
+        if (ping.NeedPackage) await client.PushPackageAsync(endpoint, Package, cancellationToken);
+        if (ping.NeedConfig) await client.PushConfigAsync(endpoint, ConfigPush, cancellationToken);
+        return await client.ActivateAsync(endpoint, Activate, cancellationToken);
+    }
+
     public PingRequest Ping(string message = "test deployment") => new() { Service = Service, Version = Version, FVersion = FVersion, PackageMd5 = PackageMd5, Message = message };
     public PackagePush Package => new() { Service = Service, Version = Version, FVersion = FVersion, FilePath = PackagePath, Md5 = PackageMd5 };
     public ConfigPush ConfigPush => new() { Service = Service, Version = Version, FVersion = FVersion, FileName = ConfigFileName, Content = Config };
