@@ -80,6 +80,10 @@ else {
 }
 
 function Invoke-DotNet {
+    <#
+    .SYNOPSIS
+        Runs dotnet with the given arguments and stops the build when it fails.
+    #>
     param([Parameter(Mandatory)] [string[]] $ArgumentList)
     & dotnet @ArgumentList
     if ($LASTEXITCODE -ne 0) {
@@ -88,6 +92,10 @@ function Invoke-DotNet {
 }
 
 function Invoke-ModuleBuild {
+    <#
+    .SYNOPSIS
+        Builds the solution, which assembles the module folder, and checks its manifest.
+    #>
     Invoke-DotNet -ArgumentList @('build', $solution, '-c', $Configuration)
     $manifest = Join-Path -Path $moduleDirectory -ChildPath 'ReleaseTools.psd1'
     $null = Test-ModuleManifest -Path $manifest
@@ -95,7 +103,10 @@ function Invoke-ModuleBuild {
 }
 
 function Get-TestCount {
-    <# Passed, failed and skipped counts of every .trx file that dotnet test wrote into a folder. #>
+    <#
+    .SYNOPSIS
+        Passed, failed and skipped counts of every .trx file that dotnet test wrote into a folder.
+    #>
     param([Parameter(Mandatory)] [string] $Directory)
 
     $count = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
@@ -109,7 +120,10 @@ function Get-TestCount {
 }
 
 function Invoke-XunitSuite {
-    <# Runs every xunit test; returns the counts (a failing test does not stop the Pester suite from running). #>
+    <#
+    .SYNOPSIS
+        Runs every xunit test; returns the counts (a failing test does not stop the Pester suite from running).
+    #>
     $directory = Join-Path -Path $testResultsDirectory -ChildPath 'xunit'
     if (Test-Path -Path $directory) {
         Remove-Item -Path $directory -Recurse -Force
@@ -127,8 +141,9 @@ function Invoke-XunitSuite {
 
 function Get-PesterModulePath {
     <#
-        The Pester module pinned by tests/Pester/Pester.Dependencies.csproj, restored from NuGet; the package keeps
-        the module in its tools/ folder.
+    .SYNOPSIS
+            The Pester module pinned by tests/Pester/Pester.Dependencies.csproj, restored from NuGet; the package keeps
+            the module in its tools/ folder.
     #>
     $project = Join-Path -Path $repositoryRoot -ChildPath 'tests/Pester/Pester.Dependencies.csproj'
     & dotnet restore $project | Out-Host
@@ -144,7 +159,10 @@ function Get-PesterModulePath {
 }
 
 function Invoke-PesterSuite {
-    <# Runs tests/Pester in a fresh child pwsh (the real executable in $PSHOME, also when this pwsh is the dotnet tool); returns the counts. #>
+    <#
+    .SYNOPSIS
+        Runs tests/Pester in a fresh child pwsh (the real executable in $PSHOME, also when this pwsh is the dotnet tool); returns the counts.
+    #>
     $pesterManifest = Get-PesterModulePath
     $pwsh = Join-Path -Path $PSHOME -ChildPath $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
     $summaryPath = Join-Path -Path $testResultsDirectory -ChildPath 'pester-summary.json'
@@ -167,7 +185,10 @@ function Invoke-PesterSuite {
 }
 
 function Invoke-HelpGeneration {
-    <# docs/ReleaseTools/*.md -> module/ReleaseTools.dll-Help.xml, which the build copies into en-US/. #>
+    <#
+    .SYNOPSIS
+        docs/ReleaseTools/*.md -> module/ReleaseTools.dll-Help.xml, which the build copies into en-US/.
+    #>
     if (-not (Get-Module -ListAvailable -Name platyPS | Where-Object { $_.Version -lt [version]'1.0' })) {
         throw "platyPS 0.14 is not installed. Install it with 'Install-PSResource -Name platyPS -Version 0.14.2' and run ./build.ps1 -Docs again."
     }

@@ -49,11 +49,19 @@ $secondPackage = if ($PackagePath.Count -gt 1) { $PackagePath[1] } else { $Packa
 
 # Out-Host (not Write-Host) keeps every heading in order with the tables, in pwsh and in the quickstart host alike.
 function Show-Step {
+    <#
+    .SYNOPSIS
+        Prints a step's heading.
+    #>
     param([Parameter(Mandatory)] [string] $Title)
     "`n=== $Title ===" | Out-Host
 }
 
 function Get-ConfigArgument {
+    <#
+    .SYNOPSIS
+        The -ConfigPath and -ConfigValues arguments for a step; none without a config template.
+    #>
     param([Parameter(Mandatory)] [string] $Greeting)
     if ($ConfigPath) { @{ ConfigPath = $ConfigPath; ConfigValues = @{ Greeting = $Greeting } } } else { @{} }
 }

@@ -1,4 +1,4 @@
-#Requires -Version 7.2
+﻿#Requires -Version 7.2
 <#
     What users see: the default views in an 80-column console, times in the local time zone, enum states that
     complete after `Where-Object Status -eq`, and output that reads well through Export-Csv and ConvertTo-Json —
@@ -18,8 +18,8 @@ BeforeAll {
     $script:WorkDirectory = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "rt-output-$([guid]::NewGuid().ToString('N'))"
     $null = New-Item -Path $script:WorkDirectory -ItemType Directory
     $script:Keys = New-TestKeyPair -Directory $script:WorkDirectory
-    $script:PackageV1 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-1.0.0.zip'
-    $script:PackageV2 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-2.0.0.zip'
+    $script:PackageV1 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-1.0.0.bin'
+    $script:PackageV2 = Join-Path -Path $script:WorkDirectory -ChildPath 'app-2.0.0.bin'
     [System.IO.File]::WriteAllBytes($script:PackageV1, [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(64KB))
     [System.IO.File]::WriteAllBytes($script:PackageV2, [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(80KB))
     $script:Agents = 1..2 | ForEach-Object {

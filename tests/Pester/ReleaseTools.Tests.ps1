@@ -22,6 +22,10 @@ BeforeAll {
 
     # Each test gets its own store and service name, so agents' state never leaks between tests.
     function script:Initialize-Fleet {
+        <#
+        .SYNOPSIS
+            Registers one instance per agent port for a service, in a store of its own.
+        #>
         param([Parameter(Mandatory)] [string] $Service, [int[]] $Port = $script:Agents.Port)
         $script:StorePath = Join-Path -Path $script:WorkDirectory -ChildPath "$Service.db"
         $PSDefaultParameterValues['*:StorePath'] = $script:StorePath

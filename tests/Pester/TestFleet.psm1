@@ -5,6 +5,10 @@
 Set-StrictMode -Version Latest
 
 function Get-BuildArtifactPath {
+    <#
+    .SYNOPSIS
+        Where the built module and the reference Floyd agent are.
+    #>
     [CmdletBinding()]
     [OutputType([pscustomobject])]
     param()
@@ -36,6 +40,10 @@ function Get-BuildArtifactPath {
 }
 
 function New-TestKeyPair {
+    <#
+    .SYNOPSIS
+        Writes a fresh RSA key pair as PEM files (PKCS#8 private key, SubjectPublicKeyInfo public key).
+    #>
     [CmdletBinding(SupportsShouldProcess)]
     [OutputType([pscustomobject])]
     param([Parameter(Mandatory)] [string] $Directory)
@@ -57,7 +65,10 @@ function New-TestKeyPair {
 }
 
 function Start-FloydAgent {
-    <# Starts the reference agent on an ephemeral loopback port; its output goes to a file, so it can never stall. #>
+    <#
+    .SYNOPSIS
+        Starts the reference agent on an ephemeral loopback port; its output goes to a file, so it can never stall.
+    #>
     [CmdletBinding(SupportsShouldProcess)]
     [OutputType([pscustomobject])]
     param(
@@ -79,7 +90,7 @@ function Start-FloydAgent {
         $line = Get-Content -Path $log -ErrorAction SilentlyContinue | Where-Object { $_ -like 'Floyd agent listening on *' } | Select-Object -First 1
         if ($line) {
             $address = [uri]($line.Substring('Floyd agent listening on '.Length).Trim())
-            return [pscustomobject]@{ Process = $process; Host = $address.Host; Port = $address.Port; Address = $address.Authority }
+            return [pscustomobject]@{ Process = $process; Host = $address.Host; Port = $address.Port; Address = $address.Authority; DataDirectory = $DataDirectory }
         }
         if ($process.HasExited) {
             break
@@ -91,6 +102,10 @@ function Start-FloydAgent {
 }
 
 function Stop-FloydAgent {
+    <#
+    .SYNOPSIS
+        Stops an agent that Start-FloydAgent started.
+    #>
     [CmdletBinding(SupportsShouldProcess)]
     param([Parameter(Mandatory, ValueFromPipeline)] [pscustomobject] $Agent)
 
@@ -102,7 +117,10 @@ function Stop-FloydAgent {
 }
 
 function Get-ClosedPort {
-    <# A loopback port with nothing listening: an agent that is down. #>
+    <#
+    .SYNOPSIS
+        A loopback port with nothing listening: an agent that is down.
+    #>
     [CmdletBinding()]
     [OutputType([int])]
     param()
@@ -118,7 +136,10 @@ function Get-ClosedPort {
 }
 
 function Invoke-ChildPwsh {
-    <# Runs a command in a fresh pwsh like the one running the tests, also when that pwsh is the .NET tool (dotnet pwsh.dll). #>
+    <#
+    .SYNOPSIS
+        Runs a command in a fresh pwsh like the one running the tests, also when that pwsh is the .NET tool (dotnet pwsh.dll).
+    #>
     [CmdletBinding()]
     param([Parameter(Mandatory)] [string] $Command)
 
@@ -132,4 +153,101 @@ function Invoke-ChildPwsh {
     }
 }
 
-Export-ModuleMember -Function Get-BuildArtifactPath, New-TestKeyPair, Start-FloydAgent, Stop-FloydAgent, Get-ClosedPort, Invoke-ChildPwsh
+function New-TestFleet {
+    <#
+    .SYNOPSIS
+            A work folder with a fresh key pair, two real zip packages and real agents on loopback: what every test
+            file needs. Remove it with Remove-TestFleet.
+    #>
+    [CmdletBinding(SupportsShouldProcess)]
+    [OutputType([pscustomobject])]
+    param(
+        # A word for the work folder's name.
+        [Parameter(Mandatory)] [string] $Name,
+        # How many agents to start.
+        [int] $AgentCount = 3
+    )
+
+    if (-not $PSCmdlet.ShouldProcess($Name, 'Create a test fleet')) {
+        return
+    }
+    $artifacts = Get-BuildArtifactPath
+    $directory = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "rt-$Name-$([guid]::NewGuid().ToString('N'))"
+    $null = New-Item -Path $directory -ItemType Directory
+    $keys = New-TestKeyPair -Directory $directory
+    $packages = foreach ($version in '1.0.0', '2.0.0') {
+        $content = Join-Path -Path $directory -ChildPath "app-$version"
+        $null = New-Item -Path $content -ItemType Directory
+        Set-Content -Path (Join-Path -Path $content -ChildPath 'app.txt') -Value "app $version"
+        [System.IO.File]::WriteAllBytes((Join-Path -Path $content -ChildPath 'payload.bin'), [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(32KB))
+        $zip = Join-Path -Path $directory -ChildPath "app-$version.zip"
+        Compress-Archive -Path (Join-Path -Path $content -ChildPath '*') -DestinationPath $zip
+        $zip
+    }
+    $agents = @(1..$AgentCount | ForEach-Object {
+            Start-FloydAgent -AgentAssembly $artifacts.AgentAssembly -DataDirectory (Join-Path -Path $directory -ChildPath "agent-$_") -PublicKeyPath $keys.PublicKeyPath
+        })
+    [pscustomobject]@{
+        Artifacts      = $artifacts
+        Directory      = $directory
+        PrivateKeyPath = $keys.PrivateKeyPath
+        PublicKeyPath  = $keys.PublicKeyPath
+        PackageV1      = $packages[0]
+        PackageV2      = $packages[1]
+        Agents         = $agents
+    }
+}
+
+function Remove-TestFleet {
+    <#
+    .SYNOPSIS
+        Stops the fleet's agents and removes its work folder.
+    #>
+    [CmdletBinding(SupportsShouldProcess)]
+    param([Parameter(Mandatory, ValueFromPipeline)] [pscustomobject] $Fleet)
+
+    process {
+        if ($PSCmdlet.ShouldProcess($Fleet.Directory, 'Stop the agents and remove the test fleet')) {
+            $Fleet.Agents | Stop-FloydAgent
+            Remove-Item -Path $Fleet.Directory -Recurse -Force -ErrorAction SilentlyContinue
+        }
+    }
+}
+
+function Get-InventoryRow {
+    <#
+    .SYNOPSIS
+        Inventory rows as a CSV import gives them: one per port, ids <Service>-01, -02, ...
+    #>
+    [CmdletBinding()]
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory)] [string] $Service,
+        [Parameter(Mandatory)] [int[]] $Port,
+        [string] $Environment = 'prod'
+    )
+
+    $number = 0
+    foreach ($item in $Port) {
+        $number++
+        [pscustomobject]@{ InstanceId = '{0}-{1:d2}' -f $Service, $number; Service = $Service; Environment = $Environment; Host = '127.0.0.1'; Port = $item }
+    }
+}
+
+function Start-SilentListener {
+    <#
+    .SYNOPSIS
+        A loopback port that accepts connections and never answers: an agent that hangs. Stop it with .Stop().
+    #>
+    [CmdletBinding(SupportsShouldProcess)]
+    [OutputType([System.Net.Sockets.TcpListener])]
+    param()
+
+    if ($PSCmdlet.ShouldProcess('127.0.0.1', 'Listen on an ephemeral port without answering')) {
+        $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        $listener
+    }
+}
+
+Export-ModuleMember -Function Get-BuildArtifactPath, New-TestKeyPair, Start-FloydAgent, Stop-FloydAgent, Get-ClosedPort, Invoke-ChildPwsh, New-TestFleet, Remove-TestFleet, Get-InventoryRow, Start-SilentListener
