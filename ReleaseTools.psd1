@@ -24,6 +24,7 @@
         'Resume-Deployment'
         'Get-ReleaseDeployment'
         'Get-InstanceVersionHistory'
+        'Unlock-ServiceInstance'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -55,17 +55,18 @@ namespace ReleaseTools.Engine.Deployment
         }
 
         /// <summary>The config for one (service, environment, version); an empty file when the run has no config source.</summary>
+        /// <remarks>Without a source the caller decides first whether the last deployed config is kept (<see cref="DeployReleases"/>).</remarks>
         public RenderedConfig Render(string service, string environment, string version)
         {
             if (_ready != null)
             {
-                return Create(FileName(_source.ReadyFilePath!), _ready);
+                return Create(FileName(_source.ReadyFilePath!), _ready) with { Origin = $"file {_source.ReadyFilePath}" };
             }
 
             if (_template == null)
             {
                 // Floyd agents activate only a release that has a config, so a run without one sends an empty file.
-                return Create(EmptyConfigFileName, Array.Empty<byte>());
+                return Create(EmptyConfigFileName, Array.Empty<byte>()) with { Origin = "empty" };
             }
 
             var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -99,7 +100,7 @@ namespace ReleaseTools.Engine.Deployment
                     "Supply them in the config values (built-ins: Service, Environment, Version).", _source.TemplatePath);
             }
 
-            return Create(FileName(_source.TemplatePath!), Utf8NoBom.GetBytes(text));
+            return Create(FileName(_source.TemplatePath!), Utf8NoBom.GetBytes(text)) with { Origin = $"rendered from {_source.TemplatePath}" };
         }
 
         private RenderedConfig Create(string defaultName, byte[] content) => new RenderedConfig

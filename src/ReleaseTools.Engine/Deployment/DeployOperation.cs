@@ -8,7 +8,8 @@ namespace ReleaseTools.Engine.Deployment
 {
     /// <summary>
     /// A deployment, in the order that fails cheapest first: parameters → package URL → signing key → instances →
-    /// leases → package (downloaded once, checksum checked) → configs and fversions → record → batches.
+    /// configs (given, or kept from the last release) → released-bytes check → leases → package (downloaded once,
+    /// checksum checked, compared with the bytes released under the same version) → fversions → record → batches.
     /// </summary>
     internal sealed class DeployOperation
     {
@@ -32,11 +33,25 @@ namespace ReleaseTools.Engine.Deployment
             await _services.RecoverInterruptedAsync(cancellationToken).ConfigureAwait(false);
             var instances = await InstanceResolver.ResolveAsync(_services.Store, instanceIds, cancellationToken).ConfigureAwait(false);
 
-            var configs = DeployReleases.RenderConfigs(instances.Values, valid.Renderer, request.Version);
+            var configs = await DeployReleases.ResolveConfigsAsync(_services.Store, instances.Values, valid.Renderer, request.Config, request.Version, events,
+                cancellationToken).ConfigureAwait(false);
+            var services = instances.Values.Select(i => i.Service).ToList();
+            if (valid.Checksum != null)
+            {
+                // The expected MD5 is known already: a conflict with the released bytes costs no download.
+                await ReleasedPackages.CheckAsync(_services.Store, services, request.Version, valid.Checksum, request.AllowChecksumChange, cancellationToken)
+                    .ConfigureAwait(false);
+            }
 
             await _services.Leases.EnsureFreeAsync(instanceIds, settings.LeaseWait, cancellationToken).ConfigureAwait(false);
             var package = await _services.Packages.AcquireAsync(location, valid.Checksum, EngineServices.ProgressTo(events, location.Original), cancellationToken)
                 .ConfigureAwait(false);
+            var replaced = await ReleasedPackages.CheckAsync(_services.Store, services, request.Version, package.Md5, request.AllowChecksumChange, cancellationToken)
+                .ConfigureAwait(false);
+            foreach (var line in replaced)
+            {
+                events.Warn(line);
+            }
 
             var releases = DeployReleases.Build(configs, request.Version, PackageSupply.Ready(package));
             await DeployReleases.SaveSnapshotsAsync(_services.Store, releases.Values, cancellationToken).ConfigureAwait(false);
@@ -45,8 +60,8 @@ namespace ReleaseTools.Engine.Deployment
 
             var parameters = RunParameters.For(settings, request.AllowLocalPackage, releases.Values);
             var deployment = RunLauncher.Describe(DeploymentOperation.Deploy, settings, targets.SelectMany(b => b), request.Version, parameters, null);
-            return await _services.Launcher.LaunchAsync(deployment, targets, settings, client.Client, events, _services.HistoryResolver(events), cancellationToken)
-                .ConfigureAwait(false);
+            return await _services.Launcher.LaunchAsync(deployment, targets, settings, client.Client, events, _services.HistoryResolver(events), cancellationToken,
+                replaced.Select(line => ("package-replaced", line)).ToList()).ConfigureAwait(false);
         }
     }
 }

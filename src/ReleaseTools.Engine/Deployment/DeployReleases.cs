@@ -18,21 +18,61 @@ namespace ReleaseTools.Engine.Deployment
         /// <summary>Config identity used in the fversion when a run sends no config: the MD5 of no bytes.</summary>
         public static readonly string NoConfigDigest = Md5Hex.Of(Array.Empty<byte>());
 
-        /// <summary>Renders each (service, environment)'s config once; done before the download so a template error costs no transfer.</summary>
-        public static IReadOnlyDictionary<(string Service, string Environment), RenderedConfig?> RenderConfigs(IEnumerable<InstanceRecord> instances,
-            ConfigRenderer renderer, string version)
+        /// <summary>
+        /// Each (service, environment)'s config, once; done before the download so a template error costs no transfer. With
+        /// no config source, the config last deployed to that service and environment is kept (a redeploy must not swap the
+        /// running config for an empty one); <see cref="ConfigSource.Empty"/> or a first release sends an empty config.
+        /// </summary>
+        public static async Task<IReadOnlyDictionary<(string Service, string Environment), RenderedConfig?>> ResolveConfigsAsync(IReleaseStore store,
+            IEnumerable<InstanceRecord> instances, ConfigRenderer renderer, ConfigSource source, string version, EventPublisher events, CancellationToken cancellationToken)
         {
             var configs = new Dictionary<(string, string), RenderedConfig?>();
             foreach (var instance in instances)
             {
                 var key = (instance.Service, instance.Environment);
-                if (!configs.ContainsKey(key))
+                if (configs.ContainsKey(key))
+                {
+                    continue;
+                }
+
+                if (renderer.HasConfig)
                 {
                     configs[key] = renderer.Render(instance.Service, instance.Environment, version);
+                    continue;
                 }
+
+                var kept = source.Empty ? null : await LastDeployedConfigAsync(store, instance.Service, instance.Environment, cancellationToken).ConfigureAwait(false);
+                var config = kept ?? renderer.Render(instance.Service, instance.Environment, version) with
+                {
+                    Origin = source.Empty ? "empty, as asked (-NoConfig)" : "empty: no config given and none was deployed before",
+                };
+                events.Note($"{instance.Service}/{instance.Environment}: config {config.FileName}, {config.Origin}.");
+                configs[key] = config;
             }
 
             return configs;
+        }
+
+        private static async Task<RenderedConfig?> LastDeployedConfigAsync(IReleaseStore store, string service, string environment, CancellationToken cancellationToken)
+        {
+            var last = (await store.FindHistoryAsync(new HistoryQuery { Service = service, Environment = environment, Limit = 1 }, cancellationToken).ConfigureAwait(false))
+                .FirstOrDefault();
+            if (last == null || string.IsNullOrEmpty(last.ConfigDigest))
+            {
+                return null;
+            }
+
+            var content = await store.GetConfigSnapshotAsync(last.ConfigDigest!, cancellationToken).ConfigureAwait(false)
+                ?? throw new DeploymentException(EngineErrorIds.ConfigSnapshotMissing, DeploymentErrorKind.ObjectNotFound,
+                    $"No config was given, and the config last deployed to {service}/{environment} (digest {last.ConfigDigest}, by {last.DeploymentId}) " +
+                    "is no longer in the store to keep. Pass the config to use (-ConfigPath), or ask for an empty one (-NoConfig).", service);
+            return new RenderedConfig
+            {
+                FileName = last.ConfigFileName ?? ConfigRenderer.EmptyConfigFileName,
+                Content = content,
+                Digest = last.ConfigDigest!,
+                Origin = $"kept: the config last deployed to {service}/{environment} (with {last.Version} by {last.DeploymentId})",
+            };
         }
 
         public static IReadOnlyDictionary<(string Service, string Environment), ReleaseSpec> Build(

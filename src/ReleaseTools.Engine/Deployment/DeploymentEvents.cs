@@ -137,6 +137,8 @@ namespace ReleaseTools.Engine.Deployment
         public string? AgentDetail { get; init; }
         /// <summary>The version the agent went back to after the failure; the instance runs it again.</summary>
         public string? RevertedTo { get; init; }
+        /// <summary>Where the release's config came from (rendered template, ready file, kept from the last release, empty).</summary>
+        public string? Config { get; init; }
     }
 
     public sealed record DeploymentSummary
@@ -169,6 +171,8 @@ namespace ReleaseTools.Engine.Deployment
         /// <summary>Package bytes that would cross the network: size times instances that need the package.</summary>
         public long? BytesToSend { get; init; }
         public IReadOnlyList<PlannedBatch> Batches { get; init; } = Array.Empty<PlannedBatch>();
+        /// <summary>What the plan could not check (for example the agents, without a signing key); empty when everything was checked.</summary>
+        public IReadOnlyList<string> NotChecked { get; init; } = Array.Empty<string>();
     }
 
     public sealed record PlannedBatch

@@ -44,10 +44,14 @@ namespace ReleaseTools.Engine.Deployment
 
     /// <summary>
     /// Where the config comes from. A template has {{Name}} placeholders filled from Values plus the built-ins
-    /// Service, Environment and Version; a ready file is sent as it is. None sends no config.
+    /// Service, Environment and Version; a ready file is sent as it is. With neither, each service and environment keeps
+    /// the config it was last deployed with (its bytes, from the store), or gets an empty config when it never had one;
+    /// Empty sends an empty config on purpose.
     /// </summary>
     public sealed record ConfigSource
     {
+        /// <summary>Send an empty config even where a config was deployed before.</summary>
+        public bool Empty { get; init; }
         public string? TemplatePath { get; init; }
         public string? ReadyFilePath { get; init; }
         public IReadOnlyDictionary<string, string> Values { get; init; } = new Dictionary<string, string>();
@@ -83,6 +87,11 @@ namespace ReleaseTools.Engine.Deployment
         /// <summary>Expected MD5 (hex) of the package, checked before anything is pushed.</summary>
         public string? Checksum { get; init; }
         public ConfigSource Config { get; init; } = new ConfigSource();
+        /// <summary>
+        /// Deploy even when the package's MD5 differs from the one the store recorded for the same service and version
+        /// (different bytes under a released version); refused otherwise.
+        /// </summary>
+        public bool AllowChecksumChange { get; init; }
         public RunSettings Settings { get; init; } = new RunSettings();
     }
 

@@ -17,6 +17,8 @@ namespace ReleaseTools.Engine.Deployment
         public const string PackageTooLarge = "PackageTooLarge";
         public const string PackageChecksumMismatch = "PackageChecksumMismatch";
         public const string PackageChecksumInvalid = "PackageChecksumInvalid";
+        /// <summary>The package's MD5 differs from the one the store recorded for the same service and version.</summary>
+        public const string PackageChecksumConflict = "PackageChecksumConflict";
         public const string PrivateKeyUnusable = "PrivateKeyUnusable";
         public const string InstanceNotFound = "InstanceNotFound";
         public const string InstanceLeaseConflict = "InstanceLeaseConflict";

@@ -91,10 +91,12 @@ namespace ReleaseTools.Engine.Deployment
             var holders = held.GroupBy(l => l.Owner.DeploymentId)
                 .Select(g => $"{string.Join(", ", g.Select(l => l.InstanceId))} held by {DescribeHolder(g.First())} until {g.Max(l => l.ExpiresAt):u}");
             var waited = wait.HasValue && wait.Value > TimeSpan.Zero ? $" after waiting {wait.Value.TotalSeconds:0} s" : "";
+            var ids = held.Select(l => l.InstanceId).ToArray();
             return new DeploymentException(EngineErrorIds.InstanceLeaseConflict, DeploymentErrorKind.ResourceBusy,
                 $"Another run is deploying to these instances{waited}: {string.Join("; ", holders)}. " +
-                "Wait for it to finish, ask to wait for the lease, or force-release the lease if that run is dead.",
-                held.Select(l => l.InstanceId).ToArray());
+                "Wait for it to finish (Get-ReleaseDeployment shows it), or, if that run is dead, release its leases with " +
+                $"'Unlock-ServiceInstance -InstanceId {string.Join(",", ids)} -Reason <why>'.",
+                ids);
         }
 
         internal sealed class Heartbeat : IDisposable

@@ -153,7 +153,7 @@ namespace ReleaseTools.Engine.Deployment
                         $"The config of {row.Version} for {instance.InstanceId} (digest {digest}) is no longer in the store, so that release cannot be restored whole."));
                 }
 
-                config = new RenderedConfig { FileName = row.ConfigFileName ?? "config", Content = content, Digest = digest };
+                config = new RenderedConfig { FileName = row.ConfigFileName ?? "config", Content = content, Digest = digest, Origin = $"restored: the config {row.Version} ran with" };
             }
 
             var release = new ReleaseSpec(row.Service, row.Environment, row.Version, row.FVersion, Supply(row.PackageUrl, row.PackageMd5), config);

@@ -7,5 +7,7 @@ namespace ReleaseTools.Engine.Deployment
         public byte[] Content { get; init; } = System.Array.Empty<byte>();
         /// <summary>Lowercase hex MD5 of Content; the config snapshot is stored under it.</summary>
         public string Digest { get; init; } = "";
+        /// <summary>Where the bytes came from, for the user: a rendered template, a ready file, kept from the last release, or none.</summary>
+        public string Origin { get; init; } = "";
     }
 }

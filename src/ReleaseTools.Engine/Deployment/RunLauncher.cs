@@ -24,7 +24,8 @@ namespace ReleaseTools.Engine.Deployment
         }
 
         public async Task<DeploymentSummary> LaunchAsync(NewDeployment deployment, IReadOnlyList<IReadOnlyList<TargetWork>> batches, RunSettings settings,
-            IFloydClient client, EventPublisher events, ReleaseHistoryResolver history, CancellationToken cancellationToken)
+            IFloydClient client, EventPublisher events, ReleaseHistoryResolver history, CancellationToken cancellationToken,
+            IReadOnlyList<(string Kind, string Message)>? audit = null)
         {
             var targets = batches.SelectMany(b => b).ToList();
             var records = targets.Select(t => new DeploymentTargetRecord
@@ -49,6 +50,11 @@ namespace ReleaseTools.Engine.Deployment
             }
 
             var recorder = new RunRecorder(_store, deploymentId, deployment.Operation);
+            foreach (var (kind, message) in audit ?? Array.Empty<(string, string)>())
+            {
+                await recorder.AuditAsync(kind, message).ConfigureAwait(false);
+            }
+
             try
             {
                 // A superseded target is only recorded: its instance belongs to whichever run moved it.

@@ -10,8 +10,9 @@ using ReleaseTools.Engine.Store;
 namespace ReleaseTools.Engine.Deployment
 {
     /// <summary>
-    /// Dry runs: what a deployment or rollback would do, from read-only pings, the leases as they are and a HEAD of
-    /// the package. Nothing is downloaded, claimed, pushed or written.
+    /// Dry runs: what a deployment or rollback would do, from read-only (signed) pings to every agent, the leases as they
+    /// are and a HEAD of the package. Nothing is downloaded, claimed, pushed or written. Without a usable signing key the
+    /// plan comes from the store alone and says what it could not check.
     /// </summary>
     internal sealed class RunPlanner
     {
@@ -29,15 +30,16 @@ namespace ReleaseTools.Engine.Deployment
             var location = valid.Location;
             var probe = await _services.Packages.ProbeAsync(location, cancellationToken).ConfigureAwait(false);
 
-            using var client = _services.CreateClient(settings);
+            using var client = TryCreateClient(settings, out var notChecked);
             var instances = await InstanceResolver.ResolveAsync(_services.Store, valid.InstanceIds, cancellationToken).ConfigureAwait(false);
-            var configs = DeployReleases.RenderConfigs(instances.Values, valid.Renderer, request.Version);
+            var configs = await DeployReleases.ResolveConfigsAsync(_services.Store, instances.Values, valid.Renderer, request.Config, request.Version,
+                new EventPublisher(null), cancellationToken).ConfigureAwait(false);
             var package = PackageSupply.Lazy(location.Original, valid.Checksum,
                 _ => Task.FromException<AcquiredPackage>(new InvalidOperationException("A dry run never fetches the package.")));
             var releases = DeployReleases.Build(configs, request.Version, package);
             var targets = DeployReleases.Targets(valid.Batches, instances, (instance, batch) => new TargetWork(instance, batch, releases[(instance.Service, instance.Environment)]));
 
-            var plannedBatches = await PlanBatchesAsync(targets, settings, client.Client, cancellationToken).ConfigureAwait(false);
+            var plannedBatches = await PlanBatchesAsync(targets, settings, client?.Client, cancellationToken).ConfigureAwait(false);
             var needing = plannedBatches.SelectMany(b => b.Targets).Count(t => t.Action == PlannedAction.Change && t.NeedsPackage);
             return new DeploymentPlan
             {
@@ -46,6 +48,7 @@ namespace ReleaseTools.Engine.Deployment
                 PackageBytes = probe.Length,
                 BytesToSend = probe.Length.HasValue ? probe.Length.Value * needing : (long?)null,
                 Batches = plannedBatches,
+                NotChecked = notChecked,
             };
         }
 
@@ -53,23 +56,52 @@ namespace ReleaseTools.Engine.Deployment
         {
             var settings = request.Settings;
             var valid = ValidatedRollback.From(request);
-            using var client = _services.CreateClient(settings);
+            using var client = TryCreateClient(settings, out var notChecked);
             var instances = await InstanceResolver.ResolveAsync(_services.Store, valid.InstanceIds, cancellationToken).ConfigureAwait(false);
             var history = new ReleaseHistoryResolver(_services.Store, _services.Packages, null);
             var targets = await RollbackOperation.ResolveTargetsAsync(history, valid.Batches, instances, request, cancellationToken).ConfigureAwait(false);
 
-            var plannedBatches = await PlanBatchesAsync(targets, settings, client.Client, cancellationToken).ConfigureAwait(false);
+            var plannedBatches = await PlanBatchesAsync(targets, settings, client?.Client, cancellationToken).ConfigureAwait(false);
             var packages = targets.SelectMany(b => b).Where(t => t.Release != null).Select(t => t.Release!.Package.Source).Distinct().ToList();
             return new DeploymentPlan
             {
                 Operation = DeploymentOperation.Rollback,
                 PackageUrl = packages.Count == 1 ? packages[0] : null,
                 Batches = plannedBatches,
+                NotChecked = notChecked,
             };
         }
 
+        /// <summary>
+        /// The client for the read-only pings, or none when there is no usable signing key: the plan is then made from the
+        /// store alone, and <paramref name="notChecked"/> says what could not be checked.
+        /// </summary>
+        private FloydClientHandle? TryCreateClient(RunSettings settings, out IReadOnlyList<string> notChecked)
+        {
+            notChecked = Array.Empty<string>();
+            if (_services.Options.ClientFactory == null && string.IsNullOrWhiteSpace(settings.PrivateKeyPath))
+            {
+                notChecked = new[] { NoAgentCheck("there is no signing key (-PrivateKeyPath or RELEASETOOLS_PRIVATE_KEY)") };
+                return null;
+            }
+
+            try
+            {
+                return _services.CreateClient(settings);
+            }
+            catch (DeploymentException ex) when (ex.ErrorId == EngineErrorIds.PrivateKeyUnusable)
+            {
+                notChecked = new[] { NoAgentCheck($"the signing key cannot be used ({ex.Message})") };
+                return null;
+            }
+        }
+
+        private static string NoAgentCheck(string why) =>
+            $"The agents were not asked, because {why}: current versions are what the store recorded, reachability is unknown, and " +
+            "every instance that would change is counted as needing the package.";
+
         private async Task<IReadOnlyList<PlannedBatch>> PlanBatchesAsync(IReadOnlyList<IReadOnlyList<TargetWork>> batches, RunSettings settings,
-            IFloydClient client, CancellationToken cancellationToken)
+            IFloydClient? client, CancellationToken cancellationToken)
         {
             var all = batches.SelectMany(b => b).ToList();
             var held = (await _services.Leases.HeldByOthersAsync(all.Select(t => t.Instance.InstanceId).ToList(), null, cancellationToken).ConfigureAwait(false))
@@ -95,7 +127,7 @@ namespace ReleaseTools.Engine.Deployment
         }
 
         private static async Task<PlannedTarget> PlanTargetAsync(TargetWork target, IReadOnlyDictionary<string, LeaseRecord> held, bool force,
-            RetryExecutor retry, IFloydClient client, CancellationToken cancellationToken)
+            RetryExecutor retry, IFloydClient? client, CancellationToken cancellationToken)
         {
             var planned = new PlannedTarget
             {
@@ -118,6 +150,18 @@ namespace ReleaseTools.Engine.Deployment
             if (held.TryGetValue(target.Instance.InstanceId, out var lease))
             {
                 return planned with { Action = PlannedAction.HeldByOtherDeployment, Detail = LeaseCoordinator.DescribeHolder(lease) };
+            }
+
+            if (client == null)
+            {
+                var currentByStore = string.Equals(target.Instance.FVersion, target.Release.FVersion, StringComparison.Ordinal);
+                return planned with
+                {
+                    Action = currentByStore && !force ? PlannedAction.AlreadyCurrent : PlannedAction.Change,
+                    NeedsPackage = true,
+                    NeedsConfig = target.Release.Config != null,
+                    Detail = "as the store knows it; the agent was not asked",
+                };
             }
 
             try

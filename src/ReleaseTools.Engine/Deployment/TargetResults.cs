@@ -31,6 +31,7 @@ namespace ReleaseTools.Engine.Deployment
                 FailedCheck = target.Activation?.FailedCheck,
                 AgentDetail = target.Activation?.AgentDetail,
                 RevertedTo = target.Activation?.RevertedTo,
+                Config = target.Release?.Config?.Origin,
             };
         }
     }

@@ -75,7 +75,8 @@ namespace ReleaseTools.Commands
                 Action = (FailureAction)Enum.Parse(typeof(FailureAction), OnFailure, ignoreCase: true),
             },
             RetryPolicy = new RetryPolicy { MaxAttempts = RetryCount + 1 },
-            PrivateKeyPath = ResolvePrivateKey(PrivateKeyPath),
+            // -WhatIf needs no key: without one the plan comes from the store and says what it could not check.
+            PrivateKeyPath = IsWhatIf ? TryResolvePrivateKey(PrivateKeyPath) ?? "" : ResolvePrivateKey(PrivateKeyPath),
             Floyd = FloydOptions(SignatureAlgorithm),
             Force = redeploy,
         };
@@ -86,7 +87,8 @@ namespace ReleaseTools.Commands
                 : new BatchLayout { BatchSize = batchSize > 0 ? batchSize : (int?)null };
 
         /// <summary>
-        /// -WhatIf: computes the engine's dry-run plan (read-only) and shows it as the "What if" message, then declines.
+        /// -WhatIf: computes the engine's dry-run plan (read-only: a signed ping to each agent and a HEAD of the package, or
+        /// the store alone without a key) and shows it as the "What if" message, then declines.
         /// -Force: proceeds without a prompt unless -Confirm was asked for explicitly. Otherwise the usual ShouldProcess.
         /// </summary>
         private protected bool ConfirmRun(string target, string action, Func<CancellationToken, Task<DeploymentPlan>>? plan)
@@ -122,6 +124,12 @@ namespace ReleaseTools.Commands
                 text.AppendLine();
                 text.Append($"  Batch {batch.Batch}: ");
                 text.Append(string.Join(", ", batch.Targets.Select(DescribeTarget)));
+            }
+
+            foreach (var unchecked_ in plan.NotChecked)
+            {
+                text.AppendLine();
+                text.Append($"  Not checked: {unchecked_}");
             }
 
             return text.ToString();

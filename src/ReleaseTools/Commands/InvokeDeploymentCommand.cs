@@ -41,6 +41,17 @@ namespace ReleaseTools.Commands
         [Parameter]
         public Hashtable? ConfigValues { get; set; }
 
+        /// <summary>
+        /// Sends an empty config. Without -ConfigPath and without this switch, each service and environment keeps the config
+        /// it was last deployed with.
+        /// </summary>
+        [Parameter]
+        public SwitchParameter NoConfig { get; set; }
+
+        /// <summary>Deploys even when the package's MD5 differs from the one recorded for the same service and version.</summary>
+        [Parameter]
+        public SwitchParameter AllowChecksumChange { get; set; }
+
         /// <summary>Pushes the release even to instances whose agent already runs it.</summary>
         [Parameter]
         public SwitchParameter Redeploy { get; set; }
@@ -57,6 +68,7 @@ namespace ReleaseTools.Commands
                 Version = Version,
                 Checksum = Checksum,
                 Config = BuildConfig(),
+                AllowChecksumChange = AllowChecksumChange,
                 Settings = BuildSettings(batches, Redeploy),
             });
 
@@ -82,6 +94,20 @@ namespace ReleaseTools.Commands
 
         private ConfigSource BuildConfig()
         {
+            if (NoConfig && (ConfigPath is not null || ConfigValues is not null))
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new ArgumentException("-NoConfig sends an empty config; it cannot be combined with -ConfigPath or -ConfigValues."),
+                    "ConfigSourceConflict",
+                    ErrorCategory.InvalidArgument,
+                    null));
+            }
+
+            if (NoConfig)
+            {
+                return new ConfigSource { Empty = true };
+            }
+
             if (ConfigPath is null)
             {
                 if (ConfigValues is not null)

@@ -236,6 +236,19 @@ namespace ReleaseTools.Commands
             HashAlgorithm = string.Equals(signatureAlgorithm, "SHA256", StringComparison.OrdinalIgnoreCase) ? Engine.Floyd.FloydHashAlgorithm.Sha256 : Engine.Floyd.FloydHashAlgorithm.Sha1,
         };
 
+        /// <summary>The signing key's path when one is given and exists; null otherwise (for -WhatIf, which can plan without one).</summary>
+        private protected string? TryResolvePrivateKey(string? explicitPath)
+        {
+            var given = explicitPath ?? PrivateKeyLocation.FromEnvironment();
+            if (given is null)
+            {
+                return null;
+            }
+
+            var path = ResolvePath(given);
+            return System.IO.File.Exists(path) ? path : null;
+        }
+
         /// <summary>
         /// The signing key: -PrivateKeyPath, else RELEASETOOLS_PRIVATE_KEY. Missing or absent is terminating: nothing
         /// can be signed, so no instance could be reached.

@@ -8,8 +8,9 @@ using ReleaseTools.Engine.Store;
 namespace ReleaseTools.Commands
 {
     /// <summary>
-    /// Retries only the instances of a failed, cancelled or interrupted run that did not succeed, with the same
-    /// package and config. Each deployment id is resumed once, however many piped objects carry it.
+    /// Retries only what a failed, cancelled or interrupted run still owes (instances that did not reach its release and
+    /// that no later run has moved), with the same package and config. Each run is resumed once, however many piped
+    /// objects carry it or its earlier attempts.
     /// </summary>
     [Cmdlet(VerbsLifecycle.Resume, "Deployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(DeploymentResult))]
@@ -34,10 +35,37 @@ namespace ReleaseTools.Commands
 
         protected override void EndProcessing()
         {
-            foreach (var deploymentId in _deploymentIds)
+            // A resumed run is taken over by its resume: every id is first mapped to the run that now owes its instances,
+            // so piping a run and its resume (Get-ReleaseDeployment -Status Failed, Interrupted) resumes that run once.
+            var runs = new List<string>();
+            foreach (var requested in _deploymentIds)
+            {
+                if (Await(token => Session.Store.GetDeploymentAsync(requested, token)) is null)
+                {
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"No deployment '{requested}' is recorded in the store '{Session.StorePath}'. List recent runs with Get-ReleaseDeployment."),
+                        EngineErrorIds.DeploymentNotFound,
+                        ErrorCategory.ObjectNotFound,
+                        requested));
+                    continue;
+                }
+
+                var run = Await(token => Session.Engine.FindRunToResumeAsync(requested, token));
+                if (!string.Equals(run.DeploymentId, requested, StringComparison.OrdinalIgnoreCase))
+                {
+                    WriteVerbose($"Deployment {requested} was resumed by {run.DeploymentId}; {run.DeploymentId} is the run to resume.");
+                }
+
+                if (!runs.Contains(run.DeploymentId, StringComparer.OrdinalIgnoreCase))
+                {
+                    runs.Add(run.DeploymentId);
+                }
+            }
+
+            foreach (var deploymentId in runs)
             {
                 var targets = Await(token => Session.Store.GetTargetsAsync(deploymentId, token));
-                var remaining = targets.Count(t => t.Status != TargetStatus.Succeeded && t.Status != TargetStatus.Unchanged);
+                var remaining = targets.Count(t => t.Status != TargetStatus.Succeeded && t.Status != TargetStatus.Unchanged && t.Status != TargetStatus.Superseded);
                 var request = new ResumeRequest { DeploymentId = deploymentId, Settings = BuildSettings(new BatchLayout()) };
                 if (!ConfirmRun(deploymentId, $"Resume: retry {remaining} of {targets.Count} instance(s) that did not succeed", null))
                 {

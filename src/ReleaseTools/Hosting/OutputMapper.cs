@@ -29,6 +29,16 @@ namespace ReleaseTools.Hosting
             UpdatedAt = record.UpdatedAt.ToLocalTime(),
         };
 
+        public static InstanceLease ToOutput(LeaseRecord lease) => new InstanceLease
+        {
+            InstanceId = lease.InstanceId,
+            DeploymentId = lease.Owner.DeploymentId,
+            HostName = lease.Owner.HostName,
+            ProcessId = lease.Owner.ProcessId,
+            AcquiredAt = lease.AcquiredAt.ToLocalTime(),
+            ExpiresAt = lease.ExpiresAt.ToLocalTime(),
+        };
+
         public static DeploymentResult ToOutput(TargetResult result) => new DeploymentResult
         {
             InstanceId = result.InstanceId,
@@ -48,6 +58,7 @@ namespace ReleaseTools.Hosting
             FailedCheck = result.FailedCheck,
             AgentDetail = result.AgentDetail,
             RevertedTo = result.RevertedTo,
+            Config = result.Config,
             Operation = ByName<ReleaseOperation>(result.Operation),
             DeploymentId = result.DeploymentId,
         };

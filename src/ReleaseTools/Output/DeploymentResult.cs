@@ -8,7 +8,7 @@ namespace ReleaseTools
         public string Environment { get; set; } = "";
         public string? FromVersion { get; set; }
         public string ToVersion { get; set; } = "";
-        /// <summary>Succeeded, Unchanged, Failed, Unreachable, Skipped, Cancelled or RolledBack.</summary>
+        /// <summary>Succeeded, Unchanged, Failed, Unreachable, Skipped, Cancelled, RolledBack or Superseded.</summary>
         public DeploymentTargetStatus Status { get; set; }
         public int Batch { get; set; }
         /// <summary>Whether package bytes were sent to the agent (false when it already held them).</summary>
@@ -28,6 +28,8 @@ namespace ReleaseTools
         public string? AgentDetail { get; set; }
         /// <summary>The version the agent went back to after a failed activation; the instance runs it again.</summary>
         public string? RevertedTo { get; set; }
+        /// <summary>Where the config came from: rendered from a template, a ready file, kept from the last release, restored, or empty.</summary>
+        public string? Config { get; set; }
         public ReleaseOperation Operation { get; set; }
         public string DeploymentId { get; set; } = "";
 
