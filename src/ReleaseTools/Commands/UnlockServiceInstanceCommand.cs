@@ -10,7 +10,7 @@ namespace ReleaseTools.Commands
     /// and why in the holding run's audit trail; a holding run whose owner is gone is then marked Interrupted.
     /// </summary>
     [Cmdlet(VerbsCommon.Unlock, "ServiceInstance", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
-        HelpUri = "https://example.invalid/releasetools/docs/Unlock-ServiceInstance")]
+        RemotingCapability = RemotingCapability.None)]
     [OutputType(typeof(InstanceLease))]
     public sealed class UnlockServiceInstanceCommand : ReleaseToolsCmdlet
     {
