@@ -22,6 +22,8 @@ namespace ReleaseTools.Engine.Deployment
         public const string PrivateKeyUnusable = "PrivateKeyUnusable";
         public const string InstanceNotFound = "InstanceNotFound";
         public const string InstanceLeaseConflict = "InstanceLeaseConflict";
+        /// <summary>The run lost an instance's lease while it worked (see <see cref="Store.LeaseRenewal"/>) and stopped touching it.</summary>
+        public const string InstanceLeaseLost = "InstanceLeaseLost";
         public const string ConfigSourceUnreadable = "ConfigSourceUnreadable";
         public const string ConfigPlaceholderUnknown = "ConfigPlaceholderUnknown";
         public const string ConfigSnapshotMissing = "ConfigSnapshotMissing";

@@ -82,9 +82,13 @@ namespace ReleaseTools.Engine.Deployment
 
         public Task ReleaseAsync(string deploymentId) => _store.ReleaseLeasesAsync(deploymentId, CancellationToken.None);
 
-        /// <summary>Renews the run's leases at a third of their duration until disposed, so a live run never loses them.</summary>
-        public Heartbeat StartHeartbeat(string deploymentId, EventPublisher events) =>
-            new Heartbeat(_store, deploymentId, _leaseDuration, events);
+        /// <summary>
+        /// Renews the run's leases at a third of their duration until stopped, so a live run never loses them. When a
+        /// renewal finds some gone (expired and taken by another run, force-released, or the run marked Interrupted by
+        /// another process), <paramref name="onLost"/> hears once per instance why, so the run stops touching it.
+        /// </summary>
+        public Heartbeat StartHeartbeat(string deploymentId, IReadOnlyList<string> instanceIds, EventPublisher events, Action<string, string> onLost) =>
+            new Heartbeat(_store, deploymentId, instanceIds, _leaseDuration, events, onLost);
 
         private static DeploymentException Conflict(IReadOnlyList<LeaseRecord> held, TimeSpan? wait)
         {
@@ -104,8 +108,12 @@ namespace ReleaseTools.Engine.Deployment
             private readonly CancellationTokenSource _stop = new CancellationTokenSource();
             private readonly Task _loop;
 
-            public Heartbeat(IReleaseStore store, string deploymentId, TimeSpan leaseDuration, EventPublisher events)
+            private readonly HashSet<string> _held;
+
+            public Heartbeat(IReleaseStore store, string deploymentId, IReadOnlyList<string> instanceIds, TimeSpan leaseDuration, EventPublisher events,
+                Action<string, string> onLost)
             {
+                _held = new HashSet<string>(instanceIds, StringComparer.OrdinalIgnoreCase);
                 var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, leaseDuration.Ticks / 3));
                 _loop = Task.Run(async () =>
                 {
@@ -114,7 +122,8 @@ namespace ReleaseTools.Engine.Deployment
                         try
                         {
                             await Task.Delay(interval, _stop.Token).ConfigureAwait(false);
-                            await store.RenewLeasesAsync(deploymentId, leaseDuration, CancellationToken.None).ConfigureAwait(false);
+                            var renewal = await store.RenewLeasesAsync(deploymentId, leaseDuration, CancellationToken.None).ConfigureAwait(false);
+                            await ReportLostAsync(store, renewal, onLost).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException)
                         {
@@ -126,6 +135,27 @@ namespace ReleaseTools.Engine.Deployment
                         }
                     }
                 });
+            }
+
+            private async Task ReportLostAsync(IReleaseStore store, LeaseRenewal renewal, Action<string, string> onLost)
+            {
+                var renewed = new HashSet<string>(renewal.Renewed, StringComparer.OrdinalIgnoreCase);
+                var lost = _held.Where(id => !renewed.Contains(id)).ToList();
+                if (lost.Count == 0)
+                {
+                    return;
+                }
+
+                var holders = (await store.GetLeasesAsync(lost, CancellationToken.None).ConfigureAwait(false))
+                    .ToDictionary(l => l.InstanceId, StringComparer.OrdinalIgnoreCase);
+                foreach (var instanceId in lost)
+                {
+                    _held.Remove(instanceId);
+                    var why = holders.TryGetValue(instanceId, out var holder)
+                        ? $"its lease expired and {DescribeHolder(holder)} took it (since {holder.AcquiredAt:u}, until {holder.ExpiresAt:u})"
+                        : "its lease was released by someone else (force-released, or another process marked this run Interrupted)";
+                    onLost(instanceId, why);
+                }
             }
 
             public async Task StopAsync()

@@ -25,6 +25,11 @@ namespace ReleaseTools.Engine.Deployment
         private readonly object _heldGate = new object();
         private readonly List<TargetWork> _held = new List<TargetWork>();
         private long _packageBytesSent;
+        // Instances whose lease the heartbeat found gone, with why; and a token per running instance to stop its steps.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _lost =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _working =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource>(StringComparer.OrdinalIgnoreCase);
 
         public RunExecutor(RunContext run, IReleaseStore store, LeaseCoordinator leases)
         {
@@ -45,7 +50,7 @@ namespace ReleaseTools.Engine.Deployment
             var finalStatus = DeploymentStatus.Failed;
             Events.Publish(new DeploymentStarted { Operation = _run.Operation, TotalTargets = _run.TotalTargets, BatchCount = _run.Batches.Count });
 
-            var heartbeat = _leases.StartHeartbeat(_run.DeploymentId, Events);
+            var heartbeat = _leases.StartHeartbeat(_run.DeploymentId, _run.AllTargets.Select(t => t.Instance.InstanceId).ToList(), Events, OnLeaseLost);
             try
             {
                 await _store.SetDeploymentStatusAsync(_run.DeploymentId, DeploymentStatus.Running, CancellationToken.None).ConfigureAwait(false);
@@ -155,9 +160,17 @@ namespace ReleaseTools.Engine.Deployment
                 return;
             }
 
+            if (_lost.TryGetValue(target.Instance.InstanceId, out var lostBefore))
+            {
+                await MarkLeaseLostAsync(target, InstanceStepRunner.PingStep, lostBefore).ConfigureAwait(false);
+                return;
+            }
+
             await _run.Recorder.MarkRunningAsync(target).ConfigureAwait(false);
             var lastStep = InstanceStepRunner.PingStep;
             InstanceOutcome outcome;
+            using var working = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _working[target.Instance.InstanceId] = working;
             try
             {
                 outcome = await _steps.RunAsync(target.Endpoint, target.Release, (step, attempt) =>
@@ -168,12 +181,21 @@ namespace ReleaseTools.Engine.Deployment
                     }
 
                     Events.Publish(new InstanceStepStarted { InstanceId = target.Instance.InstanceId, Batch = target.Batch, Step = step, Attempt = attempt });
-                }, cancellationToken).ConfigureAwait(false);
+                }, working.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && _lost.TryGetValue(target.Instance.InstanceId, out var lostDuring))
+            {
+                await MarkLeaseLostAsync(target, lastStep, lostDuring).ConfigureAwait(false);
+                return;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 await RecordCancelledAsync(target, target.Release, lastStep).ConfigureAwait(false);
                 return;
+            }
+            finally
+            {
+                _working.TryRemove(target.Instance.InstanceId, out _);
             }
 
             Interlocked.Add(ref _packageBytesSent, outcome.PackageBytes);
@@ -188,6 +210,39 @@ namespace ReleaseTools.Engine.Deployment
             var status = outcome.Unchanged ? TargetStatus.Unchanged : TargetStatus.Succeeded;
             await _run.Recorder.MarkSucceededAsync(target, target.Release, outcome, status, _run.Operation).ConfigureAwait(false);
             Complete(target, null);
+        }
+
+        /// <summary>The heartbeat found an instance's lease gone: no further request goes to it from this run.</summary>
+        private void OnLeaseLost(string instanceId, string why)
+        {
+            if (!_lost.TryAdd(instanceId, why))
+            {
+                return;
+            }
+
+            Events.Warn($"This run lost the lease on {instanceId}: {why}. It sends that instance nothing more.");
+            if (_working.TryGetValue(instanceId, out var working))
+            {
+                try
+                {
+                    working.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The instance finished between the renewal and now.
+                }
+            }
+        }
+
+        private async Task MarkLeaseLostAsync(TargetWork target, string step, string why)
+        {
+            var failure = new StepFailure(TargetStatus.Failed, step, EngineErrorIds.InstanceLeaseLost,
+                $"This run stopped working on {target.Instance.InstanceId} at the {step} step because {why}. Check what the instance runs " +
+                "(Test-ServiceInstance) before resuming this run.");
+            target.Record = target.Record with { StartedAt = target.Record.StartedAt ?? DateTimeOffset.UtcNow };
+            await TryAuditAsync("lease-lost", $"Lost the lease on {target.Instance.InstanceId} at the {step} step: {why}.").ConfigureAwait(false);
+            await _run.Recorder.MarkFailedAsync(target, null, failure).ConfigureAwait(false);
+            Complete(target, failure.ErrorId);
         }
 
         /// <summary>
@@ -234,7 +289,8 @@ namespace ReleaseTools.Engine.Deployment
         /// <summary>The Rollback failure policy: this batch's instances that moved go back to the release they ran before the run.</summary>
         private async Task RestoreBatchAsync(IReadOnlyList<TargetWork> batch, CancellationToken cancellationToken)
         {
-            var moved = batch.Where(t => t.Record.Status == TargetStatus.Succeeded).ToList();
+            // An instance whose lease this run lost belongs to another run now: it is not ours to restore.
+            var moved = batch.Where(t => t.Record.Status == TargetStatus.Succeeded && !_lost.ContainsKey(t.Instance.InstanceId)).ToList();
             await SlidingWindow.RunAsync(moved, _run.Settings.ThrottleLimit, async target =>
             {
                 var fromFVersion = target.Record.FromFVersion;
