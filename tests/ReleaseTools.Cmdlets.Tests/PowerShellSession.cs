@@ -77,6 +77,15 @@ public sealed class PowerShellSession : IDisposable
         return stopping.Elapsed;
     }
 
+    /// <summary>Starts a script in the background (as a second console window would run it); stop it as Ctrl+C does.</summary>
+    public RunningScript Start(string script, IDictionary parameters)
+    {
+        var shell = PowerShell.Create();
+        shell.Runspace = _runspace;
+        shell.AddScript(script).AddParameters(parameters);
+        return new RunningScript(shell, shell.BeginInvoke());
+    }
+
     private PowerShellResult Execute(Action<PowerShell> build)
     {
         using var shell = PowerShell.Create();
@@ -125,4 +134,43 @@ public sealed record PowerShellResult(
     }
 
     public IEnumerable<T> Values<T>(string property) => Output.Select(o => (T)LanguagePrimitives.ConvertTo(o.Properties[property].Value, typeof(T)));
+}
+
+/// <summary>A script running in the background in its own runspace.</summary>
+public sealed class RunningScript : IDisposable
+{
+    private readonly PowerShell _shell;
+    private readonly IAsyncResult _running;
+
+    public RunningScript(PowerShell shell, IAsyncResult running)
+    {
+        _shell = shell;
+        _running = running;
+    }
+
+    public bool HasEnded => _running.IsCompleted;
+
+    /// <summary>Stops the script as Ctrl+C does and waits for it to end.</summary>
+    public void Stop()
+    {
+        if (!_running.IsCompleted)
+        {
+            _shell.Stop();
+        }
+
+        try
+        {
+            _shell.EndInvoke(_running);
+        }
+        catch (PipelineStoppedException)
+        {
+            // What a stopped pipeline reports.
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _shell.Dispose();
+    }
 }
