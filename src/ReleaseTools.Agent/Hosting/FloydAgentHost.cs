@@ -55,6 +55,12 @@ public static class FloydAgentHost
             });
         }
 
+        if (OperatingSystem.IsWindows() && Microsoft.Extensions.Hosting.WindowsServices.WindowsServiceHelpers.IsWindowsService())
+        {
+            // A Windows service has no console: its log goes to the Application event log, source "FloydAgent".
+            builder.Logging.AddEventLog(eventLog => eventLog.SourceName = "FloydAgent");
+        }
+
         builder.WebHost.UseUrls(options.Urls.ToArray());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
