@@ -25,6 +25,8 @@
         'Get-ReleaseDeployment'
         'Get-InstanceVersionHistory'
         'Unlock-ServiceInstance'
+        'Backup-ReleaseStore'
+        'Restore-ReleaseStore'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -71,6 +71,8 @@ public sealed class PostgresStoreTests : IClassFixture<AgentFleet>, IDisposable
 
         var listed = _fleet.Shell.Invoke("""
             param($Url)
+            # Only the environment names the store here (other tests in this runspace set a default -StorePath).
+            $PSDefaultParameterValues = @{}
             $before = $env:RELEASETOOLS_STORE
             try {
                 $env:RELEASETOOLS_STORE = $Url
@@ -98,5 +100,54 @@ public sealed class PostgresStoreTests : IClassFixture<AgentFleet>, IDisposable
             .Concat(result.Output.Select(o => o.ToString())).Concat(result.Errors.Select(e => e.ToString())));
         Assert.Contains("127.0.0.1", everything);
         Assert.DoesNotContain("Sup3rSecret", everything);
+    }
+
+    [SkippableFact]
+    public void A_SQLite_store_moves_to_PostgreSQL_with_Backup_and_Restore_ReleaseStore()
+    {
+        var sqlite = _fleet.NewStorePath();
+        var server = NewServerStore();
+        var backup = Path.Combine(Path.GetDirectoryName(sqlite)!, Guid.NewGuid().ToString("N") + ".rtbackup");
+        _fleet.Invoke(sqlite, "$Service = 'pgmove'\n" + RegisterFleet + """
+            Get-ServiceInstance -Service pgmove | Invoke-Deployment -Version 1.0.0 -PackageUrl $V1 -ConfigPath $Config -ConfigValues @{ Level = 'info' } -Force | Out-Null
+            """).ThrowOnError();
+
+        var written = _fleet.Shell.Invoke("param($Backup, $From) Backup-ReleaseStore -Path $Backup -StorePath $From",
+            new System.Collections.Hashtable { ["Backup"] = backup, ["From"] = sqlite }).ThrowOnError();
+        var restored = _fleet.Shell.Invoke("param($Backup, $To) Restore-ReleaseStore -Path $Backup -Store $To -Confirm:$false",
+            new System.Collections.Hashtable { ["Backup"] = backup, ["To"] = server }).ThrowOnError();
+        var again = _fleet.Shell.Invoke("param($Backup, $To) Restore-ReleaseStore -Path $Backup -Store $To -Confirm:$false",
+            new System.Collections.Hashtable { ["Backup"] = backup, ["To"] = server });
+
+        var made = Assert.Single(written.Output);
+        Assert.Equal("ReleaseTools.ReleaseStoreBackup", made.TypeNames[0]);
+        Assert.Equal("Sqlite", made.Properties["SourceKind"].Value);
+        Assert.Equal(3L, made.Properties["Instances"].Value);
+        Assert.Equal(3L, made.Properties["HistoryRows"].Value);
+        Assert.Equal(made.Properties["ContentDigest"].Value, Assert.Single(restored.Output).Properties["ContentDigest"].Value);
+        var history = "Get-ServiceInstance -Service pgmove | Get-InstanceVersionHistory | ForEach-Object { '{0} {1} {2}' -f $_.InstanceId, $_.Version, $_.DeploymentId }";
+        Assert.Equal(3, _fleet.Invoke(sqlite, history).ThrowOnError().Output.Count);
+        Assert.Equal(
+            _fleet.Invoke(sqlite, history).ThrowOnError().Output.Select(o => o.ToString()),
+            _fleet.Invoke(server, history).ThrowOnError().Output.Select(o => o.ToString()));
+        var refused = again.Terminating?.ErrorRecord ?? Assert.Single(again.Errors);
+        Assert.Equal("StoreNotEmpty,ReleaseTools.Commands.RestoreReleaseStoreCommand", refused.FullyQualifiedErrorId);
+    }
+
+    [Fact]
+    public void A_corrupt_backup_is_refused_with_BackupCorrupt_and_the_store_is_left_empty()
+    {
+        var sqlite = _fleet.NewStorePath();
+        var corrupt = Path.Combine(Path.GetDirectoryName(sqlite)!, Guid.NewGuid().ToString("N") + ".rtbackup");
+        Directory.CreateDirectory(Path.GetDirectoryName(corrupt)!);
+        File.WriteAllBytes(corrupt, new byte[] { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3 });
+
+        var result = _fleet.Shell.Invoke("param($Backup, $To) Restore-ReleaseStore -Path $Backup -StorePath $To -Confirm:$false",
+            new System.Collections.Hashtable { ["Backup"] = corrupt, ["To"] = sqlite });
+
+        var record = result.Terminating?.ErrorRecord ?? Assert.Single(result.Errors);
+        Assert.Equal("BackupCorrupt,ReleaseTools.Commands.RestoreReleaseStoreCommand", record.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.InvalidData, record.CategoryInfo.Category);
+        Assert.Empty(_fleet.Invoke(sqlite, "Get-ServiceInstance").ThrowOnError().Output);
     }
 }

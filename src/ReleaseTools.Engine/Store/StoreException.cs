@@ -38,6 +38,14 @@ namespace ReleaseTools.Engine.Store
         public const string StoreAddressInvalid = nameof(StoreAddressInvalid);
         /// <summary>The PostgreSQL server refused the login (wrong user or password, no such database, not allowed by pg_hba).</summary>
         public const string StoreAccessDenied = nameof(StoreAccessDenied);
+        /// <summary>A restore into a store that already holds records, without -Force.</summary>
+        public const string StoreNotEmpty = nameof(StoreNotEmpty);
+        /// <summary>A backup file that is truncated, altered or not a ReleaseTools backup; nothing was restored.</summary>
+        public const string BackupCorrupt = nameof(BackupCorrupt);
+        /// <summary>A backup written by a newer release (a backup format this release does not know).</summary>
+        public const string BackupNewerFormat = nameof(BackupNewerFormat);
+        /// <summary>The backup file cannot be written (exists without -Force, folder missing or not writable).</summary>
+        public const string BackupFileUnavailable = nameof(BackupFileUnavailable);
         public const string InstanceNotFound = nameof(InstanceNotFound);
         public const string DeploymentNotFound = nameof(DeploymentNotFound);
         public const string DeploymentTargetNotFound = nameof(DeploymentTargetNotFound);

@@ -150,5 +150,24 @@ namespace ReleaseTools.Hosting
                     Pending = g.Count(t => t.Status == TargetStatus.Pending || t.Status == TargetStatus.Running),
                 })),
         };
+
+        public static ReleaseStoreBackup ToBackup(Engine.Store.Portable.BackupManifest manifest, string path) => new ReleaseStoreBackup
+        {
+            Path = path,
+            SourceStore = manifest.SourceStore,
+            SourceKind = manifest.SourceKind == "postgresql" ? "PostgreSql" : "Sqlite",
+            SchemaVersion = manifest.SourceSchemaVersion,
+            FormatVersion = manifest.FormatVersion,
+            CreatedAt = manifest.CreatedAt.ToLocalTime(),
+            Instances = Count(manifest, "Instances"),
+            Deployments = Count(manifest, "Deployments"),
+            Targets = Count(manifest, "Targets"),
+            HistoryRows = Count(manifest, "HistoryRows"),
+            ConfigSnapshots = Count(manifest, "ConfigSnapshots"),
+            AuditEntries = Count(manifest, "AuditEntries"),
+            ContentDigest = manifest.ContentDigest,
+        };
+
+        private static long Count(Engine.Store.Portable.BackupManifest manifest, string label) => manifest.Counts.TryGetValue(label, out var count) ? count : 0;
     }
 }

@@ -1,0 +1,133 @@
+using System;
+using System.Collections.Generic;
+using System.Data.Common;
+using System.Linq;
+
+namespace ReleaseTools.Engine.Store.Portable
+{
+    internal enum PortableKind
+    {
+        Text,
+        Integer,
+        Boolean,
+        Bytes,
+    }
+
+    internal sealed class PortableColumn
+    {
+        public PortableColumn(string name, PortableKind kind)
+        {
+            Name = name;
+            Kind = kind;
+        }
+
+        public string Name { get; }
+        public PortableKind Kind { get; }
+    }
+
+    internal sealed class PortableTable
+    {
+        public PortableTable(string name, string label, params PortableColumn[] columns)
+        {
+            Name = name;
+            Label = label;
+            Columns = columns;
+        }
+
+        /// <summary>The table's name in both stores.</summary>
+        public string Name { get; }
+
+        /// <summary>What a person calls its rows, for the manifest.</summary>
+        public string Label { get; }
+
+        public IReadOnlyList<PortableColumn> Columns { get; }
+
+        public string ColumnList => string.Join(", ", Columns.Select(c => c.Name));
+    }
+
+    /// <summary>
+    /// The records a backup carries, named the same in the SQLite and the PostgreSQL store (the two schemas keep the
+    /// same table and column names for exactly this), with one kind per column so a value reads the same from either:
+    /// times are unix milliseconds, flags booleans, config snapshots bytes. Leases are not carried: they describe runs
+    /// in flight on the machines of the store being backed up, not history.
+    /// </summary>
+    internal static class PortableSchema
+    {
+        /// <summary>Raised when the set of tables or columns changes; a backup of a newer format is refused.</summary>
+        public const int FormatVersion = 1;
+
+        private static PortableColumn T(string name) => new PortableColumn(name, PortableKind.Text);
+        private static PortableColumn I(string name) => new PortableColumn(name, PortableKind.Integer);
+        private static PortableColumn B(string name) => new PortableColumn(name, PortableKind.Boolean);
+
+        public static IReadOnlyList<PortableTable> Tables { get; } = new[]
+        {
+            new PortableTable("instances", "Instances",
+                T("instance_id"), T("service"), T("environment"), T("host"), I("port"), T("tags"), T("version"), T("fversion"), T("status"), I("updated_at")),
+            new PortableTable("deployments", "Deployments",
+                T("deployment_id"), T("operation"), T("service"), T("target_version"), T("package_url"), T("package_md5"), T("fversion"), T("initiated_by"),
+                T("initiated_from"), I("batch_count"), T("parameters_json"), T("resumed_from"), T("status"), I("total_targets"), I("succeeded_targets"),
+                I("failed_targets"), I("skipped_targets"), I("created_at"), I("started_at"), I("ended_at"), T("owner_host"), I("owner_process_id"),
+                I("owner_process_started_at"), T("resumed_by"), I("cancelled_targets")),
+            new PortableTable("deployment_targets", "Targets",
+                T("deployment_id"), T("instance_id"), T("service"), T("environment"), I("batch"), T("target_version"), T("target_fversion"), T("from_version"),
+                T("from_fversion"), T("status"), I("attempts"), B("package_transferred"), B("config_transferred"), T("failed_step"), T("error"),
+                I("started_at"), I("ended_at")),
+            new PortableTable("version_history", "HistoryRows",
+                I("sequence"), T("instance_id"), T("service"), T("environment"), T("version"), T("fversion"), T("previous_version"), T("previous_fversion"),
+                T("deployment_id"), T("operation"), T("package_url"), T("package_md5"), T("config_digest"), T("config_file_name"), I("recorded_at")),
+            new PortableTable("config_snapshots", "ConfigSnapshots",
+                T("digest"), T("file_name"), new PortableColumn("content", PortableKind.Bytes), I("saved_at")),
+            new PortableTable("deployment_audit", "AuditEntries",
+                I("sequence"), T("deployment_id"), T("kind"), T("message"), I("recorded_at")),
+            new PortableTable("service_versions", "ServiceVersions",
+                T("service"), T("version")),
+        };
+
+        public static PortableTable? Find(string name) => Tables.FirstOrDefault(t => t.Name == name);
+
+        /// <summary>One column's value as the portable kind: whatever the provider hands back (0/1 or bool, int or long).</summary>
+        public static object? Read(DbDataReader reader, int ordinal, PortableKind kind)
+        {
+            if (reader.IsDBNull(ordinal))
+            {
+                return null;
+            }
+
+            var value = reader.GetValue(ordinal);
+            switch (kind)
+            {
+                case PortableKind.Integer:
+                    return Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+                case PortableKind.Boolean:
+                    return value is bool flag ? flag : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) != 0;
+                case PortableKind.Bytes:
+                    return (byte[])value;
+                default:
+                    return Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+    }
+
+    /// <summary>What a store does for backup and restore: read every portable table in one consistent snapshot, and write them back in one transaction.</summary>
+    internal interface IPortableStore
+    {
+        /// <summary>sqlite or postgresql.</summary>
+        string Kind { get; }
+
+        /// <summary>The store's own schema version (each store numbers its migrations).</summary>
+        int SchemaVersion { get; }
+
+        /// <summary>Calls <paramref name="row"/> for every row of every <see cref="PortableSchema.Tables"/> table, all read in one snapshot.</summary>
+        System.Threading.Tasks.Task ExportAsync(Action<PortableTable, object?[]> row, System.Threading.CancellationToken cancellationToken);
+
+        /// <summary>
+        /// Writes the rows in one transaction. Refuses (StoreNotEmpty) a store with any record unless <paramref name="replace"/>, which
+        /// first removes every record and lease. An exception from <paramref name="rows"/> rolls everything back.
+        /// </summary>
+        System.Threading.Tasks.Task ImportAsync(IEnumerable<KeyValuePair<PortableTable, object?[]>> rows, bool replace, System.Threading.CancellationToken cancellationToken);
+
+        /// <summary>True when the store holds no instance, run, history row, config snapshot or audit entry.</summary>
+        System.Threading.Tasks.Task<bool> IsEmptyAsync(System.Threading.CancellationToken cancellationToken);
+    }
+}
