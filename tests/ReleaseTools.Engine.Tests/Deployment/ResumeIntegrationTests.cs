@@ -134,7 +134,8 @@ public class ResumeIntegrationTests
 
     private static async Task<(int Id, DateTimeOffset StartedAt)> DeadProcessAsync()
     {
-        var quick = OperatingSystem.IsWindows() ? new ProcessStartInfo("cmd", "/c exit 0") : new ProcessStartInfo("true");
+        // Lives long enough for its start time to be read (a process that already exited has none on Linux).
+        var quick = OperatingSystem.IsWindows() ? new ProcessStartInfo("cmd", "/c ping -n 2 127.0.0.1 >nul") : new ProcessStartInfo("sleep", "0.3");
         quick.UseShellExecute = false;
         using var process = Process.Start(quick)!;
         var started = new DateTimeOffset(process.StartTime.ToUniversalTime());
