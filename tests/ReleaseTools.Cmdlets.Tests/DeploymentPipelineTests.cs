@@ -6,7 +6,7 @@ namespace ReleaseTools.Cmdlets.Tests;
 /// <summary>The pipelines users type, against real agents and a real store: deploy, history, rollback, resume, failures.</summary>
 public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
 {
-    private const string RegisterFleet = """
+    internal const string RegisterFleet = """
         $i = 0
         $Ports | ForEach-Object {
             $i++

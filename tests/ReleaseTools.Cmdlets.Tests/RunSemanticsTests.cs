@@ -13,14 +13,8 @@ namespace ReleaseTools.Cmdlets.Tests;
 /// </summary>
 public sealed class RunSemanticsTests : IClassFixture<AgentFleet>, IDisposable
 {
-    private const string Register = """
-        $i = 0
-        $Ports | ForEach-Object {
-            $i++
-            [pscustomobject]@{ InstanceId = "$Service-0$i"; Service = $Service; Environment = 'prod'; Host = '127.0.0.1'; Port = $_ }
-        } | Register-ServiceInstance
-
-        """;
+    /// <summary>Registers one instance per agent port as $Service-01, -02, ... (the inventory rows a user pipes).</summary>
+    private const string Register = DeploymentPipelineTests.RegisterFleet;
 
     private readonly AgentFleet _fleet;
     private readonly TempDirectory _directory = new("rt-run-semantics");
