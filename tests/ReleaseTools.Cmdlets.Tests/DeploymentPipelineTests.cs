@@ -111,8 +111,8 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
 
         Assert.Empty(whatIf.Output);
         var plan = Assert.Single(whatIf.Information, i => i.Tags.Contains("WhatIf")).MessageData.ToString()!;
-        Assert.Contains("3 instance(s) in 2 batch(es)", plan);
-        Assert.Contains("3 would change", plan);
+        Assert.StartsWith("Deploy version 2.0.0 to 3 instances in 2 batches: 3 would change, none already runs its release; ", plan);
+        Assert.Contains(" of package data would be sent.", plan);
         Assert.Contains("search-01 1.0.0 -> 2.0.0", plan);
         Assert.Contains("Batch 2:", plan);
 

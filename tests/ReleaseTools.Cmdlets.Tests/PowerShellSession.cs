@@ -103,7 +103,11 @@ public sealed class PowerShellSession : IDisposable
             terminating = exception;
         }
 
-        return new PowerShellResult(output, shell.Streams.Error.ToList(), shell.Streams.Warning.Select(w => w.Message).ToList(), shell.Streams.Information.ToList(), terminating);
+        return new PowerShellResult(output, shell.Streams.Error.ToList(), shell.Streams.Warning.Select(w => w.Message).ToList(), shell.Streams.Information.ToList(), terminating)
+        {
+            Verbose = shell.Streams.Verbose.Select(v => v.Message).ToList(),
+            Progress = shell.Streams.Progress.ToList(),
+        };
     }
 
     public void Dispose() => _runspace.Dispose();
@@ -116,6 +120,12 @@ public sealed record PowerShellResult(
     IReadOnlyList<InformationRecord> Information,
     RuntimeException? Terminating)
 {
+    /// <summary>Verbose messages (the script must ask for them, e.g. with -Verbose).</summary>
+    public IReadOnlyList<string> Verbose { get; init; } = Array.Empty<string>();
+
+    /// <summary>Every progress record, in the order written.</summary>
+    public IReadOnlyList<ProgressRecord> Progress { get; init; } = Array.Empty<ProgressRecord>();
+
     /// <summary>Fails with every error PowerShell reported, so a broken pipeline explains itself in the test log.</summary>
     public PowerShellResult ThrowOnError()
     {

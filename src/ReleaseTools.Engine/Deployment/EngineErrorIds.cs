@@ -32,6 +32,8 @@ namespace ReleaseTools.Engine.Deployment
 
         // Per instance (TargetResult.ErrorId) -----------------------------------------------------------
         public const string FloydSignatureRejected = "FloydSignatureRejected";
+        /// <summary>The agent checks signatures with another hash algorithm (SHA1 against SHA256).</summary>
+        public const string FloydSignatureAlgorithmMismatch = "FloydSignatureAlgorithmMismatch";
         public const string FloydChecksumRejected = "FloydChecksumRejected";
         public const string FloydRequestFailed = "FloydRequestFailed";
         public const string InstanceUnreachable = "InstanceUnreachable";

@@ -4,7 +4,10 @@ using ReleaseTools.Engine.Store;
 
 namespace ReleaseTools.Engine.Deployment
 {
-    /// <summary>Why one instance stopped: its status (Failed or Unreachable), the step, a stable id and an actionable message.</summary>
+    /// <summary>
+    /// Why one instance stopped: its status (Failed or Unreachable), the step, a stable id and the cause, in whole
+    /// sentences. The cause only: what to do about it depends on the caller (the cmdlets add the fix, once, by error id).
+    /// </summary>
     internal sealed record StepFailure(TargetStatus Status, string Step, string ErrorId, string Message)
     {
         /// <summary>The agent's activation report when a hook, the health gate or the unpacking failed.</summary>
@@ -13,22 +16,30 @@ namespace ReleaseTools.Engine.Deployment
         public static StepFailure FromFloyd(FloydException ex, string step, FloydEndpoint endpoint)
         {
             var where = $"{endpoint.InstanceId} ({endpoint.Host}:{endpoint.Port})";
-            var detail = ex.Message;
-            if (!string.IsNullOrEmpty(ex.AgentMessage) && detail.IndexOf(ex.AgentMessage!, StringComparison.Ordinal) < 0)
+            var detail = MessageText.Sentence(ex.Message);
+            if (!string.IsNullOrEmpty(ex.AgentMessage) && ex.Message.IndexOf(ex.AgentMessage!, StringComparison.Ordinal) < 0)
             {
-                detail += $" Agent said: {ex.AgentMessage}";
+                detail += " The agent said: " + MessageText.Sentence(ex.AgentMessage!);
             }
 
             if (ex.IsUnreachable)
             {
                 return new StepFailure(TargetStatus.Unreachable, step, EngineErrorIds.InstanceUnreachable,
-                    $"The Floyd agent of {where} did not answer the {step} step: {detail} Check that the agent runs and the host and port in the registry are right.");
+                    $"The Floyd agent of {where} did not answer the {step} step. {detail}");
+            }
+
+            if (string.Equals(ex.AgentErrorCode, FloydErrorCodes.SignatureAlgorithmMismatch, StringComparison.Ordinal))
+            {
+                // The agent's message names both schemes; its advice part (after ';') would repeat the caller's fix.
+                var schemes = ex.AgentMessage is { Length: > 0 } said ? " " + MessageText.Sentence(said.Split(';')[0]) : "";
+                return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydSignatureAlgorithmMismatch,
+                    $"The Floyd agent of {where} refused the {step} step because it checks signatures with another hash algorithm.{schemes}");
             }
 
             if (IsSignatureRejection(ex))
             {
                 return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydSignatureRejected,
-                    $"The Floyd agent of {where} rejected the request signature at the {step} step: {detail} Check that the agent trusts the public key of the private key used, and that both clocks agree.");
+                    $"The Floyd agent of {where} rejected the request signature at the {step} step. {detail}");
             }
 
             if (ActivationErrorId(ex.AgentErrorCode) is { } activationId)
@@ -43,15 +54,15 @@ namespace ReleaseTools.Engine.Deployment
             if (IsChecksumRejection(ex))
             {
                 return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydChecksumRejected,
-                    $"The Floyd agent of {where} rejected the package MD5 at the {step} step: {detail} The package was damaged on the way or changed at its source.");
+                    $"The Floyd agent of {where} rejected the package MD5 at the {step} step: the package was damaged on the way or changed at its source. {detail}");
             }
 
             return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydRequestFailed,
-                $"The {step} step failed on {where}: {detail}");
+                $"The {step} step failed on {where}. {detail}");
         }
 
         public static StepFailure FromRun(DeploymentException ex, string step, FloydEndpoint endpoint) =>
-            new StepFailure(TargetStatus.Failed, step, ex.ErrorId, $"The {step} step failed on {endpoint.InstanceId}: {ex.Message}");
+            new StepFailure(TargetStatus.Failed, step, ex.ErrorId, $"The {step} step failed on {endpoint.InstanceId}. {MessageText.Sentence(ex.Message)}");
 
         private static string? ActivationErrorId(string? agentCode)
         {

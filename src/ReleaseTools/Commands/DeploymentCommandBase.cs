@@ -91,11 +91,16 @@ namespace ReleaseTools.Commands
         /// the store alone without a key) and shows it as the "What if" message, then declines.
         /// -Force: proceeds without a prompt unless -Confirm was asked for explicitly. Otherwise the usual ShouldProcess.
         /// </summary>
-        private protected bool ConfirmRun(string target, string action, Func<CancellationToken, Task<DeploymentPlan>>? plan)
+        /// <param name="target">What the confirmation prompt names as the target.</param>
+        /// <param name="action">The operation, as the confirmation prompt names it ("Deploy version 1.5.0").</param>
+        /// <param name="sentence">Turns the plan's scope ("3 instances in 2 batches") into the start of the -WhatIf sentence.</param>
+        private protected bool ConfirmRun(string target, string action, Func<CancellationToken, Task<DeploymentPlan>>? plan, Func<string, string>? sentence = null)
         {
             if (IsWhatIf)
             {
-                var description = plan is null ? $"Performing the operation \"{action}\" on target \"{target}\"." : Describe(action, target, Await(plan));
+                var description = plan is null
+                    ? $"Performing the operation \"{action}\" on target \"{target}\"."
+                    : Describe(sentence ?? (scope => $"{action}: {scope}"), Await(plan));
                 // The plan also goes to the information stream, where scripts can capture it (-InformationVariable).
                 WriteInformation(description, new[] { "ReleaseTools", "WhatIf" });
                 ShouldProcess(description, description, action);
@@ -105,17 +110,28 @@ namespace ReleaseTools.Commands
             return ShouldProcessUnlessForced(Force, target, action);
         }
 
-        internal static string Describe(string action, string target, DeploymentPlan plan)
+        /// <summary>
+        /// One sentence for the whole plan ("Deploy version 2.0.0 to 3 instances in 2 batches: 3 would change, none
+        /// already runs it; 384.0 KiB of package data would be sent."), then one line per batch.
+        /// </summary>
+        internal static string Describe(Func<string, string> sentence, DeploymentPlan plan)
         {
             var targets = plan.Batches.SelectMany(b => b.Targets).ToList();
+            var outcomes = new System.Collections.Generic.List<string>
+            {
+                $"{Count(targets.Count(t => t.Action == PlannedAction.Change), "would change", "would change")}",
+                $"{Count(targets.Count(t => t.Action == PlannedAction.AlreadyCurrent), "already runs its release", "already run their release")}",
+            };
+            AddIfAny(outcomes, targets.Count(t => t.Action == PlannedAction.Unreachable), "is unreachable", "are unreachable");
+            AddIfAny(outcomes, targets.Count(t => t.Action == PlannedAction.HeldByOtherDeployment), "is held by another run", "are held by other runs");
+            AddIfAny(outcomes, targets.Count(t => t.Action == PlannedAction.NoPreviousRelease), "has no earlier release", "have no earlier release");
+
             var text = new StringBuilder();
-            text.Append($"{action} {target}: {targets.Count} instance(s) in {plan.Batches.Count} batch(es)");
-            var changing = targets.Count(t => t.Action == PlannedAction.Change);
-            var current = targets.Count(t => t.Action == PlannedAction.AlreadyCurrent);
-            text.Append($"; {changing} would change, {current} already current");
+            text.Append(sentence($"{Plural(targets.Count, "instance")} in {Plural(plan.Batches.Count, "batch")}"));
+            text.Append(": ").Append(string.Join(", ", outcomes));
             if (plan.BytesToSend is long bytes)
             {
-                text.Append($"; {FormatBytes(bytes)} of package data to send");
+                text.Append($"; {FormatBytes(bytes)} of package data would be sent");
             }
 
             text.Append('.');
@@ -133,6 +149,20 @@ namespace ReleaseTools.Commands
             }
 
             return text.ToString();
+        }
+
+        private static string Plural(int count, string noun)
+            => count.ToString(CultureInfo.InvariantCulture) + " " + (count == 1 ? noun : noun.EndsWith("ch", StringComparison.Ordinal) ? noun + "es" : noun + "s");
+
+        private static string Count(int count, string one, string many)
+            => (count == 0 ? "none" : count.ToString(CultureInfo.InvariantCulture)) + " " + (count == 1 ? one : count == 0 ? one : many);
+
+        private static void AddIfAny(System.Collections.Generic.List<string> outcomes, int count, string one, string many)
+        {
+            if (count > 0)
+            {
+                outcomes.Add(Count(count, one, many));
+            }
         }
 
         private static string DescribeTarget(PlannedTarget target)

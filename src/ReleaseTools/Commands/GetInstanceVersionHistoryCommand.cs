@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using ReleaseTools.Completion;
 using ReleaseTools.Hosting;
 
 namespace ReleaseTools.Commands
@@ -11,6 +12,7 @@ namespace ReleaseTools.Commands
     {
         /// <summary>Instance ids; a value with wildcards means every registered instance it matches.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[] InstanceId { get; set; } = Array.Empty<string>();
@@ -35,6 +37,7 @@ namespace ReleaseTools.Commands
                     continue;
                 }
 
+                WriteVerbose($"{id}: {history.Count} history entr{(history.Count == 1 ? "y" : "ies")} (at most {Limit}).");
                 foreach (var entry in history)
                 {
                     WriteObject(OutputMapper.ToOutput(entry));

@@ -16,6 +16,7 @@ namespace ReleaseTools.Commands
         public const string ByIdSet = "ById";
 
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByIdSet, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(DeploymentIdCompleter))]
         [ValidateNotNullOrEmpty]
         public string[] DeploymentId { get; set; } = Array.Empty<string>();
 
@@ -79,7 +80,9 @@ namespace ReleaseTools.Commands
             };
             var records = Await(token => Session.Store.FindDeploymentsAsync(query, token))
                 .Where(r => patterns is null || r.Service.Split(',').Any(service => patterns.Any(p => p.IsMatch(service))))
-                .Take(Limit);
+                .Take(Limit)
+                .ToList();
+            WriteVerbose($"{records.Count} recorded run(s) matched (newest first, at most {Limit}).");
             foreach (var record in records)
             {
                 Write(record);

@@ -20,11 +20,13 @@ namespace ReleaseTools.Commands
         public string[]? Service { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(EnvironmentCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[]? Environment { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[]? InstanceId { get; set; }
@@ -45,6 +47,7 @@ namespace ReleaseTools.Commands
                 WriteObject(OutputMapper.ToOutput(instance));
             }
 
+            WriteVerbose($"{found.Count} registered instance(s) matched.");
             foreach (var id in InstanceId ?? Array.Empty<string>())
             {
                 if (!WildcardPattern.ContainsWildcardCharacters(id) && !found.Contains(id))

@@ -5,6 +5,7 @@ using System.IO;
 using System.Management.Automation;
 using ReleaseTools.Completion;
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Hosting;
 
 namespace ReleaseTools.Commands
 {
@@ -28,9 +29,9 @@ namespace ReleaseTools.Commands
         [ValidateNotNullOrEmpty]
         public string PackageUrl { get; set; } = "";
 
-        /// <summary>Expected MD5 of the package (hex), verified before anything is pushed.</summary>
+        /// <summary>Expected MD5 of the package (32 hex digits as md5sum prints, or base64), verified before anything is pushed.</summary>
         [Parameter]
-        [ValidatePattern("^[0-9a-fA-F]{32}$")]
+        [ValidateNotNullOrEmpty]
         public string? Checksum { get; set; }
 
         /// <summary>Config template: {{Name}} placeholders are filled from -ConfigValues and the built-ins Service, Environment and Version.</summary>
@@ -56,6 +57,20 @@ namespace ReleaseTools.Commands
         [Parameter]
         public SwitchParameter Redeploy { get; set; }
 
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            // Checked before any input is collected, with the engine's own rule and message (ValidatePattern would show a regex).
+            try
+            {
+                Engine.Packages.PackageAcquirer.NormalizeChecksum(Checksum);
+            }
+            catch (DeploymentException exception)
+            {
+                ThrowTerminatingError(ErrorMapping.FromDeploymentException(exception));
+            }
+        }
+
         private protected override string Verb => "deploy to";
 
         private protected override string Noun => "Deployment";
@@ -72,7 +87,7 @@ namespace ReleaseTools.Commands
                 Settings = BuildSettings(batches, Redeploy),
             });
 
-            if (!ConfirmRun(DescribeTargets(instanceIds), $"Deploy version {Version}", token => Session.Engine.PlanDeploymentAsync(request, token)))
+            if (!ConfirmRun(DescribeTargets(instanceIds), $"Deploy version {Version}", token => Session.Engine.PlanDeploymentAsync(request, token), scope => $"Deploy version {Version} to {scope}"))
             {
                 return;
             }

@@ -21,7 +21,7 @@ namespace ReleaseTools.Commands
         /// pipeline on purpose: piped objects carry the version they run now, not the one to return to.
         /// </summary>
         [Parameter]
-        [ArgumentCompleter(typeof(VersionCompleter))]
+        [ArgumentCompleter(typeof(RollbackVersionCompleter))]
         [ValidateNotNullOrEmpty]
         public string? Version { get; set; }
 
@@ -41,7 +41,8 @@ namespace ReleaseTools.Commands
             };
 
             var action = Version is null ? "Roll back to the previous release" : $"Roll back to version {Version}";
-            if (!ConfirmRun(DescribeTargets(instanceIds), action, token => Session.Engine.PlanRollbackAsync(request, token)))
+            if (!ConfirmRun(DescribeTargets(instanceIds), action, token => Session.Engine.PlanRollbackAsync(request, token),
+                scope => Version is null ? $"Roll back {scope} to the release before their current one" : $"Roll back {scope} to version {Version}"))
             {
                 return;
             }

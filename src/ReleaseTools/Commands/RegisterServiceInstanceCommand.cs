@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using ReleaseTools.Completion;
 using ReleaseTools.Engine.Store;
 using ReleaseTools.Hosting;
 using ReleaseTools.Parameters;
@@ -19,10 +20,12 @@ namespace ReleaseTools.Commands
         public string InstanceId { get; set; } = "";
 
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(ServiceNameCompleter))]
         [ValidateNotNullOrEmpty]
         public string Service { get; set; } = "";
 
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(EnvironmentCompleter))]
         [ValidateNotNullOrEmpty]
         public string Environment { get; set; } = "";
 

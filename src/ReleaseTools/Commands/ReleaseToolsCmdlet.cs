@@ -43,6 +43,7 @@ namespace ReleaseTools.Commands
                     try
                     {
                         _session = ReleaseSession.Open(explicitPath);
+                        WriteVerbose($"Using the store '{_session.StorePath}' ({StoreSource(explicitPath)}).");
                     }
                     catch (Engine.Store.StoreException exception)
                     {
@@ -61,6 +62,11 @@ namespace ReleaseTools.Commands
                 return _session!;
             }
         }
+
+        private static string StoreSource(string? explicitPath)
+            => explicitPath is not null ? "from -StorePath"
+            : string.IsNullOrWhiteSpace(System.Environment.GetEnvironmentVariable(Engine.Store.StoreLocation.EnvironmentVariable)) ? "the per-user default"
+            : $"from the {Engine.Store.StoreLocation.EnvironmentVariable} environment variable";
 
         protected override void BeginProcessing()
         {
@@ -151,6 +157,8 @@ namespace ReleaseTools.Commands
         /// </summary>
         private protected T RunDraining<T>(Func<IDeploymentObserver, CancellationToken, Task<T>> work, Action<DeploymentEvent>? onEvent)
         {
+            // Opened here, on the pipeline thread, so its verbose line and any error are written where PowerShell allows it.
+            _ = Session;
             var token = CancellationToken;
             var queue = new EventQueue();
             var run = Task.Run(() => work(queue, token), token);
@@ -231,10 +239,12 @@ namespace ReleaseTools.Commands
             }
         }
 
-        private protected static Engine.Floyd.FloydClientOptions FloydOptions(string signatureAlgorithm) => new Engine.Floyd.FloydClientOptions
+        private protected Engine.Floyd.FloydClientOptions FloydOptions(string signatureAlgorithm)
         {
-            HashAlgorithm = string.Equals(signatureAlgorithm, "SHA256", StringComparison.OrdinalIgnoreCase) ? Engine.Floyd.FloydHashAlgorithm.Sha256 : Engine.Floyd.FloydHashAlgorithm.Sha1,
-        };
+            var sha256 = string.Equals(signatureAlgorithm, "SHA256", StringComparison.OrdinalIgnoreCase);
+            WriteVerbose($"Signatures use {(sha256 ? Engine.Floyd.FloydProtocol.Sha256Scheme : Engine.Floyd.FloydProtocol.Sha1Scheme)} (-SignatureAlgorithm {(sha256 ? "SHA256" : "SHA1")}); the agents' --hash-algorithm must match.");
+            return new Engine.Floyd.FloydClientOptions { HashAlgorithm = sha256 ? Engine.Floyd.FloydHashAlgorithm.Sha256 : Engine.Floyd.FloydHashAlgorithm.Sha1 };
+        }
 
         /// <summary>The signing key's path when one is given and exists; null otherwise (for -WhatIf, which can plan without one).</summary>
         private protected string? TryResolvePrivateKey(string? explicitPath)
@@ -266,6 +276,7 @@ namespace ReleaseTools.Commands
             }
 
             var path = ResolvePath(given!);
+            WriteVerbose($"Signing requests with the key '{path}' ({(explicitPath is null ? $"from the {PrivateKeyLocation.EnvironmentVariable} environment variable" : "from -PrivateKeyPath")}).");
             if (!System.IO.File.Exists(path))
             {
                 ThrowTerminatingError(new ErrorRecord(

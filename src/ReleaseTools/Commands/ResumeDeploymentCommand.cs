@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using ReleaseTools.Completion;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
 
@@ -19,6 +20,7 @@ namespace ReleaseTools.Commands
         private readonly List<string> _deploymentIds = new List<string>();
 
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(ResumableDeploymentIdCompleter))]
         [ValidateNotNullOrEmpty]
         public string[] DeploymentId { get; set; } = Array.Empty<string>();
 
@@ -67,7 +69,7 @@ namespace ReleaseTools.Commands
                 var targets = Await(token => Session.Store.GetTargetsAsync(deploymentId, token));
                 var remaining = targets.Count(t => t.Status != TargetStatus.Succeeded && t.Status != TargetStatus.Unchanged && t.Status != TargetStatus.Superseded);
                 var request = new ResumeRequest { DeploymentId = deploymentId, Settings = BuildSettings(new BatchLayout()) };
-                if (!ConfirmRun(deploymentId, $"Resume: retry {remaining} of {targets.Count} instance(s) that did not succeed", null))
+                if (!ConfirmRun($"deployment {deploymentId}", $"Retry the {remaining} of its {targets.Count} instances that did not succeed", null))
                 {
                     continue;
                 }

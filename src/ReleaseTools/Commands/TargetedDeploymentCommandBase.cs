@@ -22,6 +22,7 @@ namespace ReleaseTools.Commands
 
         /// <summary>Instance ids; a value with wildcards selects every registered instance it matches.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[]? InstanceId { get; set; }
@@ -39,6 +40,7 @@ namespace ReleaseTools.Commands
 
         /// <summary>With no instances piped or named: narrows -Service to these environments.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(EnvironmentCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[]? Environment { get; set; }

@@ -20,6 +20,7 @@ namespace ReleaseTools.Commands
         private string[]? _selectorEnvironments;
 
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[]? InstanceId { get; set; }
@@ -34,6 +35,7 @@ namespace ReleaseTools.Commands
         public string[]? Service { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(EnvironmentCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[]? Environment { get; set; }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using ReleaseTools.Completion;
 using ReleaseTools.Hosting;
 
 namespace ReleaseTools.Commands
@@ -10,6 +11,7 @@ namespace ReleaseTools.Commands
     {
         /// <summary>Instance ids; a value with wildcards means every registered instance it matches (each confirmed on its own).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[] InstanceId { get; set; } = System.Array.Empty<string>();

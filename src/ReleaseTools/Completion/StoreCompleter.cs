@@ -9,6 +9,20 @@ using ReleaseTools.Hosting;
 
 namespace ReleaseTools.Completion
 {
+    /// <summary>A value to offer, with the tooltip that tells it apart (what an instance runs, how a run ended).</summary>
+    internal readonly struct Candidate
+    {
+        public Candidate(string value, string? toolTip = null)
+        {
+            Value = value;
+            ToolTip = string.IsNullOrEmpty(toolTip) ? value : toolTip!;
+        }
+
+        public string Value { get; }
+
+        public string ToolTip { get; }
+    }
+
     /// <summary>
     /// Tab completion from the store the command would use (-StorePath already typed, else the default). Never
     /// creates a store, and gives up quickly: completion must not hang the prompt.
@@ -30,10 +44,16 @@ namespace ReleaseTools.Completion
 
                 using var timeout = new CancellationTokenSource(Budget);
                 var pattern = new WildcardPattern((wordToComplete ?? "").Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
-                return Candidates(session, fakeBoundParameters, timeout.Token)
-                    .Where(pattern.IsMatch)
-                    .OrderBy(value => value, StringComparer.OrdinalIgnoreCase)
-                    .Select(value => new CompletionResult(Quote(value), value, CompletionResultType.ParameterValue, value))
+                var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                var candidates = Candidates(session, fakeBoundParameters, timeout.Token)
+                    .Where(candidate => pattern.IsMatch(candidate.Value) && seen.Add(candidate.Value));
+                if (SortByValue)
+                {
+                    candidates = candidates.OrderBy(candidate => candidate.Value, StringComparer.OrdinalIgnoreCase);
+                }
+
+                return candidates
+                    .Select(candidate => new CompletionResult(Quote(candidate.Value), candidate.Value, CompletionResultType.ParameterValue, candidate.ToolTip))
                     .ToList();
             }
             catch (Exception)
@@ -43,31 +63,24 @@ namespace ReleaseTools.Completion
             }
         }
 
-        private protected abstract IEnumerable<string> Candidates(ReleaseSession session, IDictionary fakeBoundParameters, CancellationToken cancellationToken);
+        /// <summary>False when the store's order is the useful one (newest first).</summary>
+        private protected virtual bool SortByValue => true;
 
-        private static string Quote(string value) => value.Any(c => char.IsWhiteSpace(c) || c == '\'' || c == '$' || c == '`') ? "'" + value.Replace("'", "''") + "'" : value;
-    }
+        private protected abstract IEnumerable<Candidate> Candidates(ReleaseSession session, IDictionary fakeBoundParameters, CancellationToken cancellationToken);
 
-    /// <summary>Completes -Service with the service names registered in the store.</summary>
-    public sealed class ServiceNameCompleter : StoreCompleter
-    {
-        private protected override IEnumerable<string> Candidates(ReleaseSession session, IDictionary fakeBoundParameters, CancellationToken cancellationToken)
-            => session.Store.GetServiceNamesAsync(cancellationToken).GetAwaiter().GetResult();
-    }
-
-    /// <summary>Completes -Version with the versions known for the -Service already typed (or for every service).</summary>
-    public sealed class VersionCompleter : StoreCompleter
-    {
-        private protected override IEnumerable<string> Candidates(ReleaseSession session, IDictionary fakeBoundParameters, CancellationToken cancellationToken)
+        /// <summary>The values of a parameter the user already typed (one value or a list), or null.</summary>
+        private protected static IReadOnlyList<string>? Typed(IDictionary fakeBoundParameters, string parameterName)
         {
-            var service = fakeBoundParameters["Service"] switch
+            var values = fakeBoundParameters[parameterName] switch
             {
-                string text => text,
-                object[] values when values.Length == 1 => values[0]?.ToString(),
-                string[] values when values.Length == 1 => values[0],
+                string text => new[] { text },
+                IEnumerable items => items.Cast<object>().Select(item => item?.ToString()).Where(item => !string.IsNullOrEmpty(item)).Select(item => item!).ToArray(),
                 _ => null,
             };
-            return session.Store.GetVersionsAsync(service, cancellationToken).GetAwaiter().GetResult();
+            // Wildcards are for the command, not for the store's exact filters.
+            return values is { Length: > 0 } && !values.Any(WildcardPattern.ContainsWildcardCharacters) ? values : null;
         }
+
+        private static string Quote(string value) => value.Any(c => char.IsWhiteSpace(c) || c == '\'' || c == '$' || c == '`' || c == ';' || c == ',') ? "'" + value.Replace("'", "''") + "'" : value;
     }
 }

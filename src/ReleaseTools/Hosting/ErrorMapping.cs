@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Management.Automation;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
@@ -47,6 +48,10 @@ namespace ReleaseTools.Hosting
         /// <summary>True for the outcomes that are failures of the instance (reported as non-terminating errors).</summary>
         public static bool IsFailure(TargetStatus status) => status == TargetStatus.Failed || status == TargetStatus.Unreachable;
 
+        /// <summary>
+        /// A failed instance as a non-terminating error: the message says what failed and why (once), the recommended
+        /// action says what to do (once). PowerShell shows both; scripts read either.
+        /// </summary>
         public static ErrorRecord FromTarget(TargetResult result, object target)
         {
             var errorId = string.IsNullOrEmpty(result.ErrorId) ? InstanceFailedId : result.ErrorId!;
@@ -84,6 +89,7 @@ namespace ReleaseTools.Hosting
             {
                 EngineErrorIds.InstanceUnreachable => ErrorCategory.ConnectionError,
                 EngineErrorIds.FloydSignatureRejected => ErrorCategory.SecurityError,
+                EngineErrorIds.FloydSignatureAlgorithmMismatch => ErrorCategory.SecurityError,
                 EngineErrorIds.FloydChecksumRejected => ErrorCategory.InvalidData,
                 EngineErrorIds.InstanceVerifyFailed => ErrorCategory.InvalidResult,
                 EngineErrorIds.NoPreviousRelease => ErrorCategory.ObjectNotFound,
@@ -100,25 +106,35 @@ namespace ReleaseTools.Hosting
         private static string Describe(TargetResult result)
         {
             var verb = result.Operation == DeploymentOperation.Rollback ? "Rollback" : "Deployment";
-            var step = string.IsNullOrEmpty(result.FailedStep) ? "" : $" at step '{result.FailedStep}'";
-            var attempts = result.Attempts == 1 ? "1 attempt" : $"{result.Attempts} attempts";
-            var error = string.IsNullOrEmpty(result.Error) ? "the engine reported no detail." : result.Error!.TrimEnd('.') + ".";
-            var unreachable = result.Status == TargetStatus.Unreachable ? " (agent unreachable)" : "";
-            return $"{verb} of {result.Service} {result.ToVersion} to instance '{result.InstanceId}' failed{unreachable}{step} after {attempts}: {error} {Recommend(result)}";
+            var release = string.Join(" ", new[] { result.Service, result.ToVersion }.Where(part => !string.IsNullOrEmpty(part)));
+            var attempts = result.Attempts > 1 ? $" after {result.Attempts} attempts" : "";
+            var error = string.IsNullOrEmpty(result.Error) ? "The engine reported no detail." : MessageText.Sentence(result.Error!);
+            return $"{verb} of {release} to instance '{result.InstanceId}' failed{attempts}: {error}";
         }
 
+        /// <summary>The one thing to do, by error id; then, when retrying can help, how to retry only what failed.</summary>
         private static string Recommend(TargetResult result)
         {
-            var retry = $"run 'Resume-Deployment -DeploymentId {result.DeploymentId}' to retry only the instances that did not succeed.";
-            return result.Status == TargetStatus.Unreachable || result.ErrorId == EngineErrorIds.InstanceUnreachable
-                ? $"Test-ServiceInstance -InstanceId {result.InstanceId} shows whether its agent answers; once it does, {retry}"
-                : result.ErrorId == EngineErrorIds.FloydSignatureRejected
-                    ? $"Check that the agent trusts the public half of the key in use (-PrivateKeyPath or RELEASETOOLS_PRIVATE_KEY) and the same -SignatureAlgorithm, then {retry}"
-                    : result.ErrorId == EngineErrorIds.ActivationRevertFailed
-                        ? $"The instance may not be serving: look at the service and the agent's log on {result.InstanceId} now; the result's AgentDetail has the hook output."
-                        : result.RevertedTo != null
-                            ? $"The instance runs {result.RevertedTo} again; the result's FailedCheck and AgentDetail say what failed. Fix the release, then deploy again."
-                            : $"Fix the cause above, then {retry}";
+            var resume = $"then run 'Resume-Deployment -DeploymentId {result.DeploymentId}' to retry only the instances that did not succeed.";
+            if (result.Status == TargetStatus.Unreachable || result.ErrorId == EngineErrorIds.InstanceUnreachable)
+            {
+                return $"Start the agent, or correct its address with Register-ServiceInstance ('Test-ServiceInstance -InstanceId {result.InstanceId}' shows when it answers), {resume}";
+            }
+
+            return result.ErrorId switch
+            {
+                EngineErrorIds.FloydSignatureAlgorithmMismatch =>
+                    $"Pass the agent's hash algorithm with -SignatureAlgorithm (SHA1 or SHA256, as its --hash-algorithm), {resume}",
+                EngineErrorIds.FloydSignatureRejected =>
+                    $"Make the agent trust the public half of the key in use (-PrivateKeyPath or {PrivateKeyLocation.EnvironmentVariable}) and check that both clocks agree, {resume}",
+                EngineErrorIds.NoPreviousRelease or EngineErrorIds.ReleaseNotInHistory =>
+                    $"Pick a version from 'Get-InstanceVersionHistory -InstanceId {result.InstanceId}' and pass it with -Version.",
+                EngineErrorIds.ActivationRevertFailed =>
+                    $"The instance may not be serving: look at the service and the agent's log on {result.InstanceId} now; the result's AgentDetail has the hook output.",
+                _ when result.RevertedTo != null =>
+                    $"The instance runs {result.RevertedTo} again; the result's FailedCheck and AgentDetail say what failed. Fix the release, then deploy again.",
+                _ => $"Fix the cause above, {resume}",
+            };
         }
 
         public static string StoreHint =>
