@@ -97,7 +97,14 @@ namespace ReleaseTools.Engine.Deployment
         public Task RecoverInterruptedRunsAsync(CancellationToken cancellationToken) => _services.RecoverInterruptedAsync(cancellationToken);
 
         public Task<IReadOnlyList<InstanceHealthResult>> TestInstancesAsync(IReadOnlyList<string> instanceIds, RunSettings settings, CancellationToken cancellationToken)
-            => new InstanceHealthChecker(_services).CheckAsync(instanceIds ?? Array.Empty<string>(), settings ?? new RunSettings(), cancellationToken);
+            => TestInstancesAsync(instanceIds, settings, null, cancellationToken);
+
+        /// <summary>
+        /// Health checks that report as they go: <see cref="InstanceStepStarted"/> (step "health") when an instance is
+        /// asked, <see cref="InstanceHealthChecked"/> as soon as it answered or failed; the list at the end is in input order.
+        /// </summary>
+        public Task<IReadOnlyList<InstanceHealthResult>> TestInstancesAsync(IReadOnlyList<string> instanceIds, RunSettings settings, IDeploymentObserver? observer, CancellationToken cancellationToken)
+            => new InstanceHealthChecker(_services).CheckAsync(instanceIds ?? Array.Empty<string>(), settings ?? new RunSettings(), observer, cancellationToken);
 
         public void Dispose() => _services.Dispose();
 

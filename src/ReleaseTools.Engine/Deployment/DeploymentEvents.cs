@@ -35,6 +35,18 @@ namespace ReleaseTools.Engine.Deployment
         public bool FromCache { get; init; }
     }
 
+    /// <summary>
+    /// Package bytes sent to one instance's agent so far. Published at most every <see cref="ProgressThrottle.Interval"/> milliseconds
+    /// per upload, and once when the last byte is sent.
+    /// </summary>
+    public sealed record PackageUploadProgress : DeploymentEvent
+    {
+        public string InstanceId { get; init; } = "";
+        public int Batch { get; init; }
+        public long BytesSent { get; init; }
+        public long TotalBytes { get; init; }
+    }
+
     public sealed record BatchStarted : DeploymentEvent
     {
         public int Batch { get; init; }
@@ -82,6 +94,15 @@ namespace ReleaseTools.Engine.Deployment
         public string Message { get; init; } = "";
         /// <summary>False when leaving the instance alone is what the user asked for (nothing to undo).</summary>
         public bool IsError { get; init; } = true;
+    }
+
+    /// <summary>One instance's health check finished (Test-ServiceInstance): published as soon as its agent answered or failed.</summary>
+    public sealed record InstanceHealthChecked : DeploymentEvent
+    {
+        public InstanceHealthResult Result { get; init; } = new InstanceHealthResult();
+        /// <summary>How many of <see cref="Total"/> are checked, this one included.</summary>
+        public int Checked { get; init; }
+        public int Total { get; init; }
     }
 
     public sealed record BatchCompleted : DeploymentEvent

@@ -19,16 +19,21 @@ namespace ReleaseTools.Engine.Deployment
             _services = services;
         }
 
-        public async Task<IReadOnlyList<InstanceHealthResult>> CheckAsync(IReadOnlyList<string> instanceIds, RunSettings settings, CancellationToken cancellationToken)
+        public const string HealthStep = "health";
+
+        public async Task<IReadOnlyList<InstanceHealthResult>> CheckAsync(IReadOnlyList<string> instanceIds, RunSettings settings, IDeploymentObserver? observer, CancellationToken cancellationToken)
         {
             RequestValidator.ValidateSettings(settings);
             var ids = RequestValidator.RequireInstances(instanceIds, new BatchLayout());
             using var client = _services.CreateClient(settings);
             var instances = await InstanceResolver.ResolveAsync(_services.Store, ids, cancellationToken).ConfigureAwait(false);
             var results = new InstanceHealthResult[ids.Count];
+            var checkedCount = 0;
             await SlidingWindow.RunAsync(Enumerable.Range(0, ids.Count).ToList(), settings.ThrottleLimit, async i =>
             {
+                observer?.OnEvent(new InstanceStepStarted { InstanceId = ids[i], Step = HealthStep, Attempt = 1 });
                 results[i] = await CheckOneAsync(client.Client, instances[ids[i]], cancellationToken).ConfigureAwait(false);
+                observer?.OnEvent(new InstanceHealthChecked { Result = results[i], Checked = Interlocked.Increment(ref checkedCount), Total = ids.Count });
             }, cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             return results;

@@ -35,7 +35,9 @@ namespace ReleaseTools.Engine.Deployment
         }
 
         /// <param name="onStep">Step name and try number, for progress events.</param>
-        public async Task<InstanceOutcome> RunAsync(FloydEndpoint endpoint, ReleaseSpec release, Action<string, int> onStep, CancellationToken cancellationToken)
+        /// <param name="onUpload">Package bytes sent so far and the package size, after every chunk written to the agent.</param>
+        public async Task<InstanceOutcome> RunAsync(FloydEndpoint endpoint, ReleaseSpec release, Action<string, int> onStep, CancellationToken cancellationToken,
+            Action<long, long>? onUpload = null)
         {
             var attempts = 1;
             var step = PingStep;
@@ -86,6 +88,7 @@ namespace ReleaseTools.Engine.Deployment
                         FilePath = package.FilePath,
                         FileName = package.FileName,
                         Md5 = package.Md5,
+                        OnBytesSent = onUpload is null ? null : sent => onUpload(sent, package.Length),
                     };
                     await Run(PackageStep, async ct =>
                     {

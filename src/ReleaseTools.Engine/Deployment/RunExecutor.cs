@@ -171,6 +171,7 @@ namespace ReleaseTools.Engine.Deployment
             InstanceOutcome outcome;
             using var working = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             _working[target.Instance.InstanceId] = working;
+            var upload = new ProgressThrottle();
             try
             {
                 outcome = await _steps.RunAsync(target.Endpoint, target.Release, (step, attempt) =>
@@ -181,7 +182,13 @@ namespace ReleaseTools.Engine.Deployment
                     }
 
                     Events.Publish(new InstanceStepStarted { InstanceId = target.Instance.InstanceId, Batch = target.Batch, Step = step, Attempt = attempt });
-                }, working.Token).ConfigureAwait(false);
+                }, working.Token, (sent, total) =>
+                {
+                    if (upload.ShouldReport(sent, total))
+                    {
+                        Events.Publish(new PackageUploadProgress { InstanceId = target.Instance.InstanceId, Batch = target.Batch, BytesSent = sent, TotalBytes = total });
+                    }
+                }).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && _lost.TryGetValue(target.Instance.InstanceId, out var lostDuring))
             {

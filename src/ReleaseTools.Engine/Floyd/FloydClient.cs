@@ -125,7 +125,7 @@ namespace ReleaseTools.Engine.Floyd
             var fileName = string.IsNullOrEmpty(push.FileName) ? Path.GetFileName(push.FilePath) : push.FileName!;
             var text = await SendMultipartAsync(endpoint, FloydStep.Package, Options.PackageTimeout, FloydProtocol.PackagePath,
                 fields, fileName, length, () => new FileStream(push.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true),
-                push.Md5, cancellationToken).ConfigureAwait(false);
+                push.Md5, cancellationToken, push.OnBytesSent).ConfigureAwait(false);
             var receipt = Deserialize<PackageReceiptBody>(endpoint, FloydStep.Package, text);
             return new PackagePushResult { Md5 = receipt.Md5 ?? "", Bytes = receipt.Bytes, AlreadyStored = receipt.AlreadyStored };
         }
@@ -204,7 +204,7 @@ namespace ReleaseTools.Engine.Floyd
 
         private async Task<string> SendMultipartAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
             IEnumerable<KeyValuePair<string, string>> fields, string fileName, long fileLength, Func<Stream> openFile,
-            string? expectedMd5Hex, CancellationToken cancellationToken)
+            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null)
         {
             var uri = BuildUri(endpoint, path);
             FloydMultipartContent content;
@@ -259,6 +259,7 @@ namespace ReleaseTools.Engine.Floyd
 
                 sent = true;
                 content.Headers.ContentMD5 = md5;
+                content.OnFileBytesSent = onFileBytesSent;
                 var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
                 // The agent answers 401/413 from the headers alone; with 100-continue a rejected push sends no body.
                 message.Headers.ExpectContinue = true;

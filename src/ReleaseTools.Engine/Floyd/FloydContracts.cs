@@ -79,6 +79,11 @@ namespace ReleaseTools.Engine.Floyd
         public string Md5 { get; init; } = "";
         /// <summary>The package's own name (e.g. web-1.5.0.tar.gz): tells the agent how to unpack it. Null: the file's name.</summary>
         public string? FileName { get; init; }
+        /// <summary>
+        /// Called with the file bytes written to the socket so far, after each chunk (80 KiB), on the sending thread:
+        /// keep it cheap. Not called while the body is hashed for the signature.
+        /// </summary>
+        public Action<long>? OnBytesSent { get; init; }
     }
 
     public sealed record ConfigPush

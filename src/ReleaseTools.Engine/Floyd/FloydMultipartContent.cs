@@ -59,8 +59,11 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>Cancels the socket write; netstandard2.0's HttpContent has no token of its own.</summary>
         public CancellationToken SendCancellation { get; set; }
 
+        /// <summary>Told the file bytes written to the socket so far, after each chunk (upload progress).</summary>
+        public Action<long>? OnFileBytesSent { get; set; }
+
         /// <summary>Writes the whole body; <paramref name="onFileChunk"/> sees exactly the file's bytes (for its MD5).</summary>
-        public async Task WriteBodyAsync(Stream destination, Action<byte[], int, int>? onFileChunk, CancellationToken cancellationToken)
+        public async Task WriteBodyAsync(Stream destination, Action<byte[], int, int>? onFileChunk, CancellationToken cancellationToken, Action<long>? onFileBytesWritten = null)
         {
             await destination.WriteAsync(_preamble, 0, _preamble.Length, cancellationToken).ConfigureAwait(false);
             var buffer = new byte[ChunkSize];
@@ -78,6 +81,7 @@ namespace ReleaseTools.Engine.Floyd
 
                     onFileChunk?.Invoke(buffer, 0, read);
                     await destination.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
+                    onFileBytesWritten?.Invoke(copied);
                 }
             }
 
@@ -91,7 +95,7 @@ namespace ReleaseTools.Engine.Floyd
         }
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-            WriteBodyAsync(stream, null, SendCancellation);
+            WriteBodyAsync(stream, null, SendCancellation, OnFileBytesSent);
 
         protected override bool TryComputeLength(out long length)
         {

@@ -16,14 +16,7 @@ namespace ReleaseTools.Commands
     /// </summary>
     public abstract class DeploymentCommandBase : ReleaseToolsCmdlet
     {
-        private const int RunProgressId = 1;
-        private const int PackageProgressId = 2;
-
-        private int _total;
-        private int _batchCount;
-        private int _completed;
-        private int _currentBatch;
-        private string _activity = "";
+        private RunProgress? _progress;
 
         /// <summary>How many instances of a batch are worked on at once (a sliding window).</summary>
         [Parameter]
@@ -131,7 +124,7 @@ namespace ReleaseTools.Commands
             text.Append(": ").Append(string.Join(", ", outcomes));
             if (plan.BytesToSend is long bytes)
             {
-                text.Append($"; {FormatBytes(bytes)} of package data would be sent");
+                text.Append($"; {RunProgress.FormatBytes(bytes)} of package data would be sent");
             }
 
             text.Append('.');
@@ -180,23 +173,17 @@ namespace ReleaseTools.Commands
             };
         }
 
-        private static string FormatBytes(long bytes)
-            => bytes >= 1 << 20 ? (bytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB"
-            : bytes >= 1 << 10 ? (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KiB"
-            : bytes.ToString(CultureInfo.InvariantCulture) + " bytes";
-
         /// <summary>Runs an engine operation, writing one DeploymentResult per instance as it finishes.</summary>
         private protected DeploymentSummary RunWithOutput(string activity, Func<IDeploymentObserver, CancellationToken, Task<DeploymentSummary>> run)
         {
-            _activity = activity;
-            _total = _completed = _batchCount = _currentBatch = 0;
+            _progress = new RunProgress(activity, WriteProgress);
             try
             {
                 return RunDraining(run, OnEvent);
             }
             finally
             {
-                WriteProgress(new ProgressRecord(RunProgressId, _activity, "Done") { RecordType = ProgressRecordType.Completed });
+                _progress.Finish();
             }
         }
 
@@ -205,34 +192,25 @@ namespace ReleaseTools.Commands
             switch (deploymentEvent)
             {
                 case DeploymentStarted started:
-                    _total = started.TotalTargets;
-                    _batchCount = started.BatchCount;
                     WriteVerbose($"{started.Operation} {started.DeploymentId} started: {started.TotalTargets} instance(s) in {started.BatchCount} batch(es).");
-                    ReportRunProgress();
+                    _progress!.Started(started.TotalTargets, started.BatchCount);
                     break;
                 case PackageProgress package:
-                    var packageProgress = new ProgressRecord(PackageProgressId, "Acquiring package", package.FromCache ? $"{package.Source} (cached)" : $"{package.Source}: {FormatBytes(package.BytesReceived)}")
-                    {
-                        ParentActivityId = RunProgressId,
-                    };
-                    if (package.TotalBytes is long totalBytes && totalBytes > 0)
-                    {
-                        packageProgress.PercentComplete = (int)Math.Min(100, package.BytesReceived * 100 / totalBytes);
-                    }
-
-                    WriteProgress(packageProgress);
+                    _progress!.Package(package);
+                    break;
+                case PackageUploadProgress upload:
+                    _progress!.Upload(upload);
                     break;
                 case BatchStarted batch:
-                    _currentBatch = batch.Batch;
                     WriteVerbose($"Batch {batch.Batch} started with {batch.InstanceCount} instance(s).");
-                    ReportRunProgress();
+                    _progress!.BatchStarted(batch.Batch);
                     break;
                 case InstanceStepStarted step:
                     WriteVerbose($"{step.InstanceId}: {step.Step}{(step.Attempt > 1 ? $" (attempt {step.Attempt})" : "")}");
+                    _progress!.Step(step);
                     break;
                 case InstanceCompleted completed:
-                    _completed++;
-                    ReportRunProgress();
+                    _progress!.InstanceCompleted(completed.Result.InstanceId);
                     WriteObject(OutputMapper.ToOutput(completed.Result));
                     if (ErrorMapping.IsFailure(completed.Result.Status))
                     {
@@ -270,20 +248,6 @@ namespace ReleaseTools.Commands
                     WriteVerbose($"{summary.Operation} {summary.DeploymentId} {summary.Status}: {summary.Succeeded} succeeded, {summary.Unchanged} unchanged, {summary.Failed} failed, {summary.Unreachable} unreachable, {summary.Skipped} skipped in {summary.Duration}.");
                     break;
             }
-        }
-
-        private void ReportRunProgress()
-        {
-            var status = _batchCount > 0
-                ? $"Batch {Math.Max(_currentBatch, 1)} of {_batchCount}: {_completed} of {_total} instance(s) done"
-                : $"{_completed} of {_total} instance(s) done";
-            var record = new ProgressRecord(RunProgressId, _activity, status);
-            if (_total > 0)
-            {
-                record.PercentComplete = Math.Min(100, _completed * 100 / _total);
-            }
-
-            WriteProgress(record);
         }
     }
 }

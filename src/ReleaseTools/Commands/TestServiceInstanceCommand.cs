@@ -80,10 +80,39 @@ namespace ReleaseTools.Commands
             }
 
             var settings = new RunSettings { ThrottleLimit = ThrottleLimit, PrivateKeyPath = ResolvePrivateKey(PrivateKeyPath), Floyd = FloydOptions(SignatureAlgorithm) };
-            var results = Await(token => Session.Engine.TestInstancesAsync(instanceIds, settings, token));
-            foreach (var result in results.Select(OutputMapper.ToOutput))
+            // Each result is written as its agent answers (in that order), with progress while the others are asked.
+            const int progressId = 1;
+            var activity = $"Testing {instanceIds.Count} instance(s)";
+            var status = $"0 of {instanceIds.Count} checked";
+            var percent = 0;
+            string? asked = null;
+            // A new record each time: hosts may keep the records they are given.
+            void Report() => WriteProgress(new ProgressRecord(progressId, activity, status) { PercentComplete = percent, CurrentOperation = asked });
+            Report();
+            try
             {
-                WriteObject(result);
+                RunDraining((observer, token) => Session.Engine.TestInstancesAsync(instanceIds, settings, observer, token), engineEvent =>
+                {
+                    switch (engineEvent)
+                    {
+                        case InstanceStepStarted asking:
+                            asked = $"{asking.InstanceId}: asking its agent";
+                            Report();
+                            break;
+                        case InstanceHealthChecked answered:
+                            var health = OutputMapper.ToOutput(answered.Result);
+                            WriteVerbose($"{health.InstanceId}: {(health.Reachable ? health.Healthy ? "healthy" : "unhealthy" : "unreachable")}, {health.LatencyMilliseconds:0.#} ms{(health.Error is null ? "" : " (" + health.Error + ")")}");
+                            status = $"{answered.Checked} of {answered.Total} checked";
+                            percent = answered.Checked * 100 / Math.Max(1, answered.Total);
+                            Report();
+                            WriteObject(health);
+                            break;
+                    }
+                });
+            }
+            finally
+            {
+                WriteProgress(new ProgressRecord(progressId, activity, "Done") { RecordType = ProgressRecordType.Completed, PercentComplete = 100 });
             }
         }
     }
