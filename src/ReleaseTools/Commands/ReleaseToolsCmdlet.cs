@@ -256,8 +256,17 @@ namespace ReleaseTools.Commands
             }
 
             var path = ResolvePath(given);
-            return System.IO.File.Exists(path) ? path : null;
+            if (!System.IO.File.Exists(path))
+            {
+                return null;
+            }
+
+            WriteKeyVerbose(path, explicitPath);
+            return path;
         }
+
+        private void WriteKeyVerbose(string path, string? explicitPath)
+            => WriteVerbose($"Signing requests with the key '{path}' ({(explicitPath is null ? $"from the {PrivateKeyLocation.EnvironmentVariable} environment variable" : "from -PrivateKeyPath")}).");
 
         /// <summary>
         /// The signing key: -PrivateKeyPath, else RELEASETOOLS_PRIVATE_KEY. Missing or absent is terminating: nothing
@@ -276,7 +285,7 @@ namespace ReleaseTools.Commands
             }
 
             var path = ResolvePath(given!);
-            WriteVerbose($"Signing requests with the key '{path}' ({(explicitPath is null ? $"from the {PrivateKeyLocation.EnvironmentVariable} environment variable" : "from -PrivateKeyPath")}).");
+            WriteKeyVerbose(path, explicitPath);
             if (!System.IO.File.Exists(path))
             {
                 ThrowTerminatingError(new ErrorRecord(
