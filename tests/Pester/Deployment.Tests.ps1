@@ -97,7 +97,7 @@ Describe 'Invoke-Deployment' {
         $output | Should -BeNullOrEmpty
         $rollback | Should -BeNullOrEmpty
         $text = ($plan | Where-Object { $_.Tags -contains 'WhatIf' }).MessageData
-        $text | Should -BeLike '*3 instance(s) in 2 batch(es)*'
+        $text | Should -BeLike 'Deploy version 2.0.0 to 3 instances in 2 batches: 3 would change, none already runs its release; *'
         $text | Should -BeLike '*search-01 1.0.0 -> 2.0.0*'
         $text | Should -BeLike '*Batch 2:*'
         ($rollbackPlan | Where-Object { $_.Tags -contains 'WhatIf' }).MessageData | Should -BeLike '*has no earlier release*'

@@ -97,6 +97,17 @@ Describe 'Default views in an 80-column console' {
         $text | Should -Not -Match 'TotalMilliseconds|Ticks'
     }
 
+    It '<Type> has a list view that shows every property' -ForEach $script:Cases {
+        # Labels the list views use for a property they show formatted.
+        $labels = @{ DurationSeconds = 'Duration'; LatencyMilliseconds = 'Latency'; Total = 'Instances'; Succeeded = 'Instances'; Failed = 'Instances'; Skipped = 'Instances'; Cancelled = 'Instances' }
+        $object = $script:Outputs[$Type][0]
+        $shown = ($object | Format-List | Out-String -Width 200) -split '\r?\n' | Where-Object { $_ -match '^(\w+)\s+:' } | ForEach-Object { $Matches[1] }
+        foreach ($property in $object.PSObject.Properties.Name) {
+            $label = if ($labels.ContainsKey($property) -and $Type -ne 'DeploymentBatchState') { $labels[$property] } else { $property }
+            $shown | Should -Contain $label -Because "Format-List of $Type should show $property"
+        }
+    }
+
     It 'shows times in the local time zone, keeping the exact instant' {
         # A fresh pwsh in another time zone reads the same store: the offset is that zone's, the instant is the same.
         $script = "Import-Module '$($script:Artifacts.ModuleManifest)'; " +

@@ -131,7 +131,8 @@ public sealed class UserExperienceTests : IClassFixture<AgentFleet>
 
         var error = Assert.Single(run.Errors);
         AssertCauseOnceFixOnce(error);
-        Assert.StartsWith("Deployment of down 1.0.0 to instance 'down-01' failed: The Floyd agent of down-01 (127.0.0.1:", error.ErrorDetails.Message);
+        Assert.StartsWith("Deployment of down 1.0.0 to instance 'down-01' failed: The agent did not answer: Floyd ping to instance 'down-01' (127.0.0.1:", error.ErrorDetails.Message);
+        Assert.EndsWith("Connection refused.", error.ErrorDetails.Message);
         Assert.StartsWith("Start the agent, or correct its address with Register-ServiceInstance", error.ErrorDetails.RecommendedAction);
         Assert.EndsWith("to retry only the instances that did not succeed.", error.ErrorDetails.RecommendedAction);
     }

@@ -25,7 +25,7 @@ namespace ReleaseTools.Engine.Deployment
             if (ex.IsUnreachable)
             {
                 return new StepFailure(TargetStatus.Unreachable, step, EngineErrorIds.InstanceUnreachable,
-                    $"The Floyd agent of {where} did not answer the {step} step. {detail}");
+                    $"The agent did not answer: {detail}");
             }
 
             if (string.Equals(ex.AgentErrorCode, FloydErrorCodes.SignatureAlgorithmMismatch, StringComparison.Ordinal))
@@ -39,7 +39,7 @@ namespace ReleaseTools.Engine.Deployment
             if (IsSignatureRejection(ex))
             {
                 return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydSignatureRejected,
-                    $"The Floyd agent of {where} rejected the request signature at the {step} step. {detail}");
+                    $"The agent rejected the request signature: {detail}");
             }
 
             if (ActivationErrorId(ex.AgentErrorCode) is { } activationId)
@@ -57,8 +57,7 @@ namespace ReleaseTools.Engine.Deployment
                     $"The Floyd agent of {where} rejected the package MD5 at the {step} step: the package was damaged on the way or changed at its source. {detail}");
             }
 
-            return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydRequestFailed,
-                $"The {step} step failed on {where}. {detail}");
+            return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydRequestFailed, detail);
         }
 
         public static StepFailure FromRun(DeploymentException ex, string step, FloydEndpoint endpoint) =>
