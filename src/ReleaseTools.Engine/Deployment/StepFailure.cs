@@ -16,6 +16,8 @@ namespace ReleaseTools.Engine.Deployment
         public static StepFailure FromFloyd(FloydException ex, string step, FloydEndpoint endpoint)
         {
             var where = $"{endpoint.InstanceId} ({endpoint.Host}:{endpoint.Port})";
+            // The client's messages name the agent's address; say it here only when they do not.
+            var agent = ex.Message.IndexOf($"{endpoint.Host}:{endpoint.Port}", StringComparison.Ordinal) >= 0 ? "The agent" : $"The agent of {where}";
             var detail = MessageText.Sentence(ex.Message);
             if (!string.IsNullOrEmpty(ex.AgentMessage) && ex.Message.IndexOf(ex.AgentMessage!, StringComparison.Ordinal) < 0)
             {
@@ -25,7 +27,7 @@ namespace ReleaseTools.Engine.Deployment
             if (ex.IsUnreachable)
             {
                 return new StepFailure(TargetStatus.Unreachable, step, EngineErrorIds.InstanceUnreachable,
-                    $"The agent did not answer: {detail}");
+                    $"{agent} did not answer: {detail}");
             }
 
             if (string.Equals(ex.AgentErrorCode, FloydErrorCodes.SignatureAlgorithmMismatch, StringComparison.Ordinal))
@@ -39,7 +41,7 @@ namespace ReleaseTools.Engine.Deployment
             if (IsSignatureRejection(ex))
             {
                 return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydSignatureRejected,
-                    $"The agent rejected the request signature: {detail}");
+                    $"{agent} rejected the request signature: {detail}");
             }
 
             if (ActivationErrorId(ex.AgentErrorCode) is { } activationId)
