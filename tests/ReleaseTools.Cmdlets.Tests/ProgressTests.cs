@@ -7,14 +7,7 @@ namespace ReleaseTools.Cmdlets.Tests;
 /// <summary>What the progress stream shows while runs and health checks work, against real agents.</summary>
 public sealed class ProgressTests : IClassFixture<AgentFleet>
 {
-    private const string RegisterFleet = """
-        $i = 0
-        $Ports | ForEach-Object {
-            $i++
-            [pscustomobject]@{ InstanceId = "$Service-0$i"; Service = $Service; Environment = 'prod'; Host = '127.0.0.1'; Port = $_ }
-        } | Register-ServiceInstance
-
-        """;
+    private const string RegisterFleet = DeploymentPipelineTests.RegisterFleet;
 
     private readonly AgentFleet _fleet;
 
