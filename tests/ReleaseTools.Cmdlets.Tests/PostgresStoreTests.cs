@@ -10,14 +10,7 @@ namespace ReleaseTools.Cmdlets.Tests;
 /// </summary>
 public sealed class PostgresStoreTests : IClassFixture<AgentFleet>, IDisposable
 {
-    private const string RegisterFleet = """
-        $i = 0
-        $Ports | ForEach-Object {
-            $i++
-            [pscustomobject]@{ InstanceId = "$Service-0$i"; Service = $Service; Environment = 'prod'; Host = '127.0.0.1'; Port = $_ }
-        } | Register-ServiceInstance
-
-        """;
+    private const string RegisterFleet = DeploymentPipelineTests.RegisterFleet;
 
     private readonly AgentFleet _fleet;
     private readonly List<string> _schemas = new();
