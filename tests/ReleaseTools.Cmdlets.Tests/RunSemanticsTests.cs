@@ -232,6 +232,31 @@ public sealed class RunSemanticsTests : IClassFixture<AgentFleet>, IDisposable
     }
 
     [Fact]
+    public void An_empty_pipeline_into_the_deployment_cmdlets_changes_nothing_and_is_not_an_error()
+    {
+        var store = _fleet.NewStorePath();
+        var run = Invoke(store, "calm", Register + """
+            $results = Get-ServiceInstance -Service calm | Invoke-Deployment -Version 1.0.0 -PackageUrl $V1 -Force
+            $results | Where-Object Status -eq Failed | Invoke-Rollback -Force -Verbose
+            Get-ServiceInstance -Service calm -Version 9.9.9 | Invoke-Deployment -Version 2.0.0 -PackageUrl $V2 -Force
+            Get-ServiceInstance -Service nothing | Test-ServiceInstance
+            $results
+            """);
+
+        Assert.Empty(run.Errors);
+        Assert.Null(run.Terminating);
+        Assert.Equal(3, run.Output.Count);
+        Assert.All(run.Output, r => Assert.Equal("Succeeded", Status(r)));
+        Assert.Contains(run.Verbose, v => v.StartsWith("Nothing was piped to Invoke-Rollback", StringComparison.Ordinal));
+        var warning = Assert.Single(run.Warnings);
+        Assert.StartsWith("Nothing was piped to Invoke-Deployment", warning);
+        // Nothing was recorded for the two empty pipelines: one run in the store.
+        Assert.Single(Invoke(store, "calm", "Get-ReleaseDeployment").ThrowOnError().Output);
+        var health = Invoke(store, "calm", "Test-ServiceInstance -Service calm").ThrowOnError().Output;
+        Assert.All(health, h => Assert.Equal("1.0.0", h.Properties["Version"].Value));
+    }
+
+    [Fact]
     public void With_OnFailure_Rollback_a_rolled_back_instance_writes_one_result()
     {
         var store = _fleet.NewStorePath();

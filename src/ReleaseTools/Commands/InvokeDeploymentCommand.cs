@@ -73,6 +73,8 @@ namespace ReleaseTools.Commands
 
         private protected override string Verb => "deploy to";
 
+        private protected override void ReportNothingPiped(string message) => WriteWarning(message);
+
         private protected override string Noun => "Deployment";
 
         private protected override void Run(IReadOnlyList<string> instanceIds, BatchLayout batches)

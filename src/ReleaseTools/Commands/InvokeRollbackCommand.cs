@@ -27,6 +27,8 @@ namespace ReleaseTools.Commands
 
         private protected override string Verb => "roll back";
 
+        private protected override void ReportNothingPiped(string message) => WriteVerbose(message);
+
         private protected override string Noun => "Rollback";
 
         private protected override void Run(IReadOnlyList<string> instanceIds, BatchLayout batches)

@@ -75,6 +75,14 @@ namespace ReleaseTools.Commands
                 _selection.Add(batch);
             }
 
+            // Downstream of a pipeline that emitted nothing (`... | Where-Object Status -eq Failed | Invoke-Rollback`
+            // when nothing failed) there is nothing to do, as with any PowerShell command: not an error.
+            if (MyInvocation.ExpectingInput && _selection.Count == 0 && _selectorServices is null && _selectorEnvironments is null && Batches is null)
+            {
+                ReportNothingPiped($"Nothing was piped to {MyInvocation.MyCommand.Name}: there is no instance to {Verb}, and nothing changed.");
+                return;
+            }
+
             var (instanceIds, noMatch) = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
             if (instanceIds.Count == 0)
             {
@@ -89,6 +97,12 @@ namespace ReleaseTools.Commands
 
             Run(instanceIds, BatchLayoutOf(BatchSize, Batches));
         }
+
+        /// <summary>
+        /// An empty input pipeline: a deployment warns (a scheduled release that deploys nothing should be seen); a
+        /// rollback only says so in verbose, since "roll back what failed" with nothing failed is the good case.
+        /// </summary>
+        private protected abstract void ReportNothingPiped(string message);
 
         /// <summary>"deploy to", "roll back": for messages.</summary>
         private protected abstract string Verb { get; }

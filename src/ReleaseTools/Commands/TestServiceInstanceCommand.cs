@@ -69,6 +69,13 @@ namespace ReleaseTools.Commands
 
         protected override void EndProcessing()
         {
+            // Downstream of a pipeline that emitted nothing there is nothing to test: not an error.
+            if (MyInvocation.ExpectingInput && _selection.Count == 0 && _selectorServices is null && _selectorEnvironments is null)
+            {
+                WriteVerbose("Nothing was piped to Test-ServiceInstance: there is no instance to test.");
+                return;
+            }
+
             var (instanceIds, noMatch) = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
             if (instanceIds.Count == 0)
             {
