@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Engine.Store;
+using Npgsql;
+using ReleaseTools.Engine.Store.Postgres;
 using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
 
@@ -8,7 +10,9 @@ namespace ReleaseTools.Benchmarks.Scenarios;
 
 /// <summary>
 /// Store scale: a registry of many instances with a long version history, then the queries users type most
-/// (service + version filter, one instance's history) and the write path of deployment records.
+/// (service + version filter, one instance's history) and the write path of deployment records. Runs on a SQLite
+/// file, and with <c>--store-postgres &lt;connection string&gt;</c> (or RELEASETOOLS_BENCH_POSTGRES) the same measurements
+/// on a PostgreSQL server too, in a schema of its own that is dropped afterwards; those figures are prefixed "postgresql:".
 /// </summary>
 public static class StoreScaleScenario
 {
@@ -18,13 +22,42 @@ public static class StoreScaleScenario
         var historyRows = options.GetInt("store-history", 1_000_000);
         var services = options.GetInt("store-services", 100);
         var queries = options.GetInt("store-queries", 500);
-        var result = new ScenarioResult("store", $"{instanceCount} instances, {historyRows} history rows in one SQLite store");
+        var postgres = options.Get("store-postgres") ?? Environment.GetEnvironmentVariable("RELEASETOOLS_BENCH_POSTGRES");
+        var result = new ScenarioResult("store", $"{instanceCount} instances, {historyRows} history rows in one SQLite store" + (postgres is null ? "" : " and one PostgreSQL store"));
         result.Parameters["instances"] = instanceCount.ToString();
         result.Parameters["historyRows"] = historyRows.ToString();
         result.Parameters["services"] = services.ToString();
 
-        using var scratch = new TempDirectory("rt-bench-store");
-        using var store = SqliteReleaseStore.Open(scratch.Combine("scale.db"));
+        using (var scratch = new TempDirectory("rt-bench-store"))
+        using (var sqlite = SqliteReleaseStore.Open(scratch.Combine("scale.db")))
+        {
+            await MeasureAsync(sqlite, "", result, instanceCount, historyRows, services, queries, cancellationToken);
+            result.Add("store file size", Statistics.MiB(new FileInfo(sqlite.Location).Length), "MiB");
+        }
+
+        if (postgres is not null)
+        {
+            var schema = "rt_bench_" + Guid.NewGuid().ToString("N")[..12];
+            try
+            {
+                using var server = PostgresReleaseStore.Open(new NpgsqlConnectionStringBuilder(postgres) { SearchPath = schema }.ConnectionString);
+                await MeasureAsync(server, "postgresql: ", result, instanceCount, historyRows, services, queries, cancellationToken);
+            }
+            finally
+            {
+                using var connection = new NpgsqlConnection(postgres);
+                connection.Open();
+                using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE", connection);
+                drop.ExecuteNonQuery();
+            }
+        }
+
+        return result;
+    }
+
+    private static async Task MeasureAsync(IReleaseStore store, string label, ScenarioResult result, int instanceCount, int historyRows, int services, int queries,
+        CancellationToken cancellationToken)
+    {
         string Service(int i) => $"svc{i % services:D3}";
         string Id(int i) => $"inst-{i:D6}";
 
@@ -42,7 +75,7 @@ public static class StoreScaleScenario
         }
 
         registration.Stop();
-        result.Add("registration throughput", instanceCount / registration.Elapsed.TotalSeconds, "instances/s");
+        result.Add(label + "registration throughput", instanceCount / registration.Elapsed.TotalSeconds, "instances/s");
 
         // History: every instance gets the same number of releases, oldest first.
         var perInstance = Math.Max(1, historyRows / instanceCount);
@@ -77,7 +110,7 @@ public static class StoreScaleScenario
         }
 
         import.Stop();
-        result.Add("history import throughput", written / import.Elapsed.TotalSeconds, "rows/s");
+        result.Add(label + "history import throughput", written / import.Elapsed.TotalSeconds, "rows/s");
 
         // Deployment record writes: each run opens a record, marks its target, records the release, closes the record.
         var probeService = Service(42);
@@ -99,8 +132,8 @@ public static class StoreScaleScenario
         }
 
         writeClock.Stop();
-        result.Add("deployment record writes", writes / writeClock.Elapsed.TotalSeconds, "writes/s");
-        result.Add("complete single-instance deployment records", deployments / writeClock.Elapsed.TotalSeconds, "deployments/s");
+        result.Add(label + "deployment record writes", writes / writeClock.Elapsed.TotalSeconds, "writes/s");
+        result.Add(label + "complete single-instance deployment records", deployments / writeClock.Elapsed.TotalSeconds, "deployments/s");
 
         // Queries, timed one by one after a warm-up, as an interactive user would run them.
         var random = new Random(3);
@@ -109,14 +142,12 @@ public static class StoreScaleScenario
         var history = await TimeAsync(queries, () => store.GetHistoryAsync(Id(random.Next(instanceCount)), 50, cancellationToken));
         var narrowCount = (await store.FindInstancesAsync(new InstanceQuery { Services = [probeService], Version = "2.1.0" }, cancellationToken)).Count;
 
-        result.Add($"service + version filter p50 ({narrowCount} rows)", Statistics.Percentile(narrow, 50), "ms");
-        result.AddAtMost($"service + version filter p99 ({narrowCount} rows)", Statistics.Percentile(narrow, 99), "ms", 5);
-        result.Add($"service filter p50 ({instanceCount / services} rows)", Statistics.Percentile(byService, 50), "ms");
-        result.Add($"service filter p99 ({instanceCount / services} rows)", Statistics.Percentile(byService, 99), "ms");
-        result.Add($"one instance's history p50 ({perInstance} rows)", Statistics.Percentile(history, 50), "ms");
-        result.AddAtMost($"one instance's history p99 ({perInstance} rows)", Statistics.Percentile(history, 99), "ms", 5);
-        result.Add("store file size", Statistics.MiB(new FileInfo(store.Location).Length), "MiB");
-        return result;
+        result.Add(label + $"service + version filter p50 ({narrowCount} rows)", Statistics.Percentile(narrow, 50), "ms");
+        result.AddAtMost(label + $"service + version filter p99 ({narrowCount} rows)", Statistics.Percentile(narrow, 99), "ms", 5);
+        result.Add(label + $"service filter p50 ({instanceCount / services} rows)", Statistics.Percentile(byService, 50), "ms");
+        result.Add(label + $"service filter p99 ({instanceCount / services} rows)", Statistics.Percentile(byService, 99), "ms");
+        result.Add(label + $"one instance's history p50 ({perInstance} rows)", Statistics.Percentile(history, 50), "ms");
+        result.AddAtMost(label + $"one instance's history p99 ({perInstance} rows)", Statistics.Percentile(history, 99), "ms", 5);
     }
 
     private static async Task<List<double>> TimeAsync<T>(int count, Func<Task<T>> query)
