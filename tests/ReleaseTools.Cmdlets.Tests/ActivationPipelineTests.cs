@@ -31,7 +31,8 @@ public sealed class ActivationFixture : IAsyncLifetime
         var sections = new List<string>();
         foreach (var service in Services)
         {
-            Ports[service] = TinyService.FreePort();
+            // Free now; the service binds it when its release starts.
+            Ports[service] = AgentFleet.ClosedPort();
             sections.Add($"""
                   {service}:
                     allowPackageHooks: true

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace ReleaseTools.Testing;
 
@@ -81,16 +79,6 @@ public static class TinyService
     {
         var entries = new[] { ArchiveEntry.Text("service.py", Script), ArchiveEntry.Text("VERSION", version + "\n") }.Concat(extra).ToArray();
         return path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) ? TestArchives.Zip(path, entries) : TestArchives.TarGz(path, entries);
-    }
-
-    /// <summary>A free loopback port for one service.</summary>
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     /// <summary>What the service on <paramref name="port"/> answers at /, or the failure; bounded to a few seconds.</summary>
