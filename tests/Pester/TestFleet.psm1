@@ -75,6 +75,8 @@ function Start-FloydAgent {
         [Parameter(Mandatory)] [string] $AgentAssembly,
         [Parameter(Mandatory)] [string] $DataDirectory,
         [Parameter(Mandatory)] [string] $PublicKeyPath,
+        # More agent options, for example @('--config', $path).
+        [string[]] $ArgumentList = @(),
         [timespan] $Timeout = [timespan]::FromSeconds(60)
     )
 
@@ -83,7 +85,8 @@ function Start-FloydAgent {
     }
     $null = New-Item -Path $DataDirectory -ItemType Directory -Force
     $log = Join-Path -Path $DataDirectory -ChildPath 'agent.log'
-    $arguments = @("`"$AgentAssembly`"", '--urls', 'http://127.0.0.1:0', '--data-dir', "`"$DataDirectory`"", '--authorized-key', "`"$PublicKeyPath`"")
+    $arguments = @("`"$AgentAssembly`"", '--urls', 'http://127.0.0.1:0', '--data-dir', "`"$DataDirectory`"", '--authorized-key', "`"$PublicKeyPath`"") +
+        @($ArgumentList | ForEach-Object { "`"$_`"" })
     $process = Start-Process -FilePath 'dotnet' -ArgumentList $arguments -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru -NoNewWindow
     $deadline = [datetime]::UtcNow + $Timeout
     while ([datetime]::UtcNow -lt $deadline) {
@@ -164,7 +167,7 @@ function New-TestFleet {
     param(
         # A word for the work folder's name.
         [Parameter(Mandatory)] [string] $Name,
-        # How many agents to start.
+        # How many agents to start (0: none, for tests that start their own).
         [int] $AgentCount = 3
     )
 
@@ -184,7 +187,8 @@ function New-TestFleet {
         Compress-Archive -Path (Join-Path -Path $content -ChildPath '*') -DestinationPath $zip
         $zip
     }
-    $agents = @(1..$AgentCount | ForEach-Object {
+    # 1..0 would count down: no agents means none.
+    $agents = @(1..$AgentCount | Where-Object { $AgentCount -gt 0 } | ForEach-Object {
             Start-FloydAgent -AgentAssembly $artifacts.AgentAssembly -DataDirectory (Join-Path -Path $directory -ChildPath "agent-$_") -PublicKeyPath $keys.PublicKeyPath
         })
     [pscustomobject]@{
