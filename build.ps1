@@ -111,7 +111,7 @@ function Get-TestCount {
 
     $count = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
     foreach ($file in Get-ChildItem -Path $Directory -Filter '*.trx' -File -ErrorAction SilentlyContinue) {
-        $counters = ([xml](Get-Content -Path $file.FullName -Raw)).TestRun.ResultSummary.Counters
+        $counters = ([xml](Get-Content -LiteralPath $file.FullName -Raw)).TestRun.ResultSummary.Counters
         $count.Passed += [int]$counters.passed
         $count.Failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
         $count.Skipped += [int]$counters.notExecuted
