@@ -22,7 +22,7 @@ services:
         -DataDirectory (Join-Path -Path $script:Fleet.Directory -ChildPath 'agent') -ArgumentList '--config', $config
     $script:ServiceDirectory = Join-Path -Path $script:Agent.DataDirectory -ChildPath 'services/hello'
 
-    function script:New-HelloPackage {
+    function script:Build-HelloPackage {
         <#
         .SYNOPSIS
             A real zip of the hello service at a version, optionally with its own deploy/activate.sh.
@@ -55,7 +55,7 @@ AfterAll {
 
 Describe 'Activation on the agent' {
     It 'unpacks the zip, places the config, switches current and runs the activate hook in the release' {
-        $result = Get-ServiceInstance -Service hello | Invoke-Deployment -Version 1.0.0 -PackageUrl (New-HelloPackage -Version 1.0.0) `
+        $result = Get-ServiceInstance -Service hello | Invoke-Deployment -Version 1.0.0 -PackageUrl (Build-HelloPackage -Version 1.0.0) `
             -ConfigPath $script:Template -ConfigValues @{ Greeting = 'hi' } -Force
 
         $result.Status | Should -Be 'Succeeded'
@@ -67,7 +67,7 @@ Describe 'Activation on the agent' {
     }
 
     It 'sends back a release whose own activate hook fails, and says so in the result and the error' {
-        $package = New-HelloPackage -Version 2.0.0 -ActivateScript "echo 'schema migration failed' >&2`nexit 4"
+        $package = Build-HelloPackage -Version 2.0.0 -ActivateScript "echo 'schema migration failed' >&2`nexit 4"
 
         $result = Get-ServiceInstance -Service hello |
             Invoke-Deployment -Version 2.0.0 -PackageUrl $package -ConfigPath $script:Template -ConfigValues @{ Greeting = 'hey' } -Force `
