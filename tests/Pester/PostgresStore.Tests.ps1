@@ -42,16 +42,15 @@ AfterAll {
 
 Describe 'A PostgreSQL store shared by several processes' -Skip:$script:NoServer {
     BeforeEach {
+        # Passed to each command explicitly: $PSDefaultParameterValues is shared with the other test files of this session.
         $script:Store = "$env:RELEASETOOLS_TEST_POSTGRES;Search Path=rt_pester_$([guid]::NewGuid().ToString('N').Substring(0, 12))"
-        $PSDefaultParameterValues['*:Store'] = $script:Store
-        $PSDefaultParameterValues['*:PrivateKeyPath'] = $script:Fleet.PrivateKeyPath
     }
 
     It 'lets one of two simultaneous runs on overlapping instances deploy, names the holder to the other, and resumes a killed run' {
         $silent = Start-SilentListener
         try {
             # duo-02's agent accepts connections and never answers: whoever claims it keeps its lease while it waits.
-            Get-InventoryRow -Service duo -Port $script:Fleet.Agents[0].Port, $silent.LocalEndpoint.Port, $script:Fleet.Agents[1].Port | Register-ServiceInstance
+            Get-InventoryRow -Service duo -Port $script:Fleet.Agents[0].Port, $silent.LocalEndpoint.Port, $script:Fleet.Agents[1].Port | Register-ServiceInstance -Store $script:Store
             $v1 = $script:Fleet.PackageV1
             $first = Invoke-Runner -Name first -Command "Invoke-Deployment -InstanceId duo-01, duo-02 -Version 1.0.0 -PackageUrl '$v1' -RetryCount 0 -Force"
             $second = Invoke-Runner -Name second -Command "Invoke-Deployment -InstanceId duo-02, duo-03 -Version 1.0.0 -PackageUrl '$v1' -RetryCount 0 -Force"
@@ -64,13 +63,13 @@ Describe 'A PostgreSQL store shared by several processes' -Skip:$script:NoServer
             $loser.HasExited | Should -BeTrue -Because 'one run must be refused while the other holds duo-02'
             $winner.HasExited | Should -BeFalse -Because 'the winner waits on duo-02'
 
-            $running = @(Get-ReleaseDeployment -Status Running)
+            $running = @(Get-ReleaseDeployment -Status Running -Store $script:Store)
             $running.Count | Should -Be 1
             $loserErrors = Get-Content -Raw -Path (Join-Path $script:Fleet.Directory "$(if ($loser -eq $first) { 'first' } else { 'second' }).err")
             $loserErrors | Should -BeLike '*Another run is deploying to these instances*'
             $loserErrors | Should -BeLike "*$($running[0].DeploymentId)*"
             # The loser may have recorded its run before its claim failed, but it deployed nothing.
-            Get-ReleaseDeployment | Where-Object DeploymentId -ne $running[0].DeploymentId | ForEach-Object {
+            Get-ReleaseDeployment -Store $script:Store | Where-Object DeploymentId -ne $running[0].DeploymentId | ForEach-Object {
                 $_.Status | Should -Not -Be 'Running'
                 $_.Targets.Status | Should -Not -Contain 'Succeeded'
             }
@@ -78,12 +77,13 @@ Describe 'A PostgreSQL store shared by several processes' -Skip:$script:NoServer
             # The runner dies mid-run; another process (this one) sees the run Interrupted and finishes it.
             Stop-Process -Id $winner.Id -Force
             $winner.WaitForExit()
-            Register-ServiceInstance -InstanceId duo-02 -Service duo -Environment prod -HostName 127.0.0.1 -Port $script:Fleet.Agents[2].Port
-            (Get-ReleaseDeployment -DeploymentId $running[0].DeploymentId).Status | Should -Be 'Interrupted'
+            Register-ServiceInstance -InstanceId duo-02 -Service duo -Environment prod -HostName 127.0.0.1 -Port $script:Fleet.Agents[2].Port -Store $script:Store
+            (Get-ReleaseDeployment -DeploymentId $running[0].DeploymentId -Store $script:Store).Status | Should -Be 'Interrupted'
 
-            $resumed = Get-ReleaseDeployment -DeploymentId $running[0].DeploymentId | Resume-Deployment -Force
+            $resumed = Get-ReleaseDeployment -DeploymentId $running[0].DeploymentId -Store $script:Store |
+                Resume-Deployment -Force -Store $script:Store -PrivateKeyPath $script:Fleet.PrivateKeyPath
             $resumed.Status | Should -Not -Contain 'Failed'
-            (Get-ServiceInstance -InstanceId duo-02).Version | Should -Be '1.0.0'
+            (Get-ServiceInstance -InstanceId duo-02 -Store $script:Store).Version | Should -Be '1.0.0'
         }
         finally {
             foreach ($runner in $first, $second) {
