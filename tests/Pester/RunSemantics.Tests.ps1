@@ -33,9 +33,10 @@ BeforeAll {
         <#
         .SYNOPSIS
             Registers an instance again at another port: its agent went down (a closed port) or came back.
+            -Force: several instances may be "down" at the same closed port.
         #>
         param([Parameter(Mandatory)] [string] $InstanceId, [Parameter(Mandatory)] [int] $Port)
-        Register-ServiceInstance -InstanceId $InstanceId -Service ($InstanceId -replace '-\d+$') -Environment prod -HostName 127.0.0.1 -Port $Port
+        Register-ServiceInstance -InstanceId $InstanceId -Service ($InstanceId -replace '-\d+$') -Environment prod -HostName 127.0.0.1 -Port $Port -Force
     }
 }
 

@@ -53,7 +53,7 @@ public sealed class RunSemanticsTests : IClassFixture<AgentFleet>, IDisposable
         // shop-02 and shop-03 are down while 2.0.0 goes out; then they come back, and 3.0.0 reaches shop-02 first.
         var failed = Invoke(store, "shop", $"""
             Register-ServiceInstance -InstanceId shop-02 -Service shop -Environment prod -HostName 127.0.0.1 -Port {closed}
-            Register-ServiceInstance -InstanceId shop-03 -Service shop -Environment prod -HostName 127.0.0.1 -Port {closed}
+            Register-ServiceInstance -InstanceId shop-03 -Service shop -Environment prod -HostName 127.0.0.1 -Port {closed} -Force
             Invoke-Deployment -Service shop -Version 2.0.0 -PackageUrl $V2 -RetryCount 0 -FailureTolerance 2 -Force -ErrorAction SilentlyContinue
             """);
         Assert.Equal(new[] { "Succeeded", "Unreachable", "Unreachable" }, failed.Output.OrderBy(Id).Select(Status));

@@ -27,9 +27,10 @@ namespace ReleaseTools.Engine.Deployment
             var valid = ValidatedDeployment.From(request);
             var location = valid.Location;
             var instanceIds = valid.InstanceIds;
+            // The signing key first: a key that cannot sign stops the run before any request leaves this machine.
+            using var client = _services.CreateClient(settings);
             await _services.Packages.ProbeAsync(location, cancellationToken).ConfigureAwait(false);
 
-            using var client = _services.CreateClient(settings);
             await _services.RecoverInterruptedAsync(cancellationToken).ConfigureAwait(false);
             var instances = await InstanceResolver.ResolveAsync(_services.Store, instanceIds, cancellationToken).ConfigureAwait(false);
 
@@ -44,7 +45,8 @@ namespace ReleaseTools.Engine.Deployment
             }
 
             await _services.Leases.EnsureFreeAsync(instanceIds, settings.LeaseWait, cancellationToken).ConfigureAwait(false);
-            var package = await _services.Packages.AcquireAsync(location, valid.Checksum, EngineServices.ProgressTo(events, location.Original), cancellationToken)
+            var package = await _services.Packages.AcquireAsync(location, valid.Checksum, EngineServices.ProgressTo(events, location.Original), cancellationToken,
+                request.SkipPackageContentCheck)
                 .ConfigureAwait(false);
             var replaced = await ReleasedPackages.CheckAsync(_services.Store, services, request.Version, package.Md5, request.AllowChecksumChange, cancellationToken)
                 .ConfigureAwait(false);

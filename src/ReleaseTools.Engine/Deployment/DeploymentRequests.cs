@@ -92,6 +92,8 @@ namespace ReleaseTools.Engine.Deployment
         /// (different bytes under a released version); refused otherwise.
         /// </summary>
         public bool AllowChecksumChange { get; init; }
+        /// <summary>Accept a download without -Checksum even if it does not look like a package (HTML, empty, a text content type).</summary>
+        public bool SkipPackageContentCheck { get; init; }
         public RunSettings Settings { get; init; } = new RunSettings();
     }
 

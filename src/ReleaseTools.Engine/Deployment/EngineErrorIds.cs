@@ -15,6 +15,8 @@ namespace ReleaseTools.Engine.Deployment
         public const string PackageNotFound = "PackageNotFound";
         public const string PackageDownloadFailed = "PackageDownloadFailed";
         public const string PackageTooLarge = "PackageTooLarge";
+        /// <summary>The URL answered with something that is plainly not a package (an HTML page, an empty body, a text content type).</summary>
+        public const string PackageNotAPackage = "PackageNotAPackage";
         public const string PackageChecksumMismatch = "PackageChecksumMismatch";
         public const string PackageChecksumInvalid = "PackageChecksumInvalid";
         /// <summary>The package's MD5 differs from the one the store recorded for the same service and version.</summary>

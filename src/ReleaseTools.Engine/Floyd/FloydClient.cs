@@ -75,7 +75,7 @@ namespace ReleaseTools.Engine.Floyd
         public async Task<AgentHealth> CheckHealthAsync(FloydEndpoint endpoint, CancellationToken cancellationToken)
         {
             // /health is unsigned by design (load balancers probe it), so no signature is made here.
-            var uri = BuildUri(endpoint, FloydProtocol.HealthPath);
+            var uri = BuildUri(endpoint, FloydStep.Health, FloydProtocol.HealthPath);
             var text = await ExchangeAsync(endpoint, FloydStep.Health, Options.HealthTimeout,
                 () => new HttpRequestMessage(HttpMethod.Get, uri), cancellationToken).ConfigureAwait(false);
             var body = Deserialize<HealthBody>(endpoint, FloydStep.Health, text);
@@ -164,7 +164,7 @@ namespace ReleaseTools.Engine.Floyd
 
         public async Task<AgentStatus> GetStatusAsync(FloydEndpoint endpoint, CancellationToken cancellationToken)
         {
-            var uri = BuildUri(endpoint, FloydProtocol.StatusPath);
+            var uri = BuildUri(endpoint, FloydStep.Status, FloydProtocol.StatusPath);
             var timestamp = FloydTimestamp.Next();
             var signature = _signer.Sign(Array.Empty<byte>(), timestamp, uri.PathAndQuery);
             var text = await ExchangeAsync(endpoint, FloydStep.Status, Options.PingTimeout, () =>
@@ -188,7 +188,7 @@ namespace ReleaseTools.Engine.Floyd
 
         private async Task<string> SendJsonAsync<TBody>(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path, TBody body, CancellationToken cancellationToken)
         {
-            var uri = BuildUri(endpoint, path);
+            var uri = BuildUri(endpoint, step, path);
             var bytes = JsonSerializer.SerializeToUtf8Bytes(body, FloydJson.Options);
             var timestamp = FloydTimestamp.Next();
             var signature = _signer.Sign(bytes, timestamp, uri.PathAndQuery);
@@ -206,7 +206,7 @@ namespace ReleaseTools.Engine.Floyd
             IEnumerable<KeyValuePair<string, string>> fields, string fileName, long fileLength, Func<Stream> openFile,
             string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null)
         {
-            var uri = BuildUri(endpoint, path);
+            var uri = BuildUri(endpoint, step, path);
             FloydMultipartContent content;
             try
             {
@@ -407,9 +407,18 @@ namespace ReleaseTools.Engine.Floyd
             message.Headers.TryAddWithoutValidation(FloydProtocol.AuthorizationHeader, _signer.FormatAuthorization(signature));
         }
 
-        private static Uri BuildUri(FloydEndpoint endpoint, string path)
+        private static Uri BuildUri(FloydEndpoint endpoint, FloydStep step, string path)
         {
             if (endpoint == null) throw new ArgumentNullException(nameof(endpoint));
+            // A registry written before host names were validated may still hold one no URL can carry ("host:port"):
+            // that instance cannot be addressed, which is its failure alone, never the run's.
+            if (!Store.RegistrationRules.IsValidHost(endpoint.Host))
+            {
+                throw new FloydException(endpoint.InstanceId, step,
+                    $"Instance {endpoint.InstanceId} cannot be addressed: '{endpoint.Host}' is not a host name or address. " +
+                    "Register it again with Register-ServiceInstance -HostName <address> -Port <port>.", isUnreachable: true);
+            }
+
             return new Uri(endpoint.BaseUri, path);
         }
 

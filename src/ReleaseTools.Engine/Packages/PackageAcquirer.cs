@@ -86,8 +86,9 @@ namespace ReleaseTools.Engine.Packages
         /// The package on local disk: from the cache when the expected MD5 is known and cached, otherwise downloaded
         /// (or copied, for a local file) into the cache. A mismatch with the expected MD5 fails with PackageChecksumMismatch.
         /// </summary>
+        /// <param name="skipContentCheck">Accept a download without an expected MD5 even when it does not look like a package (see <see cref="PackageContentCheck"/>).</param>
         public async Task<AcquiredPackage> AcquireAsync(PackageLocation location, string? expectedMd5, PackageProgressCallback? progress,
-            CancellationToken cancellationToken)
+            CancellationToken cancellationToken, bool skipContentCheck = false)
         {
             var expected = NormalizeChecksum(expectedMd5);
             if (expected != null)
@@ -106,7 +107,7 @@ namespace ReleaseTools.Engine.Packages
             {
                 var (md5, length) = location.IsLocal
                     ? await CopyLocalAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false)
-                    : await DownloadAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false);
+                    : await DownloadAsync(location, temporary, progress, expected == null && !skipContentCheck, cancellationToken).ConfigureAwait(false);
 
                 if (expected != null && !string.Equals(md5, expected, StringComparison.Ordinal))
                 {
@@ -152,7 +153,7 @@ namespace ReleaseTools.Engine.Packages
         }
 
         private async Task<(string Md5, long Length)> DownloadAsync(PackageLocation location, string temporary,
-            PackageProgressCallback? progress, CancellationToken cancellationToken)
+            PackageProgressCallback? progress, bool checkContent, CancellationToken cancellationToken)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(DownloadTimeout);
@@ -164,16 +165,31 @@ namespace ReleaseTools.Engine.Packages
                     throw PackageHttpErrors.FromStatus(location, response, "GET");
                 }
 
+                if (checkContent)
+                {
+                    PackageContentCheck.CheckContentType(location, response.Content.Headers.ContentType);
+                }
+
                 var total = response.Content.Headers.ContentLength;
                 if (total.HasValue)
                 {
                     CheckSize(location, total.Value);
                 }
 
-                using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-                using var destination = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
-                return await HashingCopier.CopyAsync(source, destination, MaxPackageBytes, location.Original, total, progress, timeout.Token)
-                    .ConfigureAwait(false);
+                (string Md5, long Length) copied;
+                using (var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false))
+                using (var destination = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+                {
+                    copied = await HashingCopier.CopyAsync(source, destination, MaxPackageBytes, location.Original, total, progress, timeout.Token)
+                        .ConfigureAwait(false);
+                }
+
+                if (checkContent)
+                {
+                    PackageContentCheck.CheckBody(location, temporary, copied.Length);
+                }
+
+                return copied;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

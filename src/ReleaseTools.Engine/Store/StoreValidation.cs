@@ -12,19 +12,9 @@ namespace ReleaseTools.Engine.Store
                 throw new ArgumentNullException(nameof(registration));
             }
 
-            if (string.IsNullOrWhiteSpace(registration.InstanceId))
+            if (RegistrationRules.Check(registration) is { } problem)
             {
-                throw new ArgumentException("An instance needs an InstanceId.", nameof(registration));
-            }
-
-            if (string.IsNullOrWhiteSpace(registration.Service))
-            {
-                throw new ArgumentException($"Instance '{registration.InstanceId}' needs a Service.", nameof(registration));
-            }
-
-            if (registration.Port < 0 || registration.Port > 65535)
-            {
-                throw new ArgumentException($"Instance '{registration.InstanceId}' has port {registration.Port}; a port is 0 to 65535.", nameof(registration));
+                throw new ArgumentException(problem.Message, nameof(registration));
             }
         }
 

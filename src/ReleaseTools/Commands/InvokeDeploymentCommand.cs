@@ -53,6 +53,13 @@ namespace ReleaseTools.Commands
         [Parameter]
         public SwitchParameter AllowChecksumChange { get; set; }
 
+        /// <summary>
+        /// Accepts a downloaded package that does not look like one (an HTML page, an empty body, a text content type). Without
+        /// it such a download is refused (PackageNotAPackage) unless -Checksum proves the bytes.
+        /// </summary>
+        [Parameter]
+        public SwitchParameter SkipPackageContentCheck { get; set; }
+
         /// <summary>Pushes the release even to instances whose agent already runs it.</summary>
         [Parameter]
         public SwitchParameter Redeploy { get; set; }
@@ -86,6 +93,7 @@ namespace ReleaseTools.Commands
                 Checksum = Checksum,
                 Config = BuildConfig(),
                 AllowChecksumChange = AllowChecksumChange,
+                SkipPackageContentCheck = SkipPackageContentCheck,
                 Settings = BuildSettings(batches, Redeploy),
             });
 
@@ -113,7 +121,7 @@ namespace ReleaseTools.Commands
         {
             if (NoConfig && (ConfigPath is not null || ConfigValues is not null))
             {
-                ThrowTerminatingError(new ErrorRecord(
+                ThrowReportedError(new ErrorRecord(
                     new ArgumentException("-NoConfig sends an empty config; it cannot be combined with -ConfigPath or -ConfigValues."),
                     "ConfigSourceConflict",
                     ErrorCategory.InvalidArgument,
@@ -129,7 +137,7 @@ namespace ReleaseTools.Commands
             {
                 if (ConfigValues is not null)
                 {
-                    ThrowTerminatingError(new ErrorRecord(
+                    ThrowReportedError(new ErrorRecord(
                         new ArgumentException("-ConfigValues fills the placeholders of a config template; pass the template with -ConfigPath."),
                         "ConfigTemplateMissing",
                         ErrorCategory.InvalidArgument,
@@ -142,7 +150,7 @@ namespace ReleaseTools.Commands
             var path = ResolvePath(ConfigPath);
             if (!File.Exists(path))
             {
-                ThrowTerminatingError(new ErrorRecord(
+                ThrowReportedError(new ErrorRecord(
                     new FileNotFoundException($"The config template '{path}' does not exist.", path),
                     "ConfigTemplateNotFound",
                     ErrorCategory.ObjectNotFound,

@@ -1,4 +1,7 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
 using System.Management.Automation;
 using ReleaseTools.Completion;
 using ReleaseTools.Engine.Store;
@@ -51,13 +54,17 @@ namespace ReleaseTools.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>Registers an instance even though another registered instance has the same host and port.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        private Dictionary<string, InstanceRecord>? _byId;
+        private int _added;
+        private int _changed;
+        private int _unchanged;
+
         protected override void ProcessRecord()
         {
-            if (!ShouldProcess($"{InstanceId} ({Service}/{Environment} at {HostName}:{Port})", "Register service instance"))
-            {
-                return;
-            }
-
             var registration = new InstanceRegistration
             {
                 InstanceId = InstanceId,
@@ -67,11 +74,133 @@ namespace ReleaseTools.Commands
                 Port = Port,
                 Tags = Tags,
             };
+
+            // Checked before the store is opened: a refused row leaves the store exactly as it was.
+            if (RegistrationRules.Check(registration) is { } problem)
+            {
+                WriteItemError(new ErrorRecord(new ArgumentException(problem.Message, problem.Parameter), problem.ErrorId, ErrorCategory.InvalidArgument, problem.Value));
+                return;
+            }
+
+            if (IsWhatIf)
+            {
+                // -WhatIf says what would be registered without opening (or creating) the store.
+                ShouldProcess($"{InstanceId} ({Service}/{Environment} at {HostName}:{Port})", "Register service instance");
+                return;
+            }
+
+            var known = KnownInstances();
+            known.TryGetValue(InstanceId, out var existing);
+            var changes = existing is null ? null : DescribeChanges(existing, registration);
+            if (existing != null && changes!.Count == 0)
+            {
+                // Nothing to write: the row, and its update time, stay as they are.
+                _unchanged++;
+                WriteVerbose($"Unchanged: {InstanceId} ({Service}/{Environment} at {HostName}:{Port}).");
+                if (PassThru)
+                {
+                    WriteObject(OutputMapper.ToOutput(existing));
+                }
+
+                return;
+            }
+
+            var sameAddress = known.Values.FirstOrDefault(other => !string.Equals(other.InstanceId, InstanceId, StringComparison.Ordinal)
+                && other.Port == Port && string.Equals(other.Host, HostName, StringComparison.OrdinalIgnoreCase));
+            if (sameAddress != null)
+            {
+                var message = $"Instance '{sameAddress.InstanceId}' is already registered at {HostName}:{Port}; two instances at one address would be " +
+                    "deployed by the same agent. Check the host and port of '" + InstanceId + "', or pass -Force if both really share that agent.";
+                if (!Force)
+                {
+                    WriteItemError(new ErrorRecord(new InvalidOperationException(message), "InstanceAddressInUse", ErrorCategory.ResourceExists, InstanceId));
+                    return;
+                }
+
+                WriteReportedWarning("InstanceAddressInUse", $"Instance '{InstanceId}' is registered at {HostName}:{Port} like '{sameAddress.InstanceId}' (-Force).");
+            }
+
+            if (!ShouldProcess($"{InstanceId} ({Service}/{Environment} at {HostName}:{Port})", existing is null ? "Register service instance" : "Update service instance"))
+            {
+                return;
+            }
+
             var registered = Await(token => Session.Store.RegisterInstanceAsync(registration, token));
+            known[registered.InstanceId] = registered;
+            if (existing is null)
+            {
+                _added++;
+                WriteVerbose($"Added: {InstanceId} ({Service}/{Environment} at {HostName}:{Port}).");
+            }
+            else
+            {
+                _changed++;
+                WriteVerbose($"Changed: {InstanceId}: {string.Join("; ", changes!)}.");
+            }
+
             if (PassThru)
             {
                 WriteObject(OutputMapper.ToOutput(registered));
             }
         }
+
+        protected override void EndProcessing()
+        {
+            if (_added + _changed + _unchanged > 0)
+            {
+                // A summary in the information stream: silent by default, shown with -InformationAction Continue, kept with -InformationVariable.
+                WriteInformation(new InformationRecord(
+                    new RegistrationSummary(_added, _changed, _unchanged),
+                    MyInvocation.MyCommand.Name));
+            }
+        }
+
+        /// <summary>The registered instances by id, read once per invocation so a whole inventory is compared against one read.</summary>
+        private Dictionary<string, InstanceRecord> KnownInstances()
+        {
+            if (_byId is null)
+            {
+                var all = Await(token => Session.Store.FindInstancesAsync(new InstanceQuery(), token));
+                _byId = all.ToDictionary(instance => instance.InstanceId, StringComparer.Ordinal);
+            }
+
+            return _byId;
+        }
+
+        private static List<string> DescribeChanges(InstanceRecord existing, InstanceRegistration wanted)
+        {
+            var changes = new List<string>();
+            void Compare(string name, string before, string after)
+            {
+                if (!string.Equals(before, after, StringComparison.Ordinal))
+                {
+                    changes.Add($"{name} '{before}' -> '{after}'");
+                }
+            }
+
+            Compare("Service", existing.Service, wanted.Service);
+            Compare("Environment", existing.Environment, wanted.Environment);
+            Compare("Host", existing.Host, wanted.Host);
+            Compare("Port", existing.Port.ToString(CultureInfo.InvariantCulture), wanted.Port.ToString(CultureInfo.InvariantCulture));
+            Compare("Tags", string.Join(";", existing.Tags), string.Join(";", wanted.Tags));
+            return changes;
+        }
+    }
+
+    /// <summary>What one Register-ServiceInstance invocation did to the registry, as its information record.</summary>
+    public sealed class RegistrationSummary
+    {
+        public RegistrationSummary(int added, int changed, int unchanged)
+        {
+            Added = added;
+            Changed = changed;
+            Unchanged = unchanged;
+        }
+
+        public int Added { get; }
+        public int Changed { get; }
+        public int Unchanged { get; }
+
+        public override string ToString() => $"Registered instances: {Added} added, {Changed} changed, {Unchanged} unchanged.";
     }
 }

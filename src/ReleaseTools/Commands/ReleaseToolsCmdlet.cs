@@ -47,11 +47,11 @@ namespace ReleaseTools.Commands
                     }
                     catch (Engine.Store.StoreException exception)
                     {
-                        ThrowTerminatingError(ErrorMapping.FromStoreException(exception, exception.Path ?? DisplayStore(explicitPath)));
+                        ThrowReportedError(ErrorMapping.FromStoreException(exception, exception.Path ?? DisplayStore(explicitPath)));
                     }
                     catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
                     {
-                        ThrowTerminatingError(new ErrorRecord(
+                        ThrowReportedError(new ErrorRecord(
                             new InvalidOperationException($"The release store could not be opened: {exception.Message} {ErrorMapping.StoreHint}", exception),
                             "StoreUnavailable",
                             ErrorCategory.OpenError,
@@ -108,7 +108,30 @@ namespace ReleaseTools.Commands
 
         /// <summary>ShouldProcess, except that -Force skips the prompt (-WhatIf and an explicit -Confirm still apply).</summary>
         private protected bool ShouldProcessUnlessForced(bool force, string target, string action)
-            => !IsWhatIf && force && !MyInvocation.BoundParameters.ContainsKey("Confirm") || ShouldProcess(target, action);
+        {
+            if (!IsWhatIf && force && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+            {
+                return true;
+            }
+
+            try
+            {
+                return ShouldProcess(target, action);
+            }
+            catch (Exception exception) when (exception is PSInvalidOperationException or System.Management.Automation.Host.HostException or NullReferenceException)
+            {
+                // No one can answer the prompt: pwsh -NonInteractive refuses it, and with standard input redirected from
+                // /dev/null (cron) the console host reads nothing and fails inside PowerShell. Say how to run unattended.
+                ThrowReportedError(new ErrorRecord(
+                    new InvalidOperationException(
+                        $"{MyInvocation.MyCommand.Name} asks for confirmation before \"{action}\" on \"{target}\", but this session cannot prompt " +
+                        "(non-interactive, or standard input is not a terminal). Pass -Force or -Confirm:$false to run unattended.", exception),
+                    "ConfirmationUnavailable",
+                    ErrorCategory.InvalidOperation,
+                    target));
+                throw;
+            }
+        }
 
         /// <summary>
         /// -InstanceId values as every cmdlet reads them: a literal id as given, a wildcard id as every registered instance it
@@ -200,21 +223,34 @@ namespace ReleaseTools.Commands
             }
             catch (DeploymentException exception)
             {
-                ThrowTerminatingError(ErrorMapping.FromDeploymentException(exception));
+                ThrowReportedError(ErrorMapping.FromDeploymentException(exception));
                 throw;
             }
             catch (Engine.Store.StoreException exception)
             {
-                ThrowTerminatingError(ErrorMapping.FromStoreException(exception, _session?.StorePath));
+                ThrowReportedError(ErrorMapping.FromStoreException(exception, _session?.StorePath));
                 throw;
             }
         }
 
-        /// <summary>Writes a per-item error and, under Azure Pipelines, the matching logging command.</summary>
+        /// <summary>Writes a per-item error and, under Azure Pipelines, the matching logging command and a failed task result.</summary>
         private protected void WriteItemError(ErrorRecord error)
         {
-            AzureDevOps?.ReportError(error.FullyQualifiedErrorId.Split(',')[0], error.ErrorDetails?.Message ?? error.Exception.Message);
+            ReportToAzureDevOps(error);
             WriteError(error);
+        }
+
+        /// <summary>A run-stopping error: reported to Azure Pipelines like a per-item one, then thrown.</summary>
+        private protected void ThrowReportedError(ErrorRecord error)
+        {
+            ReportToAzureDevOps(error);
+            ThrowTerminatingError(error);
+        }
+
+        private void ReportToAzureDevOps(ErrorRecord error)
+        {
+            AzureDevOps?.ReportError(error.FullyQualifiedErrorId.Split(',')[0], error.ErrorDetails?.Message ?? error.Exception.Message);
+            AzureDevOps?.ReportFailed();
         }
 
         private protected void WriteReportedWarning(string code, string message)
@@ -277,7 +313,7 @@ namespace ReleaseTools.Commands
             var given = explicitPath ?? PrivateKeyLocation.FromEnvironment();
             if (given is null)
             {
-                ThrowTerminatingError(new ErrorRecord(
+                ThrowReportedError(new ErrorRecord(
                     new ArgumentException($"No signing key given. Pass -PrivateKeyPath <path to the RSA private key PEM> or set the {PrivateKeyLocation.EnvironmentVariable} environment variable."),
                     "PrivateKeyNotSpecified",
                     ErrorCategory.InvalidArgument,
@@ -288,7 +324,7 @@ namespace ReleaseTools.Commands
             WriteKeyVerbose(path, explicitPath);
             if (!System.IO.File.Exists(path))
             {
-                ThrowTerminatingError(new ErrorRecord(
+                ThrowReportedError(new ErrorRecord(
                     new System.IO.FileNotFoundException($"The private key file '{path}' does not exist. Pass the path of the RSA private key (PEM) whose public key the Floyd agents trust.", path),
                     "PrivateKeyNotFound",
                     ErrorCategory.ObjectNotFound,

@@ -27,7 +27,7 @@ namespace ReleaseTools.Commands
             var path = ResolvePath(Path);
             if (!System.IO.File.Exists(path))
             {
-                ThrowTerminatingError(new ErrorRecord(
+                ThrowReportedError(new ErrorRecord(
                     new System.IO.FileNotFoundException($"The backup file '{path}' does not exist. Give the path of a file written by Backup-ReleaseStore.", path),
                     "BackupFileNotFound", ErrorCategory.ObjectNotFound, path));
             }

@@ -86,7 +86,7 @@ namespace ReleaseTools.Commands
             var (instanceIds, noMatch) = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
             if (instanceIds.Count == 0)
             {
-                ThrowTerminatingError(new ErrorRecord(
+                ThrowReportedError(new ErrorRecord(
                     new System.ArgumentException(noMatch is not null
                         ? $"No instances to {Verb}. {noMatch}"
                         : $"No instances to {Verb}. Pipe instances (for example Get-ServiceInstance -Service <name> | {MyInvocation.MyCommand.Name} ...), pass -InstanceId, or pass -Service to select every registered instance of a service."),

@@ -79,7 +79,7 @@ namespace ReleaseTools.Commands
             var (instanceIds, noMatch) = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
             if (instanceIds.Count == 0)
             {
-                ThrowTerminatingError(new ErrorRecord(
+                ThrowReportedError(new ErrorRecord(
                     new ArgumentException(noMatch is not null ? $"No instances to test. {noMatch}" : "No instances to test. Pipe instances, pass -InstanceId, or pass -Service."),
                     "HealthCheckNoInstances",
                     noMatch is not null ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument,

@@ -23,6 +23,21 @@ namespace ReleaseTools.Hosting
 
         public void ReportWarning(string code, string message) => Write("warning", code, message);
 
+        /// <summary>
+        /// Sets the task's result to Failed, once: an error logged with task.logissue alone leaves a PowerShell task
+        /// green unless the script also fails, and a run that failed instances must not pass as a success.
+        /// </summary>
+        public void ReportFailed()
+        {
+            if (!_failedReported)
+            {
+                _failedReported = true;
+                _writeLine("##vso[task.complete result=Failed;]");
+            }
+        }
+
+        private bool _failedReported;
+
         private void Write(string type, string code, string message)
             => _writeLine($"##vso[task.logissue type={type};code={EscapeProperty(code)}]{EscapeData(message)}");
 

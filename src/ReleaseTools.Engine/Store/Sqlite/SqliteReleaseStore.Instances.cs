@@ -203,28 +203,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 .With("$tags", JsonSerializer.Serialize(registration.Tags ?? Array.Empty<string>()))
                 .With("$now", StoreValues.ToUnixMs(now));
 
-        private static void Validate(InstanceRegistration registration)
-        {
-            if (registration == null)
-            {
-                throw new ArgumentNullException(nameof(registration));
-            }
-
-            if (string.IsNullOrWhiteSpace(registration.InstanceId))
-            {
-                throw new ArgumentException("An instance needs an InstanceId.", nameof(registration));
-            }
-
-            if (string.IsNullOrWhiteSpace(registration.Service))
-            {
-                throw new ArgumentException($"Instance '{registration.InstanceId}' needs a Service.", nameof(registration));
-            }
-
-            if (registration.Port < 0 || registration.Port > 65535)
-            {
-                throw new ArgumentException($"Instance '{registration.InstanceId}' has port {registration.Port}; a port is 0 to 65535.", nameof(registration));
-            }
-        }
+        private static void Validate(InstanceRegistration registration) => StoreValidation.Validate(registration);
 
         private StoreException InstanceNotFound(string instanceId) =>
             new StoreException(StoreErrorIds.InstanceNotFound,

@@ -1,0 +1,131 @@
+using System;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace ReleaseTools.Engine.Store
+{
+    /// <summary>Why one registration value cannot enter the registry: a stable id, the value and what to do.</summary>
+    public sealed record RegistrationProblem(string ErrorId, string Parameter, string Value, string Message);
+
+    /// <summary>
+    /// The rules a registration meets where it enters the registry, so nothing the agents or URLs cannot carry is
+    /// stored. Names follow the agent's rule for path segments (docs/floyd-protocol.md, section 4): the service name
+    /// travels in every Floyd request, and an environment or instance id that reads like a path is a typo, never an
+    /// intent. Host names are IPv4 and IPv6 addresses and DNS names, never with a port or a scheme.
+    /// </summary>
+    public static class RegistrationRules
+    {
+        public const string InstanceIdInvalid = "InstanceIdInvalid";
+        public const string ServiceNameInvalid = "ServiceNameInvalid";
+        public const string EnvironmentNameInvalid = "EnvironmentNameInvalid";
+        public const string HostNameInvalid = "HostNameInvalid";
+        public const string PortInvalid = "PortInvalid";
+
+        private static readonly Regex NamePattern = new Regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\\z", RegexOptions.CultureInvariant);
+        private static readonly Regex DnsLabel = new Regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\z", RegexOptions.CultureInvariant);
+        private static readonly Regex Numeric = new Regex("^[0-9.]+\\z", RegexOptions.CultureInvariant);
+
+        /// <summary>The first rule the registration breaks, or null when it may enter the registry.</summary>
+        public static RegistrationProblem? Check(InstanceRegistration registration)
+        {
+            if (registration == null)
+            {
+                throw new ArgumentNullException(nameof(registration));
+            }
+
+            return CheckName(registration.InstanceId, "InstanceId", InstanceIdInvalid, "an instance id")
+                ?? CheckName(registration.Service, "Service", ServiceNameInvalid, "a service name")
+                ?? CheckName(registration.Environment, "Environment", EnvironmentNameInvalid, "an environment name")
+                ?? CheckHost(registration.Host)
+                ?? (registration.Port < 1 || registration.Port > 65535
+                    ? new RegistrationProblem(PortInvalid, "Port", registration.Port.ToString(CultureInfo.InvariantCulture),
+                        $"Port {registration.Port} of instance '{registration.InstanceId}' is not a TCP port; give the agent's port, 1 to 65535.")
+                    : null);
+        }
+
+        /// <summary>True for a name the agent accepts as a path segment (letters, digits, '.', '_', '-'; no '..').</summary>
+        public static bool IsValidName(string? value)
+            => value != null && NamePattern.IsMatch(value) && value.IndexOf("..", StringComparison.Ordinal) < 0;
+
+        /// <summary>True for an IPv4 address (dotted quad), an IPv6 address (bracketed or not) or a DNS name.</summary>
+        public static bool IsValidHost(string? host)
+        {
+            if (string.IsNullOrEmpty(host) || host!.Length > 253)
+            {
+                return false;
+            }
+
+            var bare = host.Length > 2 && host[0] == '[' && host[host.Length - 1] == ']' ? host.Substring(1, host.Length - 2) : host;
+            if (bare.IndexOf('[') >= 0 || bare.IndexOf(']') >= 0)
+            {
+                return false; // "[::1]:7070" and the like: a port or stray brackets, never a host
+            }
+
+            if (bare.IndexOf(':') >= 0)
+            {
+                return IPAddress.TryParse(bare, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6;
+            }
+
+            if (!ReferenceEquals(bare, host))
+            {
+                return false; // brackets hold IPv6 addresses only
+            }
+
+            if (Numeric.IsMatch(host))
+            {
+                var parts = host.Split('.');
+                return parts.Length == 4 && Array.TrueForAll(parts, p => p.Length is > 0 and <= 3 && int.Parse(p, CultureInfo.InvariantCulture) <= 255);
+            }
+
+            var name = host.EndsWith(".", StringComparison.Ordinal) ? host.Substring(0, host.Length - 1) : host;
+            return name.Length > 0 && Array.TrueForAll(name.Split('.'), label => DnsLabel.IsMatch(label));
+        }
+
+        private static RegistrationProblem? CheckName(string? value, string parameter, string errorId, string what)
+        {
+            if (IsValidName(value))
+            {
+                return null;
+            }
+
+            return new RegistrationProblem(errorId, parameter, value ?? "",
+                $"'{Printable(value)}' is not {what}: use 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit, " +
+                "without '..' (the rule Floyd agents apply to names).");
+        }
+
+        private static RegistrationProblem? CheckHost(string? host)
+        {
+            if (IsValidHost(host))
+            {
+                return null;
+            }
+
+            var hint = host != null && host.IndexOf("://", StringComparison.Ordinal) >= 0
+                ? " Give the host alone, without a scheme."
+                : host != null && host.IndexOf(':') >= 0 && host.IndexOf(':') == host.LastIndexOf(':')
+                    ? " Give the port with -Port, not in the host name."
+                    : "";
+            return new RegistrationProblem(HostNameInvalid, "HostName", host ?? "",
+                $"'{Printable(host)}' is not a host name: give an IPv4 address (10.0.0.11), an IPv6 address (::1) or a DNS name (web-01.internal).{hint}");
+        }
+
+        /// <summary>The value as a message can show it: control characters escaped, very long values shortened.</summary>
+        internal static string Printable(string? value)
+        {
+            if (value == null)
+            {
+                return "";
+            }
+
+            var builder = new System.Text.StringBuilder();
+            foreach (var c in value.Length > 120 ? value.Substring(0, 120) : value)
+            {
+                builder.Append(char.IsControl(c) ? "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture) : c.ToString());
+            }
+
+            return value.Length > 120 ? builder.Append("...").ToString() : builder.ToString();
+        }
+    }
+}
