@@ -72,6 +72,7 @@ public static class MultipartReceiver
         }
 
         var service = FloydNames.RequireService(fields.GetValueOrDefault(FloydProtocol.ServiceField));
+        repository.RequireNoCaseTwin(service);
         var version = FloydNames.RequireVersion(fields.GetValueOrDefault(FloydProtocol.VersionField));
         var fversion = FloydNames.RequireFVersion(fields.GetValueOrDefault(FloydProtocol.FVersionField));
         var rawFileName = HeaderUtilities.RemoveQuotes(fileDisposition!.FileNameStar.HasValue ? fileDisposition.FileNameStar : fileDisposition.FileName).Value ?? "";

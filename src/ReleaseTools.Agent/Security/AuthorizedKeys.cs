@@ -5,6 +5,9 @@ namespace ReleaseTools.Agent.Security;
 /// <summary>The public keys whose signatures the agent accepts.</summary>
 public sealed class AuthorizedKeys : IDisposable
 {
+    /// <summary>Smaller RSA keys can be factored by a determined attacker; NIST retired them in 2013.</summary>
+    public const int MinimumKeySizeBits = 2048;
+
     private readonly List<RSA> _keys;
 
     private AuthorizedKeys(List<RSA> keys) => _keys = keys;
@@ -66,6 +69,14 @@ public sealed class AuthorizedKeys : IDisposable
             var publicOnly = RSA.Create();
             publicOnly.ImportParameters(rsa.ExportParameters(false));
             rsa.Dispose();
+            if (publicOnly.KeySize < MinimumKeySizeBits)
+            {
+                var bits = publicOnly.KeySize;
+                publicOnly.Dispose();
+                throw new InvalidOperationException(
+                    $"The RSA key '{label}' in {source} is {bits} bits; the agent refuses keys under {MinimumKeySizeBits} bits. Create a new key (for example 'openssl genrsa -out deployer.pem 3072'), give the client its private half and the agent its public half.");
+            }
+
             found.Add(publicOnly);
             remaining = remaining[fields.Location.End..];
         }

@@ -7,23 +7,25 @@ namespace ReleaseTools.Agent.Storage;
 /// <summary>
 /// Names that become path segments under the data directory. Only a conservative alphabet is allowed and a name
 /// must start with a letter or digit, so no name can be '.', '..', absolute, contain a separator, or collide with the
-/// agent's own dot-prefixed temporary files.
+/// agent's own dot-prefixed temporary files. Patterns end in <c>\z</c>, not <c>$</c>: in .NET <c>$</c> also matches
+/// before a final line feed, which let <c>"svc\n"</c> through. Names must also be portable to Windows and to
+/// case-insensitive file systems, so a data directory copied to another machine means the same thing there.
 /// </summary>
 public static partial class FloydNames
 {
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\z", RegexOptions.CultureInvariant)]
     private static partial Regex ServicePattern();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\z", RegexOptions.CultureInvariant)]
     private static partial Regex VersionPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\z", RegexOptions.CultureInvariant)]
     private static partial Regex FVersionPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z", RegexOptions.CultureInvariant)]
     private static partial Regex FileNamePattern();
 
-    [GeneratedRegex("^[0-9a-fA-F]{32}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[0-9a-fA-F]{32}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Md5HexPattern();
 
     public static string RequireService(string? value) => Require(value, "service", ServicePattern(), "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 characters");
@@ -49,7 +51,27 @@ public static partial class FloydNames
                 $"The {what} '{Printable(value)}' is not allowed: use {rule}, and no '..'.");
         }
 
+        if (value.EndsWith('.'))
+        {
+            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidName,
+                $"The {what} '{value}' is not allowed: it ends in a dot, which Windows drops from file names.");
+        }
+
+        if (IsWindowsDeviceName(value))
+        {
+            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidName,
+                $"The {what} '{value}' is not allowed: '{value.Split('.')[0]}' is a reserved device name on Windows (CON, PRN, AUX, NUL, COM0-9, LPT0-9).");
+        }
+
         return value;
+    }
+
+    /// <summary>Windows opens the device, not a file, for these names, with or without an extension and in any case.</summary>
+    public static bool IsWindowsDeviceName(string name)
+    {
+        var stem = name.Split('.')[0].ToUpperInvariant();
+        return stem is "CON" or "PRN" or "AUX" or "NUL" ||
+               (stem.Length == 4 && (stem.StartsWith("COM", StringComparison.Ordinal) || stem.StartsWith("LPT", StringComparison.Ordinal)) && char.IsAsciiDigit(stem[3]));
     }
 
     private static string Printable(string text) => new(text.Select(c => c >= ' ' && c < 127 ? c : '?').Take(120).ToArray());

@@ -95,6 +95,28 @@ public sealed class ReleaseRepository
         }
     }
 
+    /// <summary>
+    /// Refuses a service name that differs only in case from one the agent already holds: on a case-insensitive file
+    /// system (Windows, macOS) both would be the same directory, so one service's push would overwrite the other's.
+    /// </summary>
+    public void RequireNoCaseTwin(string service)
+    {
+        if (!Directory.Exists(ServicesDirectory))
+        {
+            return;
+        }
+
+        foreach (var directory in Directory.EnumerateDirectories(ServicesDirectory))
+        {
+            var existing = Path.GetFileName(directory);
+            if (string.Equals(existing, service, StringComparison.OrdinalIgnoreCase) && !string.Equals(existing, service, StringComparison.Ordinal))
+            {
+                throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidName,
+                    $"The service '{service}' differs only in case from the service '{existing}' this agent already holds; use '{existing}', or another name.");
+            }
+        }
+    }
+
     /// <summary>Marks a push in progress so retention leaves its release alone, and gives it a temporary file.</summary>
     public Receipt BeginReceive(string service, string? version, string? fversion, string? md5)
     {

@@ -53,6 +53,20 @@ public sealed class AgentProcessTests
     }
 
     [Fact]
+    public async Task Agent_process_refuses_to_start_with_an_authorized_key_under_2048_bits()
+    {
+        using var temp = new TempDirectory("floyd-process");
+        using var strong = TestKeys.Create(temp.CreateDirectory("keys"), "strong");
+        using var weak = TestKeys.Create(temp.Combine("keys"), "weak", keySizeBits: 1024);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => AgentProcess.StartAsync(temp.Combine("data"), new[] { strong.PublicKeyPath, weak.PublicKeyPath }));
+
+        Assert.Contains("1024 bits", error.Message);
+        Assert.Contains("under 2048 bits", error.Message);
+        Assert.Contains(weak.PublicKeyPath, error.Message);
+    }
+
+    [Fact]
     public async Task Agent_killed_mid_push_leaves_the_previous_release_active_after_restart()
     {
         using var temp = new TempDirectory("floyd-crash");
