@@ -35,6 +35,8 @@ public static class FloydEndpoints
             Status = "ok",
             AgentVersion = AgentVersion,
             HashAlgorithm = options.HashAlgorithm == FloydHashAlgorithm.Sha256 ? "sha256" : "sha1",
+            Protocol = FloydProtocol.Version,
+            AgentId = context.RequestServices.GetRequiredService<AgentIdentity>().Id,
         });
     }
 

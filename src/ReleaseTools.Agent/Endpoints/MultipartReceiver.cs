@@ -46,6 +46,16 @@ public static class MultipartReceiver
             throw Malformed("The multipart Content-Type has no usable boundary.");
         }
 
+        // Protocol 1.1 signs the framing: the boundary is in the signed URI, so a changed Content-Type cannot make the
+        // agent read the signed bytes as other parts (say a service and version hidden inside the package).
+        var signedBoundary = context.Request.Query[FloydProtocol.BoundaryQueryParameter];
+        if (signedBoundary.Count != 1 || !string.Equals(signedBoundary[0], boundary, StringComparison.Ordinal))
+        {
+            throw Malformed(signedBoundary.Count == 0
+                ? $"A push must carry its multipart boundary in the signed URI ('?{FloydProtocol.BoundaryQueryParameter}=<boundary>')."
+                : "The multipart boundary of the Content-Type differs from the one in the signed URI; the headers were changed on the way.");
+        }
+
         var reader = new MultipartReader(boundary, context.Request.Body) { HeadersLengthLimit = 16 * 1024, HeadersCountLimit = 16 };
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
         MultipartSection? fileSection = null;

@@ -11,7 +11,7 @@ public static class FloydAgentCommandLine
                                   --data-dir <dir> --authorized-key <public.pem> [--authorized-key <another.pem> ...]
                                   [--urls http://127.0.0.1:7070[;http://...]] [--hash-algorithm sha1|sha256]
                                   [--clock-skew <30s|5m|hh:mm:ss>] [--max-body-bytes <n>] [--keep-releases <n>]
-                                  [--max-expanded-bytes <n>] [--log-level Information|Debug|Warning]
+                                  [--max-expanded-bytes <n>] [--log-level Information|Debug|Warning] [--agent-id <id>]
         --config reads the agent config file (YAML or JSON: the options below and one section per service with its
         hooks and health check); options given on the command line override the file. --data-dir and
         --authorized-key are required, on the command line or in the file.
@@ -48,6 +48,7 @@ public static class FloydAgentCommandLine
                 "--config" => Skip(options, inlineValue, ref i),
                 "--urls" => options with { Urls = Value().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--data-dir" => options with { DataDirectory = Value() },
+                "--agent-id" => options with { AgentId = Value() },
                 "--authorized-key" => AddKey(options, keys, Value()),
                 "--hash-algorithm" => options with { HashAlgorithm = ParseAlgorithm(Value()) },
                 "--clock-skew" => options with { ClockSkew = DurationText.Parse(Value(), name) },

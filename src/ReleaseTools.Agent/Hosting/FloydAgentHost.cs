@@ -24,6 +24,7 @@ public static class FloydAgentHost
         }
 
         var keys = AuthorizedKeys.Load(options.AuthorizedKeyFiles, options.AuthorizedKeyPems);
+        var identity = AgentIdentity.Load(Path.GetFullPath(options.DataDirectory), options.AgentId);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = Array.Empty<string>(),
@@ -70,6 +71,7 @@ public static class FloydAgentHost
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(keys);
+        builder.Services.AddSingleton(identity);
         builder.Services.AddSingleton(new ReplayCache(options.ReplayCacheCapacity));
         builder.Services.AddSingleton<AgentMetrics>();
         builder.Services.AddSingleton<ReleaseRepository>();
@@ -85,6 +87,16 @@ public static class FloydAgentHost
         var metrics = app.Services.GetRequiredService<AgentMetrics>();
 
         beforeFloyd?.Invoke(app);
+        app.Use((context, next) =>
+        {
+            // On every answer, errors included, so a client can tell a 1.1 agent from any response.
+            context.Response.OnStarting(() =>
+            {
+                context.Response.Headers[FloydProtocol.ProtocolHeader] = FloydProtocol.Version;
+                return Task.CompletedTask;
+            });
+            return next(context);
+        });
         app.UseMiddleware<ErrorMiddleware>();
         app.UseMiddleware<SignatureMiddleware>();
         app.UseRouting();
@@ -102,9 +114,9 @@ public static class FloydAgentHost
         }
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? Array.Empty<string>();
-        app.Logger.LogInformation("Floyd agent serving {DataDirectory} on {Addresses} ({Scheme})",
-            Path.GetFullPath(options.DataDirectory), string.Join(", ", addresses), FloydProtocol.SchemeFor(options.HashAlgorithm));
-        return new RunningFloydAgent(app, addresses, Path.GetFullPath(options.DataDirectory), keys);
+        app.Logger.LogInformation("Floyd agent {AgentId} (protocol {Protocol}) serving {DataDirectory} on {Addresses} ({Scheme})",
+            identity.Id, FloydProtocol.Version, Path.GetFullPath(options.DataDirectory), string.Join(", ", addresses), FloydProtocol.SchemeFor(options.HashAlgorithm));
+        return new RunningFloydAgent(app, addresses, Path.GetFullPath(options.DataDirectory), keys, identity.Id);
     }
 }
 
@@ -115,8 +127,9 @@ public sealed class RunningFloydAgent : IAsyncDisposable
     private readonly AuthorizedKeys _keys;
     private int _disposed;
 
-    internal RunningFloydAgent(WebApplication app, IReadOnlyList<string> addresses, string dataDirectory, AuthorizedKeys keys)
+    internal RunningFloydAgent(WebApplication app, IReadOnlyList<string> addresses, string dataDirectory, AuthorizedKeys keys, string agentId)
     {
+        AgentId = agentId;
         _app = app;
         _keys = keys;
         Addresses = addresses;
@@ -133,6 +146,9 @@ public sealed class RunningFloydAgent : IAsyncDisposable
     public string Host => BaseUri.Host;
 
     public string DataDirectory { get; }
+
+    /// <summary>The identity signed requests must name (<c>?agent=</c>).</summary>
+    public string AgentId { get; }
 
     public AgentMetrics Metrics => _app.Services.GetRequiredService<AgentMetrics>();
 

@@ -10,6 +10,12 @@ public sealed record FloydAgentOptions
     /// <summary>Where packages, configs and the active-release pointers live. Created if missing.</summary>
     public string DataDirectory { get; init; } = "";
 
+    /// <summary>
+    /// The identity signed 1.1 requests must name (<c>?agent=</c>); null: generated at first start and kept in
+    /// <c>&lt;dataDir&gt;/agent-id</c>.
+    /// </summary>
+    public string? AgentId { get; init; }
+
     /// <summary>Addresses to bind. Port 0 picks a free port; the real address is reported after start.</summary>
     public IReadOnlyList<string> Urls { get; init; } = new[] { "http://127.0.0.1:0" };
 

@@ -27,7 +27,7 @@ public sealed class SignatureMiddleware
 
     public SignatureMiddleware(RequestDelegate next) => _next = next;
 
-    public async Task InvokeAsync(HttpContext context, FloydAgentOptions options, AuthorizedKeys keys, ReplayCache replayCache, AgentMetrics metrics)
+    public async Task InvokeAsync(HttpContext context, FloydAgentOptions options, AuthorizedKeys keys, AgentIdentity identity, ReplayCache replayCache, AgentMetrics metrics)
     {
         var path = context.Request.Path.Value ?? "";
         if (!SignedPaths.Contains(path))
@@ -74,6 +74,7 @@ public sealed class SignatureMiddleware
                 $"The request TimeStamp is {Math.Abs(offset.TotalSeconds):0} s {(offset > TimeSpan.Zero ? "old" : "in the future")}; the agent accepts {options.ClockSkew.TotalSeconds:0} s either way. Check both clocks (NTP).");
         }
 
+        RequireThisAgent(context, identity);
         var signatureText = Convert.ToBase64String(authorization.Signature);
         if (replayCache.HasSeen(signatureText, now))
         {
@@ -112,6 +113,26 @@ public sealed class SignatureMiddleware
         {
             metrics.BytesReceived.WithLabels(path.ToLowerInvariant()).Inc(body.BytesRead);
             signed.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Protocol 1.1: the signed URI names the agent it is meant for, so the same signed bytes sent to another agent
+    /// that trusts the same key are refused there. The check needs only the request line, so nothing is read first.
+    /// </summary>
+    private static void RequireThisAgent(HttpContext context, AgentIdentity identity)
+    {
+        var named = context.Request.Query[FloydProtocol.AgentQueryParameter];
+        if (named.Count == 0)
+        {
+            throw new FloydRejection(StatusCodes.Status421MisdirectedRequest, FloydErrorCodes.AgentMismatch,
+                $"This agent speaks Floyd protocol {FloydProtocol.Version}: a signed request must name it with '?{FloydProtocol.AgentQueryParameter}=<agentId from GET /health>' in the signed URI. Update the client.");
+        }
+
+        if (named.Count > 1 || !string.Equals(named[0], identity.Id, StringComparison.Ordinal))
+        {
+            throw new FloydRejection(StatusCodes.Status421MisdirectedRequest, FloydErrorCodes.AgentMismatch,
+                $"The request was signed for agent '{Printable(named.ToString())}', not for this agent ('{identity.Id}'); it is refused so that a request for one instance cannot be replayed to another.");
         }
     }
 

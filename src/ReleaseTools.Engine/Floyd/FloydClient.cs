@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -22,6 +23,29 @@ namespace ReleaseTools.Engine.Floyd
     /// </summary>
     public sealed class FloydClient : IFloydClient, IDisposable
     {
+        /// <summary>An agent's protocol as its /health said: 1.1 with an identity to bind, or the original 1.0.</summary>
+        private sealed class AgentProtocol
+        {
+            private AgentProtocol(string version, string? agentId)
+            {
+                Version = version;
+                AgentId = agentId;
+            }
+
+            public string Version { get; }
+
+            /// <summary>Null for a 1.0 agent: its requests carry no query and lose the 1.1 protections.</summary>
+            public string? AgentId { get; }
+
+            public static AgentProtocol From(HealthBody body)
+            {
+                var speaks11 = body.Protocol != null && System.Version.TryParse(body.Protocol, out var version) && version >= new System.Version(1, 1);
+                return speaks11 && !string.IsNullOrEmpty(body.AgentId)
+                    ? new AgentProtocol(body.Protocol!, body.AgentId)
+                    : new AgentProtocol("1.0", null);
+            }
+        }
+
         public const string HttpClientName = "ReleaseTools.Floyd";
         private const int MaxResponseBytes = 1024 * 1024;
         private static readonly MediaTypeHeaderValue JsonMediaType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
@@ -29,6 +53,8 @@ namespace ReleaseTools.Engine.Floyd
         private readonly ServiceProvider _services;
         private readonly IHttpClientFactory _httpClientFactory;
         private readonly FloydRequestSigner _signer;
+        /// <summary>What each agent (by base URI) said in /health: its identity when it speaks 1.1, null when it speaks only 1.0.</summary>
+        private readonly ConcurrentDictionary<string, AgentProtocol> _protocols = new ConcurrentDictionary<string, AgentProtocol>(StringComparer.OrdinalIgnoreCase);
         private int _disposed;
 
         private FloydClient(RSA privateKey, FloydClientOptions options)
@@ -79,7 +105,47 @@ namespace ReleaseTools.Engine.Floyd
             var text = await ExchangeAsync(endpoint, FloydStep.Health, Options.HealthTimeout,
                 () => new HttpRequestMessage(HttpMethod.Get, uri), cancellationToken).ConfigureAwait(false);
             var body = Deserialize<HealthBody>(endpoint, FloydStep.Health, text);
-            return new AgentHealth { Healthy = string.Equals(body.Status, "ok", StringComparison.Ordinal), AgentVersion = body.AgentVersion };
+            var protocol = AgentProtocol.From(body);
+            _protocols[endpoint.BaseUri.ToString()] = protocol;
+            return new AgentHealth
+            {
+                Healthy = string.Equals(body.Status, "ok", StringComparison.Ordinal),
+                AgentVersion = body.AgentVersion,
+                ProtocolVersion = protocol.Version,
+                AgentId = protocol.AgentId,
+            };
+        }
+
+        /// <summary>
+        /// The signed request target for <paramref name="path"/>. To a 1.1 agent it names the agent (and, for a push,
+        /// the multipart boundary) in the query, which the signature covers; to an agent of the original protocol it is
+        /// the bare path, as that protocol defines. The agent's protocol is learnt once per client from /health.
+        /// </summary>
+        private async Task<Uri> SignedTargetAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan stepTimeout, string path, string? boundary, CancellationToken cancellationToken)
+        {
+            var baseUri = BuildUri(endpoint, step, path);
+            if (!_protocols.TryGetValue(endpoint.BaseUri.ToString(), out var protocol))
+            {
+                // Part of the step: an agent that does not answer fails the step within the step's own time.
+                var timeout = stepTimeout < Options.HealthTimeout ? stepTimeout : Options.HealthTimeout;
+                var text = await ExchangeAsync(endpoint, step, timeout,
+                    () => new HttpRequestMessage(HttpMethod.Get, BuildUri(endpoint, step, FloydProtocol.HealthPath)), cancellationToken).ConfigureAwait(false);
+                protocol = AgentProtocol.From(Deserialize<HealthBody>(endpoint, step, text));
+                _protocols[endpoint.BaseUri.ToString()] = protocol;
+            }
+
+            if (protocol.AgentId == null)
+            {
+                return baseUri;
+            }
+
+            var query = FloydProtocol.AgentQueryParameter + "=" + Uri.EscapeDataString(protocol.AgentId);
+            if (boundary != null)
+            {
+                query += "&" + FloydProtocol.BoundaryQueryParameter + "=" + Uri.EscapeDataString(boundary);
+            }
+
+            return new UriBuilder(baseUri) { Query = query }.Uri;
         }
 
         public async Task<PingResponse> PingAsync(FloydEndpoint endpoint, PingRequest request, CancellationToken cancellationToken)
@@ -164,7 +230,7 @@ namespace ReleaseTools.Engine.Floyd
 
         public async Task<AgentStatus> GetStatusAsync(FloydEndpoint endpoint, CancellationToken cancellationToken)
         {
-            var uri = BuildUri(endpoint, FloydStep.Status, FloydProtocol.StatusPath);
+            var uri = await SignedTargetAsync(endpoint, FloydStep.Status, Options.PingTimeout, FloydProtocol.StatusPath, null, cancellationToken).ConfigureAwait(false);
             var timestamp = FloydTimestamp.Next();
             var signature = _signer.Sign(Array.Empty<byte>(), timestamp, uri.PathAndQuery);
             var text = await ExchangeAsync(endpoint, FloydStep.Status, Options.PingTimeout, () =>
@@ -188,7 +254,7 @@ namespace ReleaseTools.Engine.Floyd
 
         private async Task<string> SendJsonAsync<TBody>(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path, TBody body, CancellationToken cancellationToken)
         {
-            var uri = BuildUri(endpoint, step, path);
+            var uri = await SignedTargetAsync(endpoint, step, timeout, path, null, cancellationToken).ConfigureAwait(false);
             var bytes = JsonSerializer.SerializeToUtf8Bytes(body, FloydJson.Options);
             var timestamp = FloydTimestamp.Next();
             var signature = _signer.Sign(bytes, timestamp, uri.PathAndQuery);
@@ -206,40 +272,57 @@ namespace ReleaseTools.Engine.Floyd
             IEnumerable<KeyValuePair<string, string>> fields, string fileName, long fileLength, Func<Stream> openFile,
             string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null)
         {
-            var uri = BuildUri(endpoint, step, path);
-            FloydMultipartContent content;
-            try
-            {
-                content = new FloydMultipartContent(fields, fileName, fileLength, openFile);
-            }
-            catch (ArgumentException ex)
-            {
-                throw LocalFailure(endpoint, step, ex.Message, ex);
-            }
-
             // The body can be gigabytes, so it is never buffered: pass one streams the exact bytes that will be sent
             // (fixed boundary, file read in chunks) through the signature hash and the file MD5; pass two re-reads the
             // file while writing the same bytes to the socket. Memory stays one chunk buffer whatever the package size.
+            // Pass one also looks for the boundary inside the file: if the bytes hold it, the agent would end the part
+            // there, so another boundary is drawn and the body signed again.
+            FloydMultipartContent content;
+            Uri uri;
             byte[] md5;
             string timestamp;
             byte[] signature;
-            using (var signatureBase = _signer.BeginSignatureBase())
-            using (var fileMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+            for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    await content.WriteBodyAsync(new SignatureBaseStream(signatureBase), fileMd5.AppendData, cancellationToken).ConfigureAwait(false);
+                    content = new FloydMultipartContent(fields, fileName, fileLength, openFile, NewBoundary());
                 }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                catch (ArgumentException ex)
                 {
-                    content.Dispose();
-                    throw LocalFailure(endpoint, step, $"cannot read '{fileName}': {ex.Message}", ex);
+                    throw LocalFailure(endpoint, step, ex.Message, ex);
                 }
 
-                md5 = fileMd5.GetHashAndReset();
-                // Taken after the body is hashed: hashing a large package must not eat into the agent's clock-skew window.
-                timestamp = FloydTimestamp.Next();
-                signature = _signer.SignHash(signatureBase.Complete(timestamp, uri.PathAndQuery));
+                uri = await SignedTargetAsync(endpoint, step, timeout, path, content.Boundary, cancellationToken).ConfigureAwait(false);
+                using (var signatureBase = _signer.BeginSignatureBase())
+                using (var fileMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+                {
+                    try
+                    {
+                        await content.WriteBodyAsync(new SignatureBaseStream(signatureBase), fileMd5.AppendData, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (BoundaryInContentException) when (attempt < 5)
+                    {
+                        content.Dispose();
+                        continue;
+                    }
+                    catch (BoundaryInContentException ex)
+                    {
+                        content.Dispose();
+                        throw LocalFailure(endpoint, step, $"'{fileName}' contains every multipart boundary tried", ex);
+                    }
+                    catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                    {
+                        content.Dispose();
+                        throw LocalFailure(endpoint, step, $"cannot read '{fileName}': {ex.Message}", ex);
+                    }
+
+                    md5 = fileMd5.GetHashAndReset();
+                    // Taken after the body is hashed: hashing a large package must not eat into the agent's clock-skew window.
+                    timestamp = FloydTimestamp.Next();
+                    signature = _signer.SignHash(signatureBase.Complete(timestamp, uri.PathAndQuery));
+                    break;
+                }
             }
 
             if (!string.IsNullOrEmpty(expectedMd5Hex) && !string.Equals(FVersion.ToLowerHex(md5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
@@ -288,7 +371,14 @@ namespace ReleaseTools.Engine.Floyd
                 var text = await ReadBoundedAsync(response.Content, timeoutSource.Token).ConfigureAwait(false);
                 if (!response.IsSuccessStatusCode)
                 {
-                    throw AgentFailure(endpoint, step, (int)response.StatusCode, text);
+                    var failure = AgentFailure(endpoint, step, (int)response.StatusCode, text);
+                    if (failure.AgentErrorCode == FloydErrorCodes.AgentMismatch)
+                    {
+                        // Another agent answers at this address now (reinstalled, or a port reused): learn it again next time.
+                        _protocols.TryRemove(endpoint.BaseUri.ToString(), out _);
+                    }
+
+                    throw failure;
                 }
 
                 return text;
@@ -406,6 +496,9 @@ namespace ReleaseTools.Engine.Floyd
             message.Headers.TryAddWithoutValidation(FloydProtocol.TimeStampHeader, timestamp);
             message.Headers.TryAddWithoutValidation(FloydProtocol.AuthorizationHeader, _signer.FormatAuthorization(signature));
         }
+
+        /// <summary>Random, so no package can be built to contain it; tests replace it to force a collision.</summary>
+        internal Func<string> NewBoundary { get; set; } = () => "floyd-" + Guid.NewGuid().ToString("N");
 
         private static Uri BuildUri(FloydEndpoint endpoint, FloydStep step, string path)
         {

@@ -142,6 +142,10 @@ namespace ReleaseTools.Engine.Floyd
     {
         public bool Healthy { get; init; }
         public string? AgentVersion { get; init; }
+        /// <summary>"1.1", or "1.0" for an agent that does not say (the original protocol).</summary>
+        public string ProtocolVersion { get; init; } = "1.0";
+        /// <summary>The identity the client binds into signed requests; null for a 1.0 agent.</summary>
+        public string? AgentId { get; init; }
     }
 
     public sealed record AgentServiceStatus

@@ -63,10 +63,16 @@ namespace ReleaseTools.Engine.Floyd
         public Action<long>? OnFileBytesSent { get; set; }
 
         /// <summary>Writes the whole body; <paramref name="onFileChunk"/> sees exactly the file's bytes (for its MD5).</summary>
+        /// <remarks>
+        /// When <paramref name="onFileChunk"/> is given (the signing pass), the file is also searched for the delimiter
+        /// <c>--boundary</c>, across chunk edges; finding it throws <see cref="BoundaryInContentException"/>.
+        /// </remarks>
         public async Task WriteBodyAsync(Stream destination, Action<byte[], int, int>? onFileChunk, CancellationToken cancellationToken, Action<long>? onFileBytesWritten = null)
         {
             await destination.WriteAsync(_preamble, 0, _preamble.Length, cancellationToken).ConfigureAwait(false);
             var buffer = new byte[ChunkSize];
+            var delimiter = Encoding.ASCII.GetBytes("--" + Boundary);
+            var scanner = onFileChunk == null ? null : new DelimiterScanner(delimiter);
             long copied = 0;
             using (var file = _openFile())
             {
@@ -80,6 +86,11 @@ namespace ReleaseTools.Engine.Floyd
                     }
 
                     onFileChunk?.Invoke(buffer, 0, read);
+                    if (scanner != null && scanner.Found(buffer, read))
+                    {
+                        throw new BoundaryInContentException();
+                    }
+
                     await destination.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
                     onFileBytesWritten?.Invoke(copied);
                 }
@@ -113,6 +124,72 @@ namespace ReleaseTools.Engine.Floyd
                     throw new ArgumentException($"The {what} must not contain quotes or line breaks.", what);
                 }
             }
+        }
+    }
+
+    /// <summary>The file holds the multipart delimiter; the body must be built again with another boundary.</summary>
+    internal sealed class BoundaryInContentException : Exception
+    {
+        public BoundaryInContentException() : base("The file contains the multipart boundary.") { }
+    }
+
+    /// <summary>Finds a byte string in a stream seen chunk by chunk, including occurrences that straddle two chunks.</summary>
+    internal sealed class DelimiterScanner
+    {
+        private readonly byte[] _delimiter;
+        private readonly byte[] _window;
+        private int _carried;
+
+        public DelimiterScanner(byte[] delimiter)
+        {
+            _delimiter = delimiter;
+            _window = new byte[delimiter.Length - 1 + 81920];
+        }
+
+        public bool Found(byte[] chunk, int count)
+        {
+            var offset = 0;
+            while (offset < count)
+            {
+                // The window holds the last delimiter-length-1 bytes of what came before, then as much new data as fits.
+                var take = Math.Min(count - offset, _window.Length - _carried);
+                Buffer.BlockCopy(chunk, offset, _window, _carried, take);
+                offset += take;
+                var filled = _carried + take;
+                if (IndexOf(_window, filled) >= 0)
+                {
+                    return true;
+                }
+
+                _carried = Math.Min(_delimiter.Length - 1, filled);
+                Buffer.BlockCopy(_window, filled - _carried, _window, 0, _carried);
+            }
+
+            return false;
+        }
+
+        private int IndexOf(byte[] data, int length)
+        {
+            for (var i = 0; i + _delimiter.Length <= length; i++)
+            {
+                if (data[i] != _delimiter[0])
+                {
+                    continue;
+                }
+
+                var j = 1;
+                while (j < _delimiter.Length && data[i + j] == _delimiter[j])
+                {
+                    j++;
+                }
+
+                if (j == _delimiter.Length)
+                {
+                    return i;
+                }
+            }
+
+            return -1;
         }
     }
 

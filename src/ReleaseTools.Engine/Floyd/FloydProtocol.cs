@@ -5,6 +5,18 @@ namespace ReleaseTools.Engine.Floyd
     /// <summary>Names fixed by docs/floyd-protocol.md; client and reference agent both read them from here so they cannot drift.</summary>
     public static class FloydProtocol
     {
+        /// <summary>The protocol version the reference agent speaks and the client prefers (docs/floyd-protocol.md, section 10).</summary>
+        public const string Version = "1.1";
+
+        /// <summary>Response header on every answer of a 1.1 agent; /health also carries it in its body.</summary>
+        public const string ProtocolHeader = "Floyd-Protocol";
+
+        /// <summary>Query parameter of every signed 1.1 request: the identity of the agent it is meant for.</summary>
+        public const string AgentQueryParameter = "agent";
+
+        /// <summary>Query parameter of a signed 1.1 push: the multipart boundary of its body.</summary>
+        public const string BoundaryQueryParameter = "boundary";
+
         public const string TimeStampHeader = "TimeStamp";
         public const string AuthorizationHeader = "Authorization";
         public const string ContentMd5Header = "Content-MD5";
@@ -83,6 +95,8 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>The package's name says zip or tar.gz but its bytes are not a readable archive of that kind.</summary>
         public const string PackageInvalid = "package_invalid";
         public const string ReplayCacheFull = "replay_cache_full";
+        /// <summary>A 1.1 request names no agent, or another agent than this one (a replay meant for another instance).</summary>
+        public const string AgentMismatch = "agent_mismatch";
         public const string NotFound = "not_found";
         public const string InternalError = "internal_error";
     }

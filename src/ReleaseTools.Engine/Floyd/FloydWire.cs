@@ -110,6 +110,9 @@ namespace ReleaseTools.Engine.Floyd.Wire
         [JsonPropertyName("status")] public string? Status { get; set; }
         [JsonPropertyName("agentVersion")] public string? AgentVersion { get; set; }
         [JsonPropertyName("hashAlgorithm")] public string? HashAlgorithm { get; set; }
+        /// <summary>Absent from agents of the original protocol (1.0).</summary>
+        [JsonPropertyName("protocol")] public string? Protocol { get; set; }
+        [JsonPropertyName("agentId")] public string? AgentId { get; set; }
     }
 
     public sealed class StatusBody

@@ -48,13 +48,17 @@ internal sealed class AgentHarness : IAsyncDisposable
     public FloydClient CreateClient(FloydClientOptions? options = null, RSA? key = null) =>
         FloydClient.Create(key ?? Keys.Rsa, options ?? new FloydClientOptions { HashAlgorithm = Options.HashAlgorithm });
 
-    public Uri Uri(string path) => new(Agent.BaseUri, path);
+    /// <summary>The 1.1 request target of <paramref name="path"/> for this agent (see <see cref="RawFloyd.Target"/>).</summary>
+    public string Target(string path) => RawFloyd.Target(Agent.AgentId, path);
+
+    /// <summary>The URI of <see cref="Target"/>: a bare path like <c>/ping</c> gets this agent's 1.1 query; one with a query is used as it is.</summary>
+    public Uri Uri(string path) => new(Agent.BaseUri, path.Contains('?') ? path : Target(path));
 
     /// <summary>A POST signed over exactly <paramref name="body"/> (with this harness's key unless another is given).</summary>
     public Task<RawResponse> PostSignedAsync(string path, byte[] body, string contentType = "application/json", string? contentMd5 = null,
         RSA? key = null, string? timestamp = null, string? signedPath = null) =>
         RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, Uri(path), body, contentType,
-            RawFloyd.Sign(key ?? Keys.Rsa, Options.HashAlgorithm, body, signedPath ?? path, timestamp), contentMd5));
+            RawFloyd.Sign(key ?? Keys.Rsa, Options.HashAlgorithm, body, Uri(signedPath ?? path).PathAndQuery, timestamp), contentMd5));
 
     public string[] StoredPackageFiles() => Directory.GetFiles(Path.Combine(DataDirectory, "packages"));
 
@@ -123,12 +127,21 @@ internal static class RawFloyd
 {
     private static readonly HttpClient Http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) };
 
+    public const string DefaultBoundary = "raw-boundary-1234";
+
+    /// <summary>
+    /// A protocol 1.1 request target: the path with <c>?agent=</c> naming the agent and, for the two pushes, the
+    /// <see cref="DefaultBoundary"/> their <see cref="Multipart"/> bodies use.
+    /// </summary>
+    public static string Target(string agentId, string path, string boundary = DefaultBoundary) =>
+        path + "?agent=" + agentId + (path is "/package" or "/config" ? "&boundary=" + boundary : "");
+
     public static byte[] Json(object body) => JsonSerializer.SerializeToUtf8Bytes(body, FloydJson.Options);
 
     public static byte[] PingBody(string service, string version = "1.0.0", string fversion = "abcDEF123_-x") =>
         Json(new PingRequestBody { Service = service, Version = version, FVersion = fversion, Message = "raw" });
 
-    public static (byte[] Body, string ContentType) Multipart(IEnumerable<(string Name, string Value)> fields, string fileName, byte[] file, string boundary = "raw-boundary-1234")
+    public static (byte[] Body, string ContentType) Multipart(IEnumerable<(string Name, string Value)> fields, string fileName, byte[] file, string boundary = DefaultBoundary)
     {
         var stream = new MemoryStream();
         void Write(string text) => stream.Write(Encoding.UTF8.GetBytes(text));

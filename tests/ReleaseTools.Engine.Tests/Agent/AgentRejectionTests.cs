@@ -43,7 +43,7 @@ public sealed class AgentRejectionTests
         Assert.Equal(signedBody.Length, tampered.Length);
 
         var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/ping"), tampered, "application/json",
-            RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, signedBody, "/ping")));
+            RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, signedBody, harness.Target("/ping"))));
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.Status);
         Assert.Equal(FloydErrorCodes.SignatureInvalid, response.Error);
@@ -55,7 +55,7 @@ public sealed class AgentRejectionTests
         await using var harness = await AgentHarness.StartAsync();
         var file = RandomBytes(100_000);
         var (body, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
-        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, "/package");
+        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target("/package"));
         var tampered = (byte[])body.Clone();
         tampered[body.Length - 5000] ^= 0xFF;
 
@@ -114,7 +114,7 @@ public sealed class AgentRejectionTests
         await using var harness = await AgentHarness.StartAsync();
         var file = RandomBytes(10_000);
         var (body, contentType) = path == "/ping" ? (RawFloyd.PingBody("billing"), "application/json") : RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
-        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, path);
+        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target(path));
 
         var first = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(path), body, contentType, headers, RawFloyd.Md5Base64(file)));
         var replay = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(path), body, contentType, headers, RawFloyd.Md5Base64(file)));
@@ -141,7 +141,7 @@ public sealed class AgentRejectionTests
     {
         await using var harness = await AgentHarness.StartAsync();
         var body = RawFloyd.PingBody("billing");
-        var (timestamp, authorization) = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, "/ping");
+        var (timestamp, authorization) = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target("/ping"));
 
         var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/ping"), body, "application/json",
             (timestamp, "Bearer " + authorization.Split(' ')[1])));
@@ -156,7 +156,7 @@ public sealed class AgentRejectionTests
     {
         await using var harness = await AgentHarness.StartAsync();
         var body = RawFloyd.PingBody("billing");
-        var (timestamp, authorization) = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, "/ping");
+        var (timestamp, authorization) = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target("/ping"));
 
         var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/ping"), body, "application/json",
             (timestamp, authorization.Split(' ')[1])));
@@ -272,7 +272,7 @@ public sealed class AgentRejectionTests
         var file = RandomBytes(200 * 1024);
         var (body, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
         var request = RawFloyd.Request(HttpMethod.Post, harness.Uri("/package"), body, contentType,
-            RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, "/package"), RawFloyd.Md5Base64(file));
+            RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target("/package")), RawFloyd.Md5Base64(file));
         var chunked = new StreamContent(new MemoryStream(body));
         foreach (var header in request.Content!.Headers) chunked.Headers.TryAddWithoutValidation(header.Key, header.Value);
         chunked.Headers.ContentLength = null;

@@ -78,26 +78,32 @@ public sealed class FloydSpecVectorsTests
     }
 
     [Fact]
-    public async Task The_agent_accepts_the_ping_vector_when_its_clock_reads_the_vector_time()
+    public async Task The_agent_accepts_the_1_1_ping_vector_once_when_its_clock_reads_the_vector_time_and_refuses_the_1_0_one()
     {
-        var vector = Vectors.Value.Signatures.Single(v => v.PathAndQuery == "/ping");
+        var vector = Vectors.Value.Signatures.Single(v => v.Name == "ping-sha1-v11");
+        var legacy = Vectors.Value.Signatures.Single(v => v.PathAndQuery == "/ping");
         FloydTimestamp.TryParse(vector.Timestamp, out var nanoseconds);
         using var key = PrivateKeyLoader.LoadFromText(Vectors.Value.KeyPem);
         var clock = new FixedTimeProvider(FloydTimestamp.ToDateTimeOffset(nanoseconds).AddSeconds(30));
+        var agentId = vector.PathAndQuery.Split("agent=")[1];
         await using var harness = await AgentHarness.StartAsync(o => o with
         {
             TimeProvider = clock,
+            AgentId = agentId,
             AuthorizedKeyFiles = Array.Empty<string>(),
             AuthorizedKeyPems = new[] { key.ExportSubjectPublicKeyInfoPem() },
         });
         var body = Encoding.UTF8.GetBytes(vector.BodyUtf8);
 
-        var accepted = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/ping"), body, "application/json", (vector.Timestamp, vector.Authorization)));
-        var replayed = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/ping"), body, "application/json", (vector.Timestamp, vector.Authorization)));
+        var accepted = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(vector.PathAndQuery), body, "application/json", (vector.Timestamp, vector.Authorization)));
+        var replayed = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(vector.PathAndQuery), body, "application/json", (vector.Timestamp, vector.Authorization)));
+        var original = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, new Uri(harness.Agent.BaseUri, legacy.PathAndQuery), Encoding.UTF8.GetBytes(legacy.BodyUtf8), "application/json", (legacy.Timestamp, legacy.Authorization)));
 
         Assert.Equal(HttpStatusCode.OK, accepted.Status);
         Assert.Equal(HttpStatusCode.Unauthorized, replayed.Status);
         Assert.Equal(FloydErrorCodes.SignatureReplayed, replayed.Error);
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, original.Status);
+        Assert.Equal(FloydErrorCodes.AgentMismatch, original.Error);
     }
 
     private sealed record SignatureVector(string Name, string Algorithm, string BodyUtf8, string Timestamp, string PathAndQuery, string SignatureBaseHex, string HashHex, string Authorization);
