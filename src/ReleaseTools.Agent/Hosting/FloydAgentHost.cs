@@ -72,7 +72,8 @@ public static class FloydAgentHost
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(identity);
-        builder.Services.AddSingleton(new ReplayCache(options.ReplayCacheCapacity));
+        builder.Services.AddSingleton(_ => new ReplayJournal(Path.GetFullPath(options.DataDirectory)));
+        builder.Services.AddSingleton(services => new ReplayCache(options.ReplayCacheCapacity, services.GetRequiredService<ReplayJournal>(), options.TimeProvider.GetUtcNow()));
         builder.Services.AddSingleton<AgentMetrics>();
         builder.Services.AddSingleton<ReleaseRepository>();
         builder.Services.AddSingleton<ReleaseLayout>();
@@ -82,6 +83,8 @@ public static class FloydAgentHost
 
         var app = builder.Build();
         app.Services.GetRequiredService<ReleaseRepository>().Initialize();
+        // Before listening: the replay memory of the previous run is back before the first request is checked.
+        app.Services.GetRequiredService<ReplayCache>();
         // Before listening: a client never sees a release an interrupted activation left half switched.
         await app.Services.GetRequiredService<ReleaseActivator>().RecoverAsync(cancellationToken);
         var metrics = app.Services.GetRequiredService<AgentMetrics>();

@@ -145,4 +145,25 @@ public sealed class AgentProtocol11Tests
 
         Assert.Equal("1.0.0", status.Services.Single().ActiveVersion);
     }
+
+    [Fact]
+    public async Task A_request_accepted_just_before_a_restart_is_a_replay_just_after_it()
+    {
+        await using var first = await AgentHarness.StartAsync();
+        var body = RawFloyd.PingBody("billing");
+        var headers = RawFloyd.Sign(first.Keys.Rsa, FloydHashAlgorithm.Sha1, body, first.Target("/ping"));
+        var accepted = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, first.Uri("/ping"), body, "application/json", headers));
+        await first.Agent.DisposeAsync();
+
+        await using var restarted = await AgentHarness.StartAsync(o => o with { DataDirectory = first.DataDirectory, AuthorizedKeyFiles = first.Options.AuthorizedKeyFiles });
+        var replayed = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, new Uri(restarted.Agent.BaseUri, first.Target("/ping")), body, "application/json", headers));
+        var fresh = await restarted.PostSignedAsync("/ping", body, key: first.Keys.Rsa);
+
+        Assert.True(accepted.Status == HttpStatusCode.OK, accepted.Text);
+        Assert.Equal(first.Agent.AgentId, restarted.Agent.AgentId);
+        Assert.Equal(HttpStatusCode.Unauthorized, replayed.Status);
+        Assert.Equal(FloydErrorCodes.SignatureReplayed, replayed.Error);
+        Assert.True(fresh.Status == HttpStatusCode.OK, fresh.Text);
+        Assert.DoesNotContain(headers.Authorization.Split(' ')[1], File.ReadAllText(Path.Combine(first.DataDirectory, "replay.log")));
+    }
 }

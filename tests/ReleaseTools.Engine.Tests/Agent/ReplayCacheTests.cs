@@ -34,4 +34,27 @@ public sealed class ReplayCacheTests
         Assert.Equal(ReplayCheck.Accepted, cache.TryRegister("later", Start.AddMinutes(11), Start.AddMinutes(6)));
         Assert.Equal(1, cache.Count);
     }
+
+    [Fact]
+    public void A_journal_brings_back_live_entries_drops_expired_ones_and_ignores_a_torn_last_line()
+    {
+        using var temp = new ReleaseTools.Testing.TempDirectory("replay-journal");
+        using (var journal = new ReplayJournal(temp.Path))
+        {
+            var cache = new ReplayCache(100, journal, Start);
+            Assert.Equal(ReplayCheck.Accepted, cache.TryRegister("live", Start.AddMinutes(5), Start));
+            Assert.Equal(ReplayCheck.Accepted, cache.TryRegister("short", Start.AddMinutes(1), Start));
+        }
+
+        File.AppendAllText(Path.Combine(temp.Path, ReplayJournal.FileName), "6391");
+        using (var journal = new ReplayJournal(temp.Path))
+        {
+            var cache = new ReplayCache(100, journal, Start.AddMinutes(2));
+
+            Assert.True(cache.HasSeen("live", Start.AddMinutes(2)));
+            Assert.False(cache.HasSeen("short", Start.AddMinutes(2)));
+            Assert.Equal(1, cache.Count);
+            Assert.Single(File.ReadAllLines(Path.Combine(temp.Path, ReplayJournal.FileName)));
+        }
+    }
 }

@@ -214,7 +214,9 @@ public class DeploymentIntegrationTests
         Assert.Equal(plan.PackageBytes, plan.BytesToSend);
 
         Assert.Equal(1, world.Packages.Gets(DeploymentWorld.PackagePath("1.0.0")));
-        Assert.All(world.Instances.Take(3), i => Assert.Equal(i.Probe.Count(FloydProtocol.PingPath), i.Probe.Total));
+        // Read-only: pings, and the one unsigned /health through which the client learns the agent's protocol.
+        Assert.All(world.Instances.Take(3), i => Assert.Equal(i.Probe.Count(FloydProtocol.PingPath) + i.Probe.Count(FloydProtocol.HealthPath), i.Probe.Total));
+        Assert.All(world.Instances.Take(3), i => Assert.True(i.Probe.Count(FloydProtocol.HealthPath) <= 1));
         Assert.Equal(before.Count, (await world.Store.FindDeploymentsAsync(new DeploymentQuery(), CancellationToken.None)).Count);
     }
 
