@@ -17,6 +17,9 @@ public static class FloydEndpoints
         typeof(FloydEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion?.Split('+')[0]
         ?? typeof(FloydEndpoints).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
+    /// <summary>The wire options, refusing a repeated key: "last one wins" would let what was logged differ from what is acted on.</summary>
+    private static readonly JsonSerializerOptions StrictJson = new(FloydJson.Options) { AllowDuplicateProperties = false };
+
     public static void Map(IEndpointRouteBuilder routes)
     {
         routes.MapGet(FloydProtocol.HealthPath, HealthAsync);
@@ -160,12 +163,15 @@ public static class FloydEndpoints
     {
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, FloydJson.Options, context.RequestAborted)
+            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, StrictJson, context.RequestAborted)
                 ?? throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest, "The body must be a JSON object.");
         }
         catch (JsonException ex)
         {
-            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest, $"The body is not valid JSON: {ex.Message}");
+            // The serializer's own message names .NET types; say where and what to check instead.
+            var where = ex.LineNumber is { } line ? $" at {ex.Path ?? "$"} (line {line + 1}, byte {ex.BytePositionInLine ?? 0})" : "";
+            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest,
+                $"The body is not the JSON object this request takes{where}: check the field names and types, and that no key appears twice.");
         }
     }
 

@@ -71,6 +71,11 @@ public static class MultipartReceiver
             }
 
             var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
+            if (name == FloydProtocol.FileField && fields.Count == 0)
+            {
+                throw Malformed($"The '{FloydProtocol.FileField}' part comes first; the fields {FloydProtocol.ServiceField}, {FloydProtocol.VersionField} and {FloydProtocol.FVersionField} must come before it.");
+            }
+
             if (name == FloydProtocol.FileField)
             {
                 fileSection = section;
@@ -78,7 +83,11 @@ public static class MultipartReceiver
                 break;
             }
 
-            fields[name] = await ReadFieldAsync(section.Body, name, cancellationToken);
+            // "Last one wins" would let a field the reader looked at differ from the one acted on: a repeat is refused.
+            if (!fields.TryAdd(name, await ReadFieldAsync(section.Body, name, cancellationToken)))
+            {
+                throw Malformed($"The field '{Printable(name)}' appears more than once.");
+            }
         }
 
         var service = FloydNames.RequireService(fields.GetValueOrDefault(FloydProtocol.ServiceField));
@@ -174,6 +183,8 @@ public static class MultipartReceiver
         var cleaned = new string(Path.GetFileName(name).Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').Take(128).ToArray());
         return cleaned.Length == 0 || !char.IsAsciiLetterOrDigit(cleaned[0]) || cleaned.Contains("..") ? "package" : cleaned;
     }
+
+    private static string Printable(string text) => new(text.Where(c => c >= ' ' && c < 127).Take(40).ToArray());
 
     private static FloydRejection Malformed(string message) =>
         new(StatusCodes.Status400BadRequest, FloydErrorCodes.MultipartMalformed, message);

@@ -101,6 +101,18 @@ public static class FloydAgentHost
             return next(context);
         });
         app.UseMiddleware<ErrorMiddleware>();
+        app.Use((context, next) =>
+        {
+            // prometheus-net answers any method on its path; the protocol offers only GET (and HEAD).
+            if (string.Equals(context.Request.Path.Value, FloydProtocol.MetricsPath, StringComparison.OrdinalIgnoreCase) &&
+                !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+            {
+                throw new FloydRejection(StatusCodes.Status405MethodNotAllowed, FloydErrorCodes.NotFound,
+                    $"No Floyd endpoint {context.Request.Method} {FloydProtocol.MetricsPath}; use GET.");
+            }
+
+            return next(context);
+        });
         app.UseMiddleware<SignatureMiddleware>();
         app.UseRouting();
         FloydEndpoints.Map(app);
