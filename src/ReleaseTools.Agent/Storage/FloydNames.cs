@@ -57,21 +57,13 @@ public static partial class FloydNames
                 $"The {what} '{value}' is not allowed: it ends in a dot, which Windows drops from file names.");
         }
 
-        if (IsWindowsDeviceName(value))
+        if (PortableNames.IsWindowsDeviceName(value))
         {
             throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidName,
                 $"The {what} '{value}' is not allowed: '{value.Split('.')[0]}' is a reserved device name on Windows (CON, PRN, AUX, NUL, COM0-9, LPT0-9).");
         }
 
         return value;
-    }
-
-    /// <summary>Windows opens the device, not a file, for these names, with or without an extension and in any case.</summary>
-    public static bool IsWindowsDeviceName(string name)
-    {
-        var stem = name.Split('.')[0].ToUpperInvariant();
-        return stem is "CON" or "PRN" or "AUX" or "NUL" ||
-               (stem.Length == 4 && (stem.StartsWith("COM", StringComparison.Ordinal) || stem.StartsWith("LPT", StringComparison.Ordinal)) && char.IsAsciiDigit(stem[3]));
     }
 
     private static string Printable(string text) => new(text.Select(c => c >= ' ' && c < 127 ? c : '?').Take(120).ToArray());

@@ -45,9 +45,9 @@ namespace ReleaseTools.Engine.Store
                     : null);
         }
 
-        /// <summary>True for a name the agent accepts as a path segment (letters, digits, '.', '_', '-'; no '..').</summary>
+        /// <summary>True for a name the agent accepts as a path segment (letters, digits, '.', '_', '-'; no '..'; portable to Windows).</summary>
         public static bool IsValidName(string? value)
-            => value != null && NamePattern.IsMatch(value) && value.IndexOf("..", StringComparison.Ordinal) < 0;
+            => value != null && NamePattern.IsMatch(value) && value.IndexOf("..", StringComparison.Ordinal) < 0 && Floyd.PortableNames.IsPortable(value);
 
         /// <summary>True for an IPv4 address (dotted quad), an IPv6 address (bracketed or not) or a DNS name.</summary>
         public static bool IsValidHost(string? host)
@@ -92,7 +92,7 @@ namespace ReleaseTools.Engine.Store
 
             return new RegistrationProblem(errorId, parameter, value ?? "",
                 $"'{Printable(value)}' is not {what}: use 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit, " +
-                "without '..' (the rule Floyd agents apply to names).");
+                "without '..', " + Floyd.PortableNames.Rule + " (the rule Floyd agents apply to names).");
         }
 
         private static RegistrationProblem? CheckHost(string? host)
