@@ -37,6 +37,9 @@ public sealed class LoopbackHttpServer : IDisposable
     /// <summary>How many requests (any method) reached <paramref name="path"/>.</summary>
     public int Requests(string path) => _requests.TryGetValue("/" + path.TrimStart('/'), out var n) ? n : 0;
 
+    /// <summary>How many requests reached the server at all.</summary>
+    public int TotalRequests => _requests.Values.Sum();
+
     private async Task AcceptAsync()
     {
         while (!_stop.IsCancellationRequested)

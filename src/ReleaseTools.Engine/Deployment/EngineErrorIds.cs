@@ -8,6 +8,8 @@ namespace ReleaseTools.Engine.Deployment
     {
         // Run-level (DeploymentException) ------------------------------------------------------------
         public const string InvalidParameter = "DeploymentParameterInvalid";
+        /// <summary>A version (to deploy or roll back to) that Floyd agents would refuse: empty, spaces, slashes, '..', control or non-ASCII characters.</summary>
+        public const string VersionInvalid = "VersionInvalid";
         public const string PackageUrlMissing = "PackageUrlMissing";
         public const string PackageUrlInvalid = "PackageUrlInvalid";
         public const string PackageUrlUnsupportedScheme = "PackageUrlUnsupportedScheme";

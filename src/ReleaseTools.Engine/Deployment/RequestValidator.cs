@@ -37,18 +37,29 @@ namespace ReleaseTools.Engine.Deployment
             FailurePolicyEvaluator.Validate(settings.FailurePolicy);
         }
 
+        /// <summary>
+        /// A version as Floyd agents accept it (docs/floyd-protocol.md section 4), checked here so a typo stops the run
+        /// before any request instead of failing every instance at the agent.
+        /// </summary>
         public static void ValidateVersion(string? version, string what)
         {
             if (string.IsNullOrWhiteSpace(version))
             {
-                throw Invalid($"A {what} is required.");
+                throw new DeploymentException(EngineErrorIds.VersionInvalid, DeploymentErrorKind.InvalidArgument, $"A {what} is required.", version);
             }
 
-            if (version!.Trim() != version || version.IndexOfAny(new[] { '\r', '\n', '/', '\\' }) >= 0 || version.Contains(".."))
+            if (!VersionPattern.IsMatch(version) || version!.IndexOf("..", StringComparison.Ordinal) >= 0 || !Floyd.PortableNames.IsPortable(version))
             {
-                throw Invalid($"The {what} '{version}' contains characters a version cannot have (leading or trailing spaces, line breaks, slashes or '..').");
+                throw new DeploymentException(EngineErrorIds.VersionInvalid, DeploymentErrorKind.InvalidArgument,
+                    $"The {what} '{Store.RegistrationRules.Printable(version)}' is not a version Floyd agents accept: use 1 to 100 letters, digits, " +
+                    "'.', '_', '+' or '-', starting with a letter or digit, without spaces, slashes or '..', " + Floyd.PortableNames.Rule +
+                    " (for example 1.5.0 or 2.0.0-rc.1+build.7).",
+                    version);
             }
         }
+
+        private static readonly System.Text.RegularExpressions.Regex VersionPattern =
+            new System.Text.RegularExpressions.Regex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\\z", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
         public static IReadOnlyList<string> RequireInstances(IReadOnlyList<string>? instanceIds, BatchLayout layout)
         {

@@ -33,7 +33,7 @@ namespace ReleaseTools.Engine.Packages
             if (string.IsNullOrWhiteSpace(value))
             {
                 throw new DeploymentException(EngineErrorIds.PackageUrlMissing, DeploymentErrorKind.InvalidArgument,
-                    "No package URL was given. Pass an http:// or https:// URL of the package to deploy.");
+                    "No package URL was given. Pass an http:// or https:// URL of the package to deploy.", value);
             }
 
             var text = value!.Trim();
@@ -59,6 +59,14 @@ namespace ReleaseTools.Engine.Packages
 
                 throw new DeploymentException(EngineErrorIds.PackageUrlUnsupportedScheme, DeploymentErrorKind.InvalidArgument,
                     $"The package URL '{text}' uses the unsupported scheme '{uri.Scheme}'. Use an http:// or https:// URL" +
+                    (allowLocal ? " or a local file path." : "."), text);
+            }
+
+            // "javascript:x", "mailto:x": a scheme without "//" is still no file path (a one-letter scheme is a Windows drive).
+            if (Uri.TryCreate(text, UriKind.Absolute, out var other) && !other.IsFile && other.Scheme.Length > 1)
+            {
+                throw new DeploymentException(EngineErrorIds.PackageUrlUnsupportedScheme, DeploymentErrorKind.InvalidArgument,
+                    $"The package URL '{text}' uses the unsupported scheme '{other.Scheme}'. Use an http:// or https:// URL" +
                     (allowLocal ? " or a local file path." : "."), text);
             }
 

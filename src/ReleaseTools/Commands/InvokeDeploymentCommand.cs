@@ -107,13 +107,16 @@ namespace ReleaseTools.Commands
 
         private DeploymentRequest WithPackage(DeploymentRequest request)
         {
-            // An absolute http(s) URL goes to the engine as it is; anything else names a local file.
-            if (Uri.TryCreate(PackageUrl, UriKind.Absolute, out var uri) && !uri.IsFile)
+            // Anything that is, or tries to be, a URL goes to the engine as it is (which says what is wrong with a bad one);
+            // anything else names a local file.
+            var parsed = Uri.TryCreate(PackageUrl, UriKind.Absolute, out var uri);
+            var looksLikeUrl = PackageUrl.IndexOf("://", StringComparison.Ordinal) > 0 && !PackageUrl.StartsWith("file://", StringComparison.OrdinalIgnoreCase);
+            if (string.IsNullOrWhiteSpace(PackageUrl) || looksLikeUrl || parsed && !uri!.IsFile && uri.Scheme.Length > 1)
             {
                 return request with { PackageUrl = PackageUrl };
             }
 
-            var path = uri is not null && uri.IsFile ? uri.LocalPath : ResolvePath(PackageUrl);
+            var path = parsed && uri!.IsFile ? uri.LocalPath : ResolvePath(PackageUrl);
             return request with { PackageUrl = path, AllowLocalPackage = true };
         }
 
