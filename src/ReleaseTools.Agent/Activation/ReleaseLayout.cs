@@ -30,7 +30,7 @@ public sealed class ReleaseLayout
     public string ServiceDirectory(string service) =>
         SettingsFor(service).Directory is { Length: > 0 } configured
             ? Path.GetFullPath(configured)
-            : Path.Combine(DataDirectory, "services", service);
+            : Storage.NoLinks.RequireServiceDirectory(Path.Combine(DataDirectory, "services", service));
 
     public string ReleasesDirectory(string service) => Path.Combine(ServiceDirectory(service), ReleasesFolder);
 
@@ -46,7 +46,7 @@ public sealed class ReleaseLayout
     public IEnumerable<string> KnownServices()
     {
         var fromData = Directory.Exists(Path.Combine(DataDirectory, "services"))
-            ? Directory.EnumerateDirectories(Path.Combine(DataDirectory, "services")).Select(Path.GetFileName).OfType<string>()
+            ? Storage.NoLinks.RealDirectories(Path.Combine(DataDirectory, "services")).Select(Path.GetFileName).OfType<string>()
             : Enumerable.Empty<string>();
         return fromData.Concat(_options.Services.Keys).Distinct(StringComparer.Ordinal);
     }

@@ -48,6 +48,11 @@ public sealed class ReleaseRepository
     /// <summary>Creates the layout and removes what an interrupted agent left half-written.</summary>
     public void Initialize()
     {
+        foreach (var folder in new[] { PackagesDirectory, ServicesDirectory, IncomingDirectory })
+        {
+            NoLinks.RequireDirectory(folder);
+        }
+
         Directory.CreateDirectory(PackagesDirectory);
         Directory.CreateDirectory(ServicesDirectory);
         Directory.CreateDirectory(IncomingDirectory);
@@ -293,7 +298,7 @@ public sealed class ReleaseRepository
             return status;
         }
 
-        foreach (var directory in Directory.EnumerateDirectories(ServicesDirectory).OrderBy(d => d, StringComparer.Ordinal))
+        foreach (var directory in NoLinks.RealDirectories(ServicesDirectory).OrderBy(d => d, StringComparer.Ordinal))
         {
             var service = Path.GetFileName(directory);
             var active = GetActive(service);
@@ -371,7 +376,7 @@ public sealed class ReleaseRepository
         RemoveInstalledReleases(service, configs.Where(c => keptFVersions.Contains(c.FVersion)).Select(c => ReleaseLayout.ReleaseName(c.Record!.Version, c.FVersion)));
 
         var referenced = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var serviceFolder in Directory.EnumerateDirectories(ServicesDirectory))
+        foreach (var serviceFolder in NoLinks.RealDirectories(ServicesDirectory))
         {
             var name = Path.GetFileName(serviceFolder);
             foreach (var version in RecordNames(Path.Combine(serviceFolder, "versions")))
@@ -430,7 +435,7 @@ public sealed class ReleaseRepository
                 .OrderBy(n => n, StringComparer.Ordinal)
             : Enumerable.Empty<string>();
 
-    private string ServiceDirectory(string service) => Path.Combine(ServicesDirectory, service);
+    private string ServiceDirectory(string service) => NoLinks.RequireServiceDirectory(Path.Combine(ServicesDirectory, service));
     private string VersionPath(string service, string version) => Path.Combine(ServiceDirectory(service), "versions", version + RecordExtension);
     private string ConfigRecordPath(string service, string fversion) => Path.Combine(ServiceDirectory(service), "configs", fversion + RecordExtension);
     private string ActivePath(string service) => Path.Combine(ServiceDirectory(service), ActiveFile);

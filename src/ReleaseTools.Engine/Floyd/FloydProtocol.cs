@@ -97,6 +97,8 @@ namespace ReleaseTools.Engine.Floyd
         public const string ReplayCacheFull = "replay_cache_full";
         /// <summary>A 1.1 request names no agent, or another agent than this one (a replay meant for another instance).</summary>
         public const string AgentMismatch = "agent_mismatch";
+        /// <summary>A service directory inside the agent's data directory is a symbolic link; the agent does not write through it.</summary>
+        public const string DataDirectoryUnsafe = "data_directory_unsafe";
         public const string NotFound = "not_found";
         public const string InternalError = "internal_error";
     }
