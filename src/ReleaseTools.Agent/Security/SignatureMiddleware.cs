@@ -13,12 +13,18 @@ namespace ReleaseTools.Agent.Security;
 /// </summary>
 public sealed class SignatureMiddleware
 {
-    private static readonly HashSet<string> SignedPaths = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>
+    /// Paths are exact: routing alone would also match <c>/PING</c> or <c>/config/</c>, and a variant that escaped the
+    /// signature check here must never reach a handler, so every other spelling is a 404 before routing.
+    /// </summary>
+    private static readonly HashSet<string> UnsignedPaths = new(StringComparer.Ordinal) { FloydProtocol.HealthPath, FloydProtocol.MetricsPath };
+
+    private static readonly HashSet<string> SignedPaths = new(StringComparer.Ordinal)
     {
         FloydProtocol.PingPath, FloydProtocol.PackagePath, FloydProtocol.ConfigPath, FloydProtocol.ActivatePath, FloydProtocol.StatusPath,
     };
 
-    private static readonly HashSet<string> StreamedPaths = new(StringComparer.OrdinalIgnoreCase)
+    private static readonly HashSet<string> StreamedPaths = new(StringComparer.Ordinal)
     {
         FloydProtocol.PackagePath, FloydProtocol.ConfigPath,
     };
@@ -30,10 +36,16 @@ public sealed class SignatureMiddleware
     public async Task InvokeAsync(HttpContext context, FloydAgentOptions options, AuthorizedKeys keys, AgentIdentity identity, ReplayCache replayCache, AgentMetrics metrics)
     {
         var path = context.Request.Path.Value ?? "";
-        if (!SignedPaths.Contains(path))
+        if (UnsignedPaths.Contains(path))
         {
             await _next(context);
             return;
+        }
+
+        if (!SignedPaths.Contains(path))
+        {
+            throw new FloydRejection(StatusCodes.Status404NotFound, FloydErrorCodes.NotFound,
+                $"No Floyd endpoint {context.Request.Method} {Printable(path)}; paths are lowercase, without a trailing slash.");
         }
 
         var now = options.TimeProvider.GetUtcNow();

@@ -64,4 +64,20 @@ public sealed class AgentProtocolCorrectnessTests
         Assert.Equal(HttpStatusCode.MethodNotAllowed, response.Status);
         Assert.Equal(FloydErrorCodes.NotFound, response.Error);
     }
+
+    [Theory]
+    [InlineData("/config/")]
+    [InlineData("/PING")]
+    [InlineData("/Activate")]
+    [InlineData("/package/")]
+    public async Task A_path_that_differs_in_case_or_by_a_trailing_slash_is_not_an_endpoint(string path)
+    {
+        await using var harness = await AgentHarness.StartAsync();
+        var body = RawFloyd.PingBody("billing");
+
+        var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, new Uri(harness.Agent.BaseUri, path), body, "application/json", null));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.Status);
+        Assert.Equal(FloydErrorCodes.NotFound, response.Error);
+    }
 }
