@@ -39,6 +39,7 @@ public sealed class ParameterTableTests : IClassFixture<AgentFleet>, IDisposable
         data.Add("PackageUrl", "http://", "PackageUrlInvalid");
         data.Add("PackageUrl", "http://exa mple.com/p.zip", "PackageUrlInvalid");
         data.Add("PackageUrl", "../no-such-package.zip", "PackageNotFound");
+        data.Add("PackageUrl", "http://127.0.0.1/" + new string('a', 70000), "PackageUrlInvalid");
         data.Add("PrivateKeyPath", "NOT-PEM", "PrivateKeyUnusable");
         data.Add("PrivateKeyPath", "EC", "PrivateKeyUnusable");
         data.Add("PrivateKeyPath", "PUBLIC", "PrivateKeyUnusable");
@@ -78,6 +79,26 @@ public sealed class ParameterTableTests : IClassFixture<AgentFleet>, IDisposable
         Assert.Empty(result.Output);
         Assert.Equal(0, _agent.TotalRequests);
         Assert.Equal(0, _packages.Requests("/table-1.0.0.bin"));
+        Assert.Equal(before, StoreFiles(store));
+    }
+
+    public static TheoryData<string> RollbackVersions() => new() { " ", "../1.0", "1.0\n", "1.0\u0001", "versión", new string('1', 300), "1.0 beta", "NUL" };
+
+    [Theory]
+    [MemberData(nameof(RollbackVersions))]
+    public void A_hostile_rollback_version_is_refused_by_id_with_its_value_before_any_request_and_the_store_unchanged(string version)
+    {
+        var store = _fleet.NewStorePath();
+        _fleet.Invoke(store, $"Register-ServiceInstance -InstanceId table-01 -Service table -Environment prod -HostName 127.0.0.1 -Port {_agent.Port}").ThrowOnError();
+        var before = StoreFiles(store);
+
+        var result = _fleet.Shell.Invoke("param($Store, $Key, $Version) Invoke-Rollback -InstanceId table-01 -Version $Version -StorePath $Store -PrivateKeyPath $Key -Force",
+            new Hashtable { ["Store"] = store, ["Key"] = _fleet.Keys.Pkcs8PrivateKeyPath, ["Version"] = version });
+
+        var error = result.Terminating?.ErrorRecord ?? Assert.Single(result.Errors);
+        Assert.Equal("VersionInvalid", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(version, error.TargetObject?.ToString());
+        Assert.Equal(0, _agent.TotalRequests);
         Assert.Equal(before, StoreFiles(store));
     }
 

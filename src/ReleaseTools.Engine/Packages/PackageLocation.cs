@@ -28,6 +28,9 @@ namespace ReleaseTools.Engine.Packages
 
         public override string ToString() => Original;
 
+        /// <summary>The longest package URL or path accepted (common server limits on a request line are 8 KB).</summary>
+        public const int MaxUrlLength = 8192;
+
         public static PackageLocation Parse(string? value, bool allowLocal)
         {
             if (string.IsNullOrWhiteSpace(value))
@@ -37,6 +40,12 @@ namespace ReleaseTools.Engine.Packages
             }
 
             var text = value!.Trim();
+            if (text.Length > MaxUrlLength)
+            {
+                // Servers and proxies refuse request lines this long (414); say so before any request is made.
+                throw new DeploymentException(EngineErrorIds.PackageUrlInvalid, DeploymentErrorKind.InvalidArgument,
+                    $"The package URL is {text.Length} characters long; a URL longer than {MaxUrlLength} characters is refused by most servers. Check the value.", value);
+            }
 
             // Only text with an explicit scheme separator is a URL: on Unix "/srv/pkg.zip" also parses as a file URI.
             if (text.IndexOf("://", StringComparison.Ordinal) > 0)
