@@ -56,13 +56,5 @@ namespace ReleaseTools.Engine.Store.Postgres
 
             return result;
         }
-
-        public static string? NullableString(this NpgsqlDataReader reader, int ordinal) =>
-            reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-        public static DateTimeOffset? NullableTime(this NpgsqlDataReader reader, int ordinal) =>
-            reader.IsDBNull(ordinal) ? (DateTimeOffset?)null : StoreValues.FromUnixMs(reader.GetInt64(ordinal));
-
-        public static DateTimeOffset Time(this NpgsqlDataReader reader, int ordinal) => StoreValues.FromUnixMs(reader.GetInt64(ordinal));
     }
 }

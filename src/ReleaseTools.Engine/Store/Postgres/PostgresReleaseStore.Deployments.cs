@@ -6,6 +6,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
 
+using static ReleaseTools.Engine.Store.StoreRows;
+
 namespace ReleaseTools.Engine.Store.Postgres
 {
     // Deployment records, their targets and audit trail.
@@ -296,62 +298,6 @@ namespace ReleaseTools.Engine.Store.Postgres
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadDeployment(reader) : null;
         }
-
-        private static DeploymentRecord ReadDeployment(NpgsqlDataReader reader) => new DeploymentRecord
-        {
-            DeploymentId = reader.GetString(0),
-            Operation = StoreValues.Parse<DeploymentOperation>(reader.GetString(1)),
-            Service = reader.GetString(2),
-            TargetVersion = reader.GetString(3),
-            PackageUrl = reader.NullableString(4),
-            PackageMd5 = reader.NullableString(5),
-            FVersion = reader.NullableString(6),
-            InitiatedBy = reader.GetString(7),
-            InitiatedFrom = reader.GetString(8),
-            BatchCount = reader.GetInt32(9),
-            ParametersJson = reader.NullableString(10),
-            ResumedFrom = reader.NullableString(11),
-            Status = StoreValues.Parse<DeploymentStatus>(reader.GetString(12)),
-            TotalTargets = reader.GetInt32(13),
-            SucceededTargets = reader.GetInt32(14),
-            FailedTargets = reader.GetInt32(15),
-            SkippedTargets = reader.GetInt32(16),
-            CreatedAt = reader.Time(17),
-            StartedAt = reader.NullableTime(18),
-            EndedAt = reader.NullableTime(19),
-            ResumedBy = reader.NullableString(20),
-            CancelledTargets = reader.GetInt32(21),
-        };
-
-        private static AuditEntry ReadAudit(NpgsqlDataReader reader) => new AuditEntry
-        {
-            Sequence = reader.GetInt64(0),
-            DeploymentId = reader.GetString(1),
-            Kind = reader.GetString(2),
-            Message = reader.GetString(3),
-            RecordedAt = reader.Time(4),
-        };
-
-        private static DeploymentTargetRecord ReadTarget(NpgsqlDataReader reader) => new DeploymentTargetRecord
-        {
-            DeploymentId = reader.GetString(0),
-            InstanceId = reader.GetString(1),
-            Service = reader.GetString(2),
-            Environment = reader.GetString(3),
-            Batch = reader.GetInt32(4),
-            TargetVersion = reader.GetString(5),
-            TargetFVersion = reader.NullableString(6),
-            FromVersion = reader.NullableString(7),
-            FromFVersion = reader.NullableString(8),
-            Status = StoreValues.Parse<TargetStatus>(reader.GetString(9)),
-            Attempts = reader.GetInt32(10),
-            PackageTransferred = reader.GetBoolean(11),
-            ConfigTransferred = reader.GetBoolean(12),
-            FailedStep = reader.NullableString(13),
-            Error = reader.NullableString(14),
-            StartedAt = reader.NullableTime(15),
-            EndedAt = reader.NullableTime(16),
-        };
 
         /// <summary>The 17 target columns as positional parameters $1..$17, in <see cref="TargetColumns"/> order.</summary>
         private static void AddTargetValues(NpgsqlParameterCollection parameters, DeploymentTargetRecord target)

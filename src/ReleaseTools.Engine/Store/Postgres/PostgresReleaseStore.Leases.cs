@@ -5,6 +5,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
 
+using static ReleaseTools.Engine.Store.StoreRows;
+
 namespace ReleaseTools.Engine.Store.Postgres
 {
     // Instance leases on the server's clock: which run may deploy to an instance now, and recovery from runs that
@@ -257,20 +259,5 @@ namespace ReleaseTools.Engine.Store.Postgres
             return running;
         }
 
-        private static LeaseRecord ReadLease(NpgsqlDataReader reader) => new LeaseRecord
-        {
-            InstanceId = reader.GetString(0),
-            Owner = new LeaseOwner
-            {
-                DeploymentId = reader.GetString(1),
-                HostName = reader.GetString(2),
-                ProcessId = reader.GetInt32(3),
-                ProcessStartedAt = reader.NullableTime(4),
-            },
-            AcquiredAt = reader.Time(5),
-            HeartbeatAt = reader.Time(6),
-            ExpiresAt = reader.Time(7),
-            FencingToken = reader.GetInt64(8),
-        };
     }
 }

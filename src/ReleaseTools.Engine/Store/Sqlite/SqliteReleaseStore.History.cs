@@ -5,6 +5,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
+using static ReleaseTools.Engine.Store.StoreRows;
+
 namespace ReleaseTools.Engine.Store.Sqlite
 {
     // Releases reaching instances, their version history, and the config snapshots needed to roll back to them.
@@ -180,25 +182,6 @@ namespace ReleaseTools.Engine.Store.Sqlite
         internal static SqliteCommand BuildHistoryQuery(SqliteConnection connection, string instanceId, int limit) =>
             StoreCommands.Create(connection, null, "SELECT " + HistoryColumns + " FROM version_history WHERE instance_id = $id ORDER BY sequence DESC LIMIT $limit")
                 .With("$id", instanceId).With("$limit", limit > 0 ? limit : -1);
-
-        private static VersionHistoryRecord ReadHistory(SqliteDataReader reader) => new VersionHistoryRecord
-        {
-            Sequence = reader.GetInt64(0),
-            InstanceId = reader.GetString(1),
-            Service = reader.GetString(2),
-            Environment = reader.GetString(3),
-            Version = reader.GetString(4),
-            FVersion = reader.GetString(5),
-            PreviousVersion = reader.NullableString(6),
-            PreviousFVersion = reader.NullableString(7),
-            DeploymentId = reader.GetString(8),
-            Operation = StoreValues.Parse<DeploymentOperation>(reader.GetString(9)),
-            PackageUrl = reader.NullableString(10),
-            PackageMd5 = reader.NullableString(11),
-            ConfigDigest = reader.NullableString(12),
-            ConfigFileName = reader.NullableString(13),
-            RecordedAt = reader.Time(14),
-        };
 
         private static void BindHistory(SqliteCommand command, string instanceId, string service, string environment, string version, string fversion,
             string? previousVersion, string? previousFVersion, string deploymentId, DeploymentOperation operation, string? packageUrl, string? packageMd5,

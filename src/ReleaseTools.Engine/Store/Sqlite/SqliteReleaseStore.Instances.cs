@@ -7,6 +7,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
+using static ReleaseTools.Engine.Store.StoreRows;
+
 namespace ReleaseTools.Engine.Store.Sqlite
 {
     // The instance registry. Instance ids, services and environments compare case-insensitively (COLLATE NOCASE),
@@ -179,20 +181,6 @@ namespace ReleaseTools.Engine.Store.Sqlite
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadInstance(reader) : null;
         }
-
-        private static InstanceRecord ReadInstance(SqliteDataReader reader) => new InstanceRecord
-        {
-            InstanceId = reader.GetString(0),
-            Service = reader.GetString(1),
-            Environment = reader.GetString(2),
-            Host = reader.GetString(3),
-            Port = reader.GetInt32(4),
-            Tags = StoreCommands.Tags(reader.GetString(5)),
-            Version = reader.NullableString(6),
-            FVersion = reader.NullableString(7),
-            Status = StoreValues.Parse<InstanceStatus>(reader.GetString(8)),
-            UpdatedAt = reader.Time(9),
-        };
 
         private static void BindRegistration(SqliteCommand command, InstanceRegistration registration, DateTimeOffset now) =>
             command.With("$id", registration.InstanceId)

@@ -5,6 +5,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 
+using static ReleaseTools.Engine.Store.StoreRows;
+
 namespace ReleaseTools.Engine.Store.Sqlite
 {
     // Instance leases: which run may deploy to an instance now, and recovery from runs that died holding them.
@@ -264,22 +266,6 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
             return running;
         }
-
-        private static LeaseRecord ReadLease(SqliteDataReader reader) => new LeaseRecord
-        {
-            InstanceId = reader.GetString(0),
-            Owner = new LeaseOwner
-            {
-                DeploymentId = reader.GetString(1),
-                HostName = reader.GetString(2),
-                ProcessId = reader.GetInt32(3),
-                ProcessStartedAt = reader.NullableTime(4),
-            },
-            AcquiredAt = reader.Time(5),
-            HeartbeatAt = reader.Time(6),
-            ExpiresAt = reader.Time(7),
-            FencingToken = reader.GetInt64(8),
-        };
 
         private static string Describe(string releasedBy) => string.IsNullOrWhiteSpace(releasedBy) ? "an unnamed user" : releasedBy;
     }

@@ -48,23 +48,5 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
             return result;
         }
-
-        public static string? NullableString(this SqliteDataReader reader, int ordinal) =>
-            reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-        public static DateTimeOffset? NullableTime(this SqliteDataReader reader, int ordinal) =>
-            reader.IsDBNull(ordinal) ? (DateTimeOffset?)null : StoreValues.FromUnixMs(reader.GetInt64(ordinal));
-
-        public static DateTimeOffset Time(this SqliteDataReader reader, int ordinal) => StoreValues.FromUnixMs(reader.GetInt64(ordinal));
-
-        public static string[] Tags(string json)
-        {
-            if (string.IsNullOrEmpty(json) || json == "[]")
-            {
-                return Array.Empty<string>();
-            }
-
-            return JsonSerializer.Deserialize<string[]>(json) ?? Array.Empty<string>();
-        }
     }
 }
