@@ -69,6 +69,21 @@ namespace ReleaseTools.Engine.Store
         Task SaveConfigSnapshotAsync(string digest, string fileName, byte[] content, CancellationToken cancellationToken);
         Task<byte[]?> GetConfigSnapshotAsync(string digest, CancellationToken cancellationToken);
 
+        // Webhooks ------------------------------------------------------------------------------------
+        /// <summary>
+        /// Adds the webhook (validated by <see cref="WebhookRules"/>). One of the same name (case-insensitive) is replaced,
+        /// keeping its CreatedAt, when <paramref name="replaceExisting"/>; otherwise StoreException WebhookExists and nothing is written.
+        /// </summary>
+        Task<WebhookRecord> SaveWebhookAsync(WebhookRegistration webhook, bool replaceExisting, CancellationToken cancellationToken);
+        /// <summary>Removes the webhook; its deliveries stay in the log. False when there was none.</summary>
+        Task<bool> RemoveWebhookAsync(string name, CancellationToken cancellationToken);
+        /// <summary>Every webhook, enabled or not, ordered by name.</summary>
+        Task<IReadOnlyList<WebhookRecord>> GetWebhooksAsync(CancellationToken cancellationToken);
+        /// <summary>Appends one settled delivery to the log (Sequence and RecordedAt assigned by the store).</summary>
+        Task<WebhookDeliveryRecord> RecordWebhookDeliveryAsync(NewWebhookDelivery delivery, CancellationToken cancellationToken);
+        /// <summary>Deliveries matching the query, newest first.</summary>
+        Task<IReadOnlyList<WebhookDeliveryRecord>> FindWebhookDeliveriesAsync(WebhookDeliveryQuery query, CancellationToken cancellationToken);
+
         // Leases ---------------------------------------------------------------------------------------
         /// <summary>
         /// Claims every listed instance for the owner's deployment, or none: an instance is free when it has no

@@ -51,5 +51,8 @@ namespace ReleaseTools.Engine.Store
         public const string DeploymentTargetNotFound = nameof(DeploymentTargetNotFound);
         /// <summary>A resume of a run that another resume already took over.</summary>
         public const string DeploymentAlreadyResumed = nameof(DeploymentAlreadyResumed);
+        /// <summary>A webhook of that name is already registered (replace it with -Force).</summary>
+        public const string WebhookExists = nameof(WebhookExists);
+        public const string WebhookNotFound = nameof(WebhookNotFound);
     }
 }

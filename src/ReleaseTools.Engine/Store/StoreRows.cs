@@ -121,5 +121,35 @@ namespace ReleaseTools.Engine.Store
             ConfigFileName = reader.NullableString(13),
             RecordedAt = reader.Time(14),
         };
+
+        public const string WebhookColumns = "name, url, format, enabled, secret, created_at, updated_at";
+
+        public static WebhookRecord ReadWebhook(DbDataReader reader) => new WebhookRecord
+        {
+            Name = reader.GetString(0),
+            Url = reader.GetString(1),
+            Format = StoreValues.Parse<WebhookFormat>(reader.GetString(2)),
+            Enabled = reader.GetBoolean(3),
+            Secret = reader.NullableString(4),
+            CreatedAt = reader.Time(5),
+            UpdatedAt = reader.Time(6),
+        };
+
+        public const string WebhookDeliveryColumns = "sequence, webhook, notice_id, release_id, event, status, attempts, last_status_code, error, elapsed_ms, recorded_at";
+
+        public static WebhookDeliveryRecord ReadWebhookDelivery(DbDataReader reader) => new WebhookDeliveryRecord
+        {
+            Sequence = reader.GetInt64(0),
+            Webhook = reader.GetString(1),
+            NoticeId = reader.GetString(2),
+            ReleaseId = reader.GetString(3),
+            Event = reader.GetString(4),
+            Status = StoreValues.Parse<WebhookDeliveryStatus>(reader.GetString(5)),
+            Attempts = reader.GetInt32(6),
+            LastStatusCode = reader.IsDBNull(7) ? (int?)null : reader.GetInt32(7),
+            Error = reader.NullableString(8),
+            Elapsed = TimeSpan.FromMilliseconds(reader.GetInt64(9)),
+            RecordedAt = reader.Time(10),
+        };
     }
 }

@@ -18,6 +18,36 @@ namespace ReleaseTools.Engine.Store
             }
         }
 
+        public static void Validate(WebhookRegistration webhook)
+        {
+            if (webhook == null)
+            {
+                throw new ArgumentNullException(nameof(webhook));
+            }
+
+            if (WebhookRules.Check(webhook) is { } problem)
+            {
+                throw new ArgumentException(problem.Message, nameof(webhook));
+            }
+        }
+
+        public static void Validate(NewWebhookDelivery delivery)
+        {
+            if (delivery == null)
+            {
+                throw new ArgumentNullException(nameof(delivery));
+            }
+
+            if (string.IsNullOrEmpty(delivery.Webhook) || string.IsNullOrEmpty(delivery.NoticeId))
+            {
+                throw new ArgumentException("A webhook delivery names its webhook and its notice.", nameof(delivery));
+            }
+        }
+
+        public static StoreException WebhookExists(string name, string location) =>
+            new StoreException(StoreErrorIds.WebhookExists,
+                $"A webhook named '{name}' is already registered in the store '{location}'. Pass -Force to replace it, or choose another name.", location);
+
         public static void ValidateClaim(LeaseOwner owner, System.Collections.Generic.IReadOnlyList<string> instanceIds, TimeSpan leaseDuration)
         {
             if (owner == null)

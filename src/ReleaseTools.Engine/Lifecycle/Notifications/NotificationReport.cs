@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ReleaseTools.Engine.Store;
 
 namespace ReleaseTools.Engine.Lifecycle.Notifications
 {
@@ -26,18 +27,5 @@ namespace ReleaseTools.Engine.Lifecycle.Notifications
         public int? LastStatusCode { get; init; }
         public string? Error { get; init; }
         public TimeSpan Elapsed { get; init; }
-    }
-
-    /// <summary>The message shape a webhook receives.</summary>
-    public enum WebhookFormat
-    {
-        /// <summary>ReleaseTools' own JSON document (the notice's fields), optionally signed with an HMAC-SHA256 header.</summary>
-        Generic,
-        /// <summary>A Lark (Feishu) custom bot message.</summary>
-        Lark,
-        /// <summary>A Microsoft Teams incoming webhook message card.</summary>
-        Teams,
-        /// <summary>A Slack incoming webhook message (text with blocks).</summary>
-        Slack,
     }
 }

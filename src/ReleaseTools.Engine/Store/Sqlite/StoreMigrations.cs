@@ -170,6 +170,33 @@ CREATE INDEX ix_history_service_version ON version_history (service, version, se
 ALTER TABLE instance_leases ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0;
 INSERT INTO releasetools_store (key, value) VALUES ('lease_fencing_token', '0');
 "),
+            new StoreMigration(5, "Release notifications: the webhooks a team posts release notices to, and the log of their deliveries", @"
+CREATE TABLE webhooks (
+    name       TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+    url        TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    enabled    INTEGER NOT NULL,
+    secret     TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    sequence         INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook          TEXT NOT NULL COLLATE NOCASE,
+    notice_id        TEXT NOT NULL,
+    release_id       TEXT NOT NULL COLLATE NOCASE,
+    event            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    last_status_code INTEGER,
+    error            TEXT,
+    elapsed_ms       INTEGER NOT NULL,
+    recorded_at      INTEGER NOT NULL
+);
+CREATE INDEX ix_webhook_deliveries_webhook ON webhook_deliveries (webhook, sequence DESC);
+CREATE INDEX ix_webhook_deliveries_release ON webhook_deliveries (release_id, sequence DESC);
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;
