@@ -32,9 +32,9 @@ public sealed class FaultInjectionTests : IClassFixture<AgentFleet>
         return (proxy, store);
     }
 
-    private Dictionary<string, System.Management.Automation.PSObject> Deploy(string store, string service, int retries)
+    private Dictionary<string, System.Management.Automation.PSObject> Deploy(string store, string service, int retries, string extra = "")
     {
-        var run = _fleet.Invoke(store, $"Invoke-Deployment -Service {service} -Version 2.0.0 -PackageUrl $V2 -RetryCount {retries} -Force -ErrorAction SilentlyContinue");
+        var run = _fleet.Invoke(store, $"Invoke-Deployment -Service {service} -Version 2.0.0 -PackageUrl $V2 -RetryCount {retries} {extra} -Force -ErrorAction SilentlyContinue");
         Assert.Null(run.Terminating);
         return run.Output.ToDictionary(r => (string)r.Properties["InstanceId"].Value);
     }
@@ -139,6 +139,54 @@ public sealed class FaultInjectionTests : IClassFixture<AgentFleet>
             Assert.Equal("Succeeded", results["slow-01"].Properties["Status"].Value.ToString());
             Assert.Equal(1, (int)results["slow-01"].Properties["Attempts"].Value);
             Assert.Equal("2.0.0", AgentVersion("slow", 0));
+        }
+    }
+
+    [Fact]
+    public void A_push_that_stalls_past_the_idle_timeout_fails_that_instance_alone_at_the_package_step_and_loses_nothing()
+    {
+        // Every connection to stall-01's agent hangs once 16 KiB of the push went through: each attempt must give up.
+        var (proxy, store) = ReleasedThenFaulty("stall", ProxyFault.StallMidBody, 10);
+        using (proxy)
+        {
+            var results = Deploy(store, "stall", retries: 1, extra: "-IdleTimeoutSeconds 2");
+
+            Assert.Equal(2, proxy.Faulted);
+            var stalled = results["stall-01"];
+            Assert.Contains(stalled.Properties["Status"].Value.ToString(), new[] { "Failed", "Unreachable" });
+            Assert.Equal("package", stalled.Properties["FailedStep"].Value);
+            Assert.Equal(2, (int)stalled.Properties["Attempts"].Value);
+            var error = (string)stalled.Properties["Error"].Value;
+            Assert.Contains("stalled", error);
+            Assert.Contains("for 2 s (the idle timeout)", error);
+            Assert.Contains("stall-01", error);
+            Assert.Equal("Succeeded", results["stall-02"].Properties["Status"].Value.ToString());
+            Assert.Equal("1.0.0", AgentVersion("stall", 0));
+            Assert.Equal("2.0.0", AgentVersion("stall", 1));
+            AssertStoreSays(store, "stall-01", "1.0.0");
+            AssertStoreSays(store, "stall-02", "2.0.0");
+            // The run's record says what happened to each: one moved, one did not (which breaches the default tolerance of 0).
+            var run = Assert.Single(_fleet.Invoke(store, "Get-ReleaseDeployment -Limit 1").ThrowOnError().Output);
+            Assert.Equal(1, (int)run.Properties["Succeeded"].Value);
+            Assert.Equal(1, (int)run.Properties["Failed"].Value);
+            Assert.Equal("Failed", run.Properties["Status"].Value.ToString());
+        }
+    }
+
+    [Fact]
+    public void A_push_that_stalls_once_is_given_up_after_the_idle_timeout_retried_and_succeeds()
+    {
+        var (proxy, store) = ReleasedThenFaulty("hang", ProxyFault.StallMidBody, 1);
+        using (proxy)
+        {
+            var results = Deploy(store, "hang", retries: 2, extra: "-IdleTimeoutSeconds 2");
+
+            Assert.Equal(1, proxy.Faulted);
+            Assert.Equal("Succeeded", results["hang-01"].Properties["Status"].Value.ToString());
+            Assert.Equal(2, (int)results["hang-01"].Properties["Attempts"].Value);
+            Assert.Equal(1, (int)results["hang-02"].Properties["Attempts"].Value);
+            Assert.Equal("2.0.0", AgentVersion("hang", 0));
+            AssertStoreSays(store, "hang-01", "2.0.0");
         }
     }
 }

@@ -9,8 +9,13 @@ public enum ProxyFault
 {
     /// <summary>Forwards both ways untouched.</summary>
     None,
-    /// <summary>Resets the connection (RST) once the client has sent <see cref="FaultProxy.ResetAfterBytes"/> bytes: a push cut mid-body.</summary>
+    /// <summary>Resets the connection (RST) once the client has sent <see cref="FaultProxy.CutAfterBytes"/> bytes: a push cut mid-body.</summary>
     ResetMidBody,
+    /// <summary>
+    /// Once the client has sent <see cref="FaultProxy.CutAfterBytes"/> bytes, forwards nothing more either way and holds the
+    /// connection open without reading: an agent or network that hangs mid-push.
+    /// </summary>
+    StallMidBody,
     /// <summary>Answers 503 itself, without reaching the agent.</summary>
     ServiceUnavailable,
     /// <summary>Forwards only the first <see cref="FaultProxy.TruncateAfterBytes"/> bytes of the agent's answer, then closes.</summary>
@@ -45,7 +50,7 @@ public sealed class FaultProxy : IDisposable
     public int Port { get; }
     public ProxyFault Fault { get; }
     public int FaultyConnections { get; }
-    public long ResetAfterBytes { get; init; } = 16 * 1024;
+    public long CutAfterBytes { get; init; } = 16 * 1024;
     public int TruncateAfterBytes { get; init; } = 20;
     public TimeSpan HeaderDelay { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -68,11 +73,13 @@ public sealed class FaultProxy : IDisposable
             }
 
             Interlocked.Increment(ref _connections);
-            // A reset fires when a connection's upload passes the limit, so it is counted then; the others at once.
-            var fault = Fault == ProxyFault.ResetMidBody || TryFire() ? Fault : ProxyFault.None;
+            // A reset or stall fires when a connection's upload passes the limit, so it is counted then; the others at once.
+            var fault = CutsMidBody(Fault) || TryFire() ? Fault : ProxyFault.None;
             _ = ServeAsync(client, fault);
         }
     }
+
+    private static bool CutsMidBody(ProxyFault fault) => fault is ProxyFault.ResetMidBody or ProxyFault.StallMidBody;
 
     /// <summary>Takes one of the faults still to inject; false once all have fired.</summary>
     private bool TryFire()
@@ -113,8 +120,8 @@ public sealed class FaultProxy : IDisposable
                 await upstreamClient.ConnectAsync(IPAddress.Loopback, _upstreamPort, _stop.Token);
                 var upstream = upstreamClient.GetStream();
                 using var done = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                var toAgent = PumpAsync(downstream, upstream, fault == ProxyFault.ResetMidBody ? ResetAfterBytes : long.MaxValue, TimeSpan.Zero, done.Token,
-                    fault == ProxyFault.ResetMidBody ? TryFire : null);
+                var toAgent = PumpAsync(downstream, upstream, CutsMidBody(fault) ? CutAfterBytes : long.MaxValue, TimeSpan.Zero, done.Token,
+                    CutsMidBody(fault) ? TryFire : null);
                 var toClient = PumpAsync(upstream, downstream, fault == ProxyFault.TruncateResponse ? TruncateAfterBytes : long.MaxValue,
                     fault == ProxyFault.DelayHeaders ? HeaderDelay : TimeSpan.Zero, done.Token);
                 var first = await Task.WhenAny(toAgent, toClient);
@@ -127,6 +134,12 @@ public sealed class FaultProxy : IDisposable
                 }
 
                 done.Cancel();
+                if (limited && fault == ProxyFault.StallMidBody)
+                {
+                    // Nothing more moves, and the client's connection stays open until it gives up or the proxy stops.
+                    upstreamClient.Close();
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                }
             }
             catch (Exception exception) when (exception is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
             {

@@ -355,20 +355,35 @@ namespace ReleaseTools.Engine.Floyd
             CancellationToken cancellationToken, FloydMultipartContent? streamedContent = null)
         {
             ThrowIfDisposed();
-            using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var idle = new IdleWatch(Options.IdleTimeout);
+            using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token);
             timeoutSource.CancelAfter(timeout);
+            HttpResponseMessage? response = null;
+            using var request = createRequest();
             if (streamedContent != null)
             {
                 streamedContent.SendCancellation = timeoutSource.Token;
+                var reportSent = streamedContent.OnFileBytesSent;
+                streamedContent.OnFileBytesSent = sent =>
+                {
+                    idle.Progress();
+                    reportSent?.Invoke(sent);
+                };
             }
 
-            HttpResponseMessage? response = null;
-            using var request = createRequest();
+            // An agent activating a release runs hooks and waits for a health gate before it answers, with no byte moving:
+            // only the step's timeout bounds that wait. Every other step's clock runs from the start (connecting included).
+            if (step != FloydStep.Activate)
+            {
+                idle.Progress();
+            }
+
             try
             {
                 var client = _httpClientFactory.CreateClient(HttpClientName);
                 response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token).ConfigureAwait(false);
-                var text = await ReadBoundedAsync(response.Content, timeoutSource.Token).ConfigureAwait(false);
+                idle.Progress();
+                var text = await ReadBoundedAsync(response.Content, idle.Progress, timeoutSource.Token).ConfigureAwait(false);
                 if (!response.IsSuccessStatusCode)
                 {
                     var failure = AgentFailure(endpoint, step, (int)response.StatusCode, text);
@@ -386,6 +401,13 @@ namespace ReleaseTools.Engine.Floyd
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 throw;
+            }
+            catch (OperationCanceledException ex) when (idle.Fired)
+            {
+                throw new FloydException(endpoint.InstanceId, step,
+                    $"Floyd {Describe(step)} to {Where(endpoint)} stalled: nothing was {(response == null ? "sent or received" : "received")} for " +
+                    $"{idle.Limit.TotalSeconds:0.#} s (the idle timeout){(response == null ? ", and no answer came" : " while reading the answer")}.",
+                    statusCode: response == null ? (int?)null : (int)response.StatusCode, isTransient: true, isUnreachable: response == null, innerException: ex);
             }
             catch (OperationCanceledException ex)
             {
@@ -411,7 +433,7 @@ namespace ReleaseTools.Engine.Floyd
             }
         }
 
-        private static async Task<string> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
+        private static async Task<string> ReadBoundedAsync(HttpContent content, Action onChunk, CancellationToken cancellationToken)
         {
             using var stream = await content.ReadAsStreamAsync().ConfigureAwait(false);
             using var buffer = new MemoryStream();
@@ -419,6 +441,7 @@ namespace ReleaseTools.Engine.Floyd
             int read;
             while ((read = await stream.ReadAsync(chunk, 0, chunk.Length, cancellationToken).ConfigureAwait(false)) > 0)
             {
+                onChunk();
                 // An answer is a small JSON document; anything larger is cut rather than held.
                 var room = MaxResponseBytes - (int)buffer.Length;
                 if (room <= 0)

@@ -35,6 +35,8 @@ namespace ReleaseTools.Engine.Floyd
 
     public sealed record FloydClientOptions
     {
+        public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
+
         public FloydHashAlgorithm HashAlgorithm { get; init; } = FloydHashAlgorithm.Sha1;
         public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(30);
         public TimeSpan PackageTimeout { get; init; } = TimeSpan.FromSeconds(300);
@@ -45,6 +47,12 @@ namespace ReleaseTools.Engine.Floyd
         /// </summary>
         public TimeSpan ActivateTimeout { get; init; } = TimeSpan.FromMinutes(15);
         public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(10);
+        /// <summary>
+        /// A request on which no byte moves for this long fails as a transient, retried failure of its step, well before
+        /// the step's own timeout (which must allow a slow but moving push of gigabytes). The wait for an activation's
+        /// answer is exempt: the agent runs hooks and a health gate first. Zero or infinite turns it off.
+        /// </summary>
+        public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
         /// <summary>Connections kept per agent; pushes to one agent share them.</summary>
         public int MaxConnectionsPerServer { get; init; } = 16;
     }

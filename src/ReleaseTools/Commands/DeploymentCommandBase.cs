@@ -57,6 +57,14 @@ namespace ReleaseTools.Commands
         [ValidateSet("SHA1", "SHA256", IgnoreCase = true)]
         public string SignatureAlgorithm { get; set; } = "SHA1";
 
+        /// <summary>
+        /// Seconds a request to an agent may go without a byte sent or received before it fails (a stalled agent or
+        /// network); a transient failure, so -RetryCount applies. The wait for an activation's answer is exempt.
+        /// </summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int IdleTimeoutSeconds { get; set; } = (int)Engine.Floyd.FloydClientOptions.DefaultIdleTimeout.TotalSeconds;
+
         private protected RunSettings BuildSettings(BatchLayout batches, bool redeploy = false) => new RunSettings
         {
             Batches = batches,
@@ -70,7 +78,7 @@ namespace ReleaseTools.Commands
             RetryPolicy = new RetryPolicy { MaxAttempts = RetryCount + 1 },
             // -WhatIf needs no key: without one the plan comes from the store and says what it could not check.
             PrivateKeyPath = IsWhatIf ? TryResolvePrivateKey(PrivateKeyPath) ?? "" : ResolvePrivateKey(PrivateKeyPath),
-            Floyd = FloydOptions(SignatureAlgorithm),
+            Floyd = FloydOptions(SignatureAlgorithm) with { IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSeconds) },
             Force = redeploy,
         };
 

@@ -317,6 +317,45 @@ public sealed class FloydClientTests
     }
 
     [Fact]
+    public async Task A_request_on_which_nothing_moves_for_the_idle_timeout_fails_as_a_stall_before_its_step_timeout()
+    {
+        await using var harness = await AgentHarness.StartAsync(beforeFloyd: app => app.Use(async (context, next) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5), context.RequestAborted);
+            await next();
+        }));
+        using var client = harness.CreateClient(new FloydClientOptions { PingTimeout = TimeSpan.FromSeconds(30), IdleTimeout = TimeSpan.FromMilliseconds(300) });
+
+        var error = await Assert.ThrowsAsync<FloydException>(() =>
+            client.PingAsync(harness.Endpoint, TestRelease.Create(harness.Temp, "billing", "1.0.0").Ping(), CancellationToken.None));
+
+        Assert.True(error.IsTransient);
+        Assert.Equal(FloydStep.Ping, error.Step);
+        Assert.Contains("stalled: nothing was sent or received for 0.3 s (the idle timeout)", error.Message);
+    }
+
+    [Fact]
+    public async Task An_activation_answer_that_takes_longer_than_the_idle_timeout_is_waited_for()
+    {
+        // The agent runs hooks and a health gate before it answers an activation: no byte moves, and that is no stall.
+        await using var harness = await AgentHarness.StartAsync(beforeFloyd: app => app.Use(async (context, next) =>
+        {
+            if (context.Request.Path == FloydProtocol.ActivatePath)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), context.RequestAborted);
+            }
+
+            await next();
+        }));
+        using var client = harness.CreateClient(new FloydClientOptions { IdleTimeout = TimeSpan.FromMilliseconds(300) });
+
+        await TestRelease.Create(harness.Temp, "billing", "1.0.0").DeployAsync(client, harness.Endpoint);
+
+        var status = await client.GetStatusAsync(harness.Endpoint, CancellationToken.None);
+        Assert.Equal("1.0.0", Assert.Single(status.Services).ActiveVersion);
+    }
+
+    [Fact]
     public async Task Cancellation_by_the_caller_is_not_reported_as_an_agent_failure()
     {
         await using var harness = await AgentHarness.StartAsync(beforeFloyd: app => app.Use(async (context, next) =>
