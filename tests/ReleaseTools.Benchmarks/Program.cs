@@ -1,7 +1,7 @@
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project tests/ReleaseTools.Benchmarks -- [fanout|noop|memory|store|coldstart|all] [--out results.json] [--option value]...
+// dotnet run -c Release --project tests/ReleaseTools.Benchmarks -- [fanout|fanout-real|noop|memory|store|coldstart|all] [--out results.json] [--option value]...
 BenchmarkOptions options;
 try
 {
@@ -20,9 +20,15 @@ Console.CancelKeyPress += (_, e) =>
     cancellation.Cancel();
 };
 
-if (options.Scenarios is ["memory-child"])
+switch (options.Scenarios)
 {
-    return await MemoryScenario.RunChildAsync(options, cancellation.Token);
+    case ["memory-child"]:
+        return await MemoryScenario.RunChildAsync(options, cancellation.Token);
+    case ["sink-child"]:
+        return await ReleaseTools.Benchmarks.Baseline.RawSinkServer.RunChildAsync(options.GetRequired("dir"),
+            options.Get("sink-work") == "hashes" ? ReleaseTools.Benchmarks.Baseline.SinkWork.MandatoryHashes : ReleaseTools.Benchmarks.Baseline.SinkWork.WriteOnly);
+    case ["push-child"]:
+        return await ReleaseTools.Benchmarks.Baseline.RawFanOut.RunChildAsync(options, cancellation.Token);
 }
 
 var results = new List<ScenarioResult>();
@@ -35,6 +41,7 @@ foreach (var scenario in options.Scenarios)
         result = scenario switch
         {
             "fanout" => await FanOutScenario.RunAsync(options, cancellation.Token),
+            "fanout-real" => await RealisticFanOutScenario.RunAsync(options, cancellation.Token),
             "noop" => await NoOpRedeployScenario.RunAsync(options, cancellation.Token),
             "memory" => await MemoryScenario.RunAsync(options, cancellation.Token),
             "store" => await StoreScaleScenario.RunAsync(options, cancellation.Token),

@@ -40,10 +40,23 @@ public sealed class AgentProcess : IAsyncDisposable
     /// Starts <c>dotnet ReleaseTools.Agent.dll --urls http://127.0.0.1:0 --data-dir ... --authorized-key ...</c> and waits
     /// (at most <paramref name="startTimeout"/>, default 30 s) for the line announcing the real address.
     /// </summary>
-    public static async Task<AgentProcess> StartAsync(string dataDirectory, IEnumerable<string> authorizedKeyFiles,
-        IEnumerable<string>? extraArguments = null, TimeSpan? startTimeout = null, CancellationToken cancellationToken = default)
+    public static Task<AgentProcess> StartAsync(string dataDirectory, IEnumerable<string> authorizedKeyFiles,
+        IEnumerable<string>? extraArguments = null, TimeSpan? startTimeout = null, CancellationToken cancellationToken = default) =>
+        StartAsync(DotnetHost(), [TestPaths.FloydAgentAssembly], null, dataDirectory, authorizedKeyFiles, extraArguments, startTimeout, cancellationToken);
+
+    /// <summary>
+    /// Starts the executable of a published agent (<c>dotnet publish src/ReleaseTools.Agent -o DIR</c>, as docs/agent.md
+    /// tells operators) instead of the build output, with extra environment variables (runtime settings under test).
+    /// </summary>
+    public static Task<AgentProcess> StartPublishedAsync(string publishedDirectory, string dataDirectory, IEnumerable<string> authorizedKeyFiles,
+        IReadOnlyDictionary<string, string>? environment = null, CancellationToken cancellationToken = default) =>
+        StartAsync(Path.Combine(publishedDirectory, OperatingSystem.IsWindows() ? "ReleaseTools.Agent.exe" : "ReleaseTools.Agent"), [], environment,
+            dataDirectory, authorizedKeyFiles, null, null, cancellationToken);
+
+    private static async Task<AgentProcess> StartAsync(string program, IReadOnlyList<string> leadingArguments, IReadOnlyDictionary<string, string>? environment,
+        string dataDirectory, IEnumerable<string> authorizedKeyFiles, IEnumerable<string>? extraArguments, TimeSpan? startTimeout, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(DotnetHost())
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -51,7 +64,11 @@ public sealed class AgentProcess : IAsyncDisposable
             UseShellExecute = false,
             CreateNoWindow = true,
         };
-        start.ArgumentList.Add(TestPaths.FloydAgentAssembly);
+        foreach (var argument in leadingArguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add("http://127.0.0.1:0");
         start.ArgumentList.Add("--data-dir");
@@ -71,6 +88,10 @@ public sealed class AgentProcess : IAsyncDisposable
         start.Environment.Remove("ASPNETCORE_URLS");
         start.Environment.Remove("DOTNET_URLS");
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var agent = new AgentProcess(process, dataDirectory);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -10,6 +11,8 @@ namespace ReleaseTools.Benchmarks.Baseline;
 /// The physical baseline for fan-out: a loopback endpoint that writes whatever body it receives to disk and does no
 /// protocol work at all (no signature, no checksum, no multipart). ReleaseTools cannot beat it; the ratio against it
 /// says how much the protocol and the engine cost on top of moving the bytes.
+/// With <see cref="SinkWork.MandatoryHashes"/> it is the floor of what a Floyd agent must spend: the same write, plus
+/// the signature hash (SHA-1) and the MD5 over every byte, which no correct agent can skip.
 /// </summary>
 public sealed class RawSinkServer : IAsyncDisposable
 {
@@ -25,7 +28,7 @@ public sealed class RawSinkServer : IAsyncDisposable
     public string DataDirectory { get; }
     public Uri BaseUri { get; }
 
-    public static async Task<RawSinkServer> StartAsync(string dataDirectory)
+    public static async Task<RawSinkServer> StartAsync(string dataDirectory, SinkWork work = SinkWork.WriteOnly)
     {
         Directory.CreateDirectory(dataDirectory);
         var builder = WebApplication.CreateSlimBuilder();
@@ -37,21 +40,53 @@ public sealed class RawSinkServer : IAsyncDisposable
         app.MapPost("/upload", async (HttpContext context) =>
         {
             var path = Path.Combine(dataDirectory, $"upload-{Interlocked.Increment(ref counter)}.bin");
+            using var signatureHash = work == SinkWork.MandatoryHashes ? IncrementalHash.CreateHash(HashAlgorithmName.SHA1) : null;
+            using var md5 = work == SinkWork.MandatoryHashes ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
+            var buffer = new byte[81920];
             await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 81920, useAsync: true))
             {
-                await context.Request.Body.CopyToAsync(file, 81920, context.RequestAborted);
+                int read;
+                while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+                {
+                    signatureHash?.AppendData(buffer, 0, read);
+                    md5?.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                }
             }
 
-            return Results.Ok();
+            return Results.Text(md5 == null ? "" : Convert.ToHexString(md5.GetHashAndReset()) + " " + Convert.ToHexString(signatureHash!.GetHashAndReset()));
         });
         await app.StartAsync();
         var address = app.Urls.First();
         return new RawSinkServer(app, dataDirectory, new Uri(address));
     }
 
+    /// <summary>
+    /// Runs inside a sink process of its own (<c>sink-child --sink-work write|hashes --dir D</c>): prints its address,
+    /// then serves until its standard input closes.
+    /// </summary>
+    public static async Task<int> RunChildAsync(string dataDirectory, SinkWork work)
+    {
+        await using var sink = await StartAsync(dataDirectory, work);
+        Console.WriteLine($"{ListeningPrefix}{sink.BaseUri}");
+        await Console.In.ReadToEndAsync();
+        return 0;
+    }
+
+    public const string ListeningPrefix = "sink listening on ";
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+}
+
+public enum SinkWork
+{
+    /// <summary>Only writes the body: the raw HTTP baseline.</summary>
+    WriteOnly,
+
+    /// <summary>Writes the body and computes the signature hash and the MD5 over it: the mandatory-work floor.</summary>
+    MandatoryHashes,
 }

@@ -1,0 +1,38 @@
+<#
+.SYNOPSIS
+    Deploys a package to every instance of a service as a user does (Get-ServiceInstance | Invoke-Deployment) and
+    prints, as one JSON line, the pipeline's wall time and this process's CPU seconds spent in it.
+.DESCRIPTION
+    Module import is done first and left out of the figures, as an agent's start-up is left out of the agents' figures.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $StorePath,
+    [Parameter(Mandatory)] [string] $Service,
+    [Parameter(Mandatory)] [string] $Version,
+    [Parameter(Mandatory)] [string] $PackageUrl,
+    [Parameter(Mandatory)] [string] $PrivateKeyPath,
+    [Parameter(Mandatory)] [string] $ConfigPath,
+    [Parameter(Mandatory)] [int] $ThrottleLimit
+)
+$ErrorActionPreference = 'Stop'
+Import-Module -Name $ModulePath
+$self = [System.Diagnostics.Process]::GetCurrentProcess()
+$self.Refresh()
+$cpuBefore = $self.TotalProcessorTime
+$clock = [System.Diagnostics.Stopwatch]::StartNew()
+$results = @(Get-ServiceInstance -Service $Service -StorePath $StorePath |
+    Invoke-Deployment -Version $Version -PackageUrl $PackageUrl -PrivateKeyPath $PrivateKeyPath -ConfigPath $ConfigPath `
+        -ThrottleLimit $ThrottleLimit -RetryCount 0 -StorePath $StorePath -Force)
+$clock.Stop()
+$self.Refresh()
+$failed = @($results | Where-Object Status -notin 'Succeeded', 'Unchanged')
+[pscustomobject]@{
+    Seconds    = $clock.Elapsed.TotalSeconds
+    CpuSeconds = ($self.TotalProcessorTime - $cpuBefore).TotalSeconds
+    Succeeded  = @($results | Where-Object Status -eq 'Succeeded').Count
+    Unchanged  = @($results | Where-Object Status -eq 'Unchanged').Count
+    Failed     = $failed.Count
+    FirstError = if ($failed) { "$($failed[0].InstanceId): $($failed[0].Status) $($failed[0].Error)" } else { $null }
+} | ConvertTo-Json -Compress
