@@ -23,6 +23,9 @@ public sealed class AgentProcess : IAsyncDisposable
         DataDirectory = dataDirectory;
     }
 
+    /// <summary>Starts this agent's program again, with the same arguments and data directory, on the given port.</summary>
+    private Func<int, CancellationToken, Task<AgentProcess>> _startAgain = null!;
+
     public Uri BaseUri { get; private set; } = null!;
 
     public int Port => BaseUri.Port;
@@ -53,9 +56,13 @@ public sealed class AgentProcess : IAsyncDisposable
         StartAsync(Path.Combine(publishedDirectory, OperatingSystem.IsWindows() ? "ReleaseTools.Agent.exe" : "ReleaseTools.Agent"), [], environment,
             dataDirectory, authorizedKeyFiles, null, null, cancellationToken);
 
+    /// <param name="port">0 for an ephemeral port; a given one to start an agent again where it listened before.</param>
     private static async Task<AgentProcess> StartAsync(string program, IReadOnlyList<string> leadingArguments, IReadOnlyDictionary<string, string>? environment,
-        string dataDirectory, IEnumerable<string> authorizedKeyFiles, IEnumerable<string>? extraArguments, TimeSpan? startTimeout, CancellationToken cancellationToken)
+        string dataDirectory, IEnumerable<string> authorizedKeyFiles, IEnumerable<string>? extraArguments, TimeSpan? startTimeout, CancellationToken cancellationToken,
+        int port = 0)
     {
+        var keys = authorizedKeyFiles.ToArray();
+        var extra = (extraArguments ?? Array.Empty<string>()).ToArray();
         var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
@@ -70,16 +77,16 @@ public sealed class AgentProcess : IAsyncDisposable
         }
 
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add("http://127.0.0.1:0");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
         start.ArgumentList.Add("--data-dir");
         start.ArgumentList.Add(dataDirectory);
-        foreach (var key in authorizedKeyFiles)
+        foreach (var key in keys)
         {
             start.ArgumentList.Add("--authorized-key");
             start.ArgumentList.Add(key);
         }
 
-        foreach (var argument in extraArguments ?? Array.Empty<string>())
+        foreach (var argument in extra)
         {
             start.ArgumentList.Add(argument);
         }
@@ -94,7 +101,10 @@ public sealed class AgentProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var agent = new AgentProcess(process, dataDirectory);
+        var agent = new AgentProcess(process, dataDirectory)
+        {
+            _startAgain = (again, token) => StartAsync(program, leadingArguments, environment, dataDirectory, keys, extra, startTimeout, token, again),
+        };
         process.OutputDataReceived += (_, e) => agent.OnLine(e.Data, isError: false);
         process.ErrorDataReceived += (_, e) => agent.OnLine(e.Data, isError: true);
         process.Exited += (_, _) =>
@@ -144,6 +154,18 @@ public sealed class AgentProcess : IAsyncDisposable
         }
 
         return agent;
+    }
+
+    /// <summary>
+    /// Kills this agent at once and starts it again on the same port with the same data directory, keys and options, as
+    /// a crashed agent restarted by systemd would be; returns the new process.
+    /// </summary>
+    public async Task<AgentProcess> RestartAsync(CancellationToken cancellationToken = default)
+    {
+        var port = Port;
+        Kill();
+        _process.Dispose();
+        return await _startAgain(port, cancellationToken);
     }
 
     /// <summary>Kills the agent at once (no graceful shutdown), like a crash or a power cut, and waits up to 10 s for it to go.</summary>
