@@ -1,7 +1,9 @@
 using System.Diagnostics;
-using ReleaseTools.Benchmarks.Harness;
-using ReleaseTools.Engine.Store;
 using Npgsql;
+using ReleaseTools.Benchmarks.Harness;
+using ReleaseTools.Benchmarks.Scenarios.StoreScale;
+using ReleaseTools.Engine.Store;
+using ReleaseTools.Engine.Store.Portable;
 using ReleaseTools.Engine.Store.Postgres;
 using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
@@ -9,162 +11,168 @@ using ReleaseTools.Testing;
 namespace ReleaseTools.Benchmarks.Scenarios;
 
 /// <summary>
-/// Store scale: a registry of many instances with a long version history, then the queries users type most
-/// (service + version filter, one instance's history) and the write path of deployment records. Runs on a SQLite
-/// file, and with <c>--store-postgres &lt;connection string&gt;</c> (or RELEASETOOLS_BENCH_POSTGRES) the same measurements
-/// on a PostgreSQL server too, in a schema of its own that is dropped afterwards; those figures are prefixed "postgresql:".
+/// Store scale: a registry of 100,000 instances with 1,000,000 history rows, seeded through the store's bulk paths, then
+/// every query and write the module issues timed one by one (p50 and p99, each p99 against the 5 ms target), then a
+/// backup of the whole store and its restore into an empty one. Runs on a SQLite file, and with
+/// <c>--store-postgres &lt;connection string&gt;</c> (or RELEASETOOLS_BENCH_POSTGRES) on a PostgreSQL server too, in a
+/// schema of its own that is dropped afterwards; those figures are prefixed "postgresql:". On PostgreSQL the server's
+/// scan counters must show no sequential scan of a large table during the workload.
 /// </summary>
 public static class StoreScaleScenario
 {
+    /// <summary>Tables that grow with the fleet and its history: a sequential scan of one is a missing index.</summary>
+    private static readonly string[] LargeTables = ["instances", "version_history", "deployments", "deployment_targets"];
+
     public static async Task<ScenarioResult> RunAsync(BenchmarkOptions options, CancellationToken cancellationToken)
     {
-        var instanceCount = options.GetInt("store-instances", 100_000);
-        var historyRows = options.GetInt("store-history", 1_000_000);
-        var services = options.GetInt("store-services", 100);
-        var queries = options.GetInt("store-queries", 500);
+        var shape = new StoreShape(
+            options.GetInt("store-instances", 100_000),
+            options.GetInt("store-history", 1_000_000),
+            options.GetInt("store-services", 100),
+            options.GetInt("store-targets", 50));
+        var rounds = options.GetInt("store-rounds", 1_000);
+        var backup = options.Get("store-backup") is not "false";
         var postgres = options.Get("store-postgres") ?? Environment.GetEnvironmentVariable("RELEASETOOLS_BENCH_POSTGRES");
-        var result = new ScenarioResult("store", $"{instanceCount} instances, {historyRows} history rows in one SQLite store" + (postgres is null ? "" : " and one PostgreSQL store"));
-        result.Parameters["instances"] = instanceCount.ToString();
-        result.Parameters["historyRows"] = historyRows.ToString();
-        result.Parameters["services"] = services.ToString();
+        // --store-skip-sqlite true measures the server alone, for a quicker look at it.
+        var sqliteToo = options.Get("store-skip-sqlite") is not "true";
+        var result = new ScenarioResult("store",
+            $"{shape.Instances} instances, {shape.HistoryRows} history rows in one SQLite store" + (postgres is null ? "" : " and one PostgreSQL store"));
+        result.Parameters["instances"] = shape.Instances.ToString();
+        result.Parameters["historyRows"] = shape.HistoryRows.ToString();
+        result.Parameters["services"] = shape.Services.ToString();
+        result.Parameters["targetsPerRun"] = shape.TargetsPerDeployment.ToString();
+        result.Parameters["rounds"] = rounds.ToString();
 
         using (var scratch = new TempDirectory("rt-bench-store"))
-        using (var sqlite = SqliteReleaseStore.Open(scratch.Combine("scale.db")))
         {
-            await MeasureAsync(sqlite, "", result, instanceCount, historyRows, services, queries, cancellationToken);
-            result.Add("store file size", Statistics.MiB(new FileInfo(sqlite.Location).Length), "MiB");
-        }
-
-        if (postgres is not null)
-        {
-            var schema = "rt_bench_" + Guid.NewGuid().ToString("N")[..12];
-            try
+            var path = scratch.Combine("scale.db");
+            if (sqliteToo)
             {
-                using var server = PostgresReleaseStore.Open(new NpgsqlConnectionStringBuilder(postgres) { SearchPath = schema }.ConnectionString);
-                await MeasureAsync(server, "postgresql: ", result, instanceCount, historyRows, services, queries, cancellationToken);
+                await RunSqliteAsync(path, shape, rounds, backup, scratch, result, cancellationToken);
             }
-            finally
+
+            if (postgres is not null)
             {
-                using var connection = new NpgsqlConnection(postgres);
-                connection.Open();
-                using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE", connection);
-                drop.ExecuteNonQuery();
+                await RunPostgresAsync(postgres, shape, rounds, backup, scratch, result, cancellationToken);
             }
         }
 
         return result;
     }
 
-    private static async Task MeasureAsync(IReleaseStore store, string label, ScenarioResult result, int instanceCount, int historyRows, int services, int queries,
-        CancellationToken cancellationToken)
+    private static async Task RunSqliteAsync(string path, StoreShape shape, int rounds, bool backup, TempDirectory scratch, ScenarioResult result, CancellationToken cancellationToken)
     {
-        string Service(int i) => $"svc{i % services:D3}";
-        string Id(int i) => $"inst-{i:D6}";
-
-        // Registration throughput, in chunks the way an inventory import arrives.
-        var registration = Stopwatch.StartNew();
-        const int chunk = 10_000;
-        for (var start = 0; start < instanceCount; start += chunk)
+        using (var sqlite = SqliteReleaseStore.Open(path))
         {
-            var batch = Enumerable.Range(start, Math.Min(chunk, instanceCount - start)).Select(i => new InstanceRegistration
-            {
-                InstanceId = Id(i), Service = Service(i), Environment = i % 2 == 0 ? "prod" : "staging", Host = $"10.0.{i / 250 % 250}.{i % 250}", Port = 7070,
-                Tags = ["rack" + (i % 40)],
-            }).ToList();
-            await store.RegisterInstancesAsync(batch, cancellationToken);
+            await StoreSeeder.SeedAsync(sqlite, shape, result, "", cancellationToken);
         }
 
-        registration.Stop();
-        result.Add(label + "registration throughput", instanceCount / registration.Elapsed.TotalSeconds, "instances/s");
-
-        // History: every instance gets the same number of releases, oldest first.
-        var perInstance = Math.Max(1, historyRows / instanceCount);
-        var import = Stopwatch.StartNew();
-        var epoch = DateTimeOffset.UtcNow.AddDays(-perInstance);
-        var rows = new List<VersionHistoryRecord>(50_000);
-        var written = 0;
-        for (var release = 0; release < perInstance && written < historyRows; release++)
+        // Measured on a store opened afresh, as a new PowerShell session finds it.
+        using (var sqlite = SqliteReleaseStore.Open(path))
         {
-            for (var i = 0; i < instanceCount && written < historyRows; i++)
+            await MeasureAsync(sqlite, shape, rounds, result, "", cancellationToken);
+            if (backup)
             {
-                rows.Add(new VersionHistoryRecord
-                {
-                    InstanceId = Id(i), Service = Service(i), Environment = "prod", Version = $"1.{release}.0", FVersion = $"fv{release}",
-                    PreviousVersion = release == 0 ? null : $"1.{release - 1}.0", PreviousFVersion = release == 0 ? null : $"fv{release - 1}",
-                    DeploymentId = $"d-import-{release}", Operation = DeploymentOperation.Deploy, PackageUrl = $"https://packages.example/{release}.zip",
-                    PackageMd5 = "0123456789abcdef0123456789abcdef", ConfigDigest = "fedcba9876543210fedcba9876543210", ConfigFileName = "app.config",
-                    RecordedAt = epoch.AddDays(release),
-                });
-                written++;
-                if (rows.Count == rows.Capacity)
-                {
-                    await store.ImportHistoryAsync(rows, cancellationToken);
-                    rows.Clear();
-                }
+                await BackupAndRestoreAsync(sqlite, () => SqliteReleaseStore.Open(scratch.Combine("restored.db")), scratch, result, "", cancellationToken);
             }
         }
 
-        if (rows.Count > 0)
-        {
-            await store.ImportHistoryAsync(rows, cancellationToken);
-        }
-
-        import.Stop();
-        result.Add(label + "history import throughput", written / import.Elapsed.TotalSeconds, "rows/s");
-
-        // Deployment record writes: each run opens a record, marks its target, records the release, closes the record.
-        var probeService = Service(42);
-        var probeIds = Enumerable.Range(0, instanceCount).Where(i => Service(i) == probeService).Select(Id).ToList();
-        var writes = 0;
-        var deployments = 0;
-        var writeClock = Stopwatch.StartNew();
-        while (writeClock.Elapsed < TimeSpan.FromSeconds(3) && deployments < probeIds.Count)
-        {
-            var instanceId = probeIds[deployments];
-            var version = deployments < 50 ? "2.1.0" : "2.0.0";
-            var record = await store.CreateDeploymentAsync(new NewDeployment { Operation = DeploymentOperation.Deploy, Service = probeService, TargetVersion = version, InitiatedBy = "bench", InitiatedFrom = "bench" },
-                [new DeploymentTargetRecord { InstanceId = instanceId, Service = probeService, Environment = "prod", TargetVersion = version, TargetFVersion = "fv-new", Status = TargetStatus.Pending }], cancellationToken);
-            await store.SetDeploymentStatusAsync(record.DeploymentId, DeploymentStatus.Running, cancellationToken);
-            await store.RecordReleaseAsync(new ReleaseOutcome { DeploymentId = record.DeploymentId, InstanceId = instanceId, Operation = DeploymentOperation.Deploy, Version = version, FVersion = "fv-new", TargetStatus = TargetStatus.Succeeded, Attempts = 1, EndedAt = DateTimeOffset.UtcNow }, cancellationToken);
-            await store.SetDeploymentStatusAsync(record.DeploymentId, DeploymentStatus.Succeeded, cancellationToken);
-            writes += 4;
-            deployments++;
-        }
-
-        writeClock.Stop();
-        result.Add(label + "deployment record writes", writes / writeClock.Elapsed.TotalSeconds, "writes/s");
-        result.Add(label + "complete single-instance deployment records", deployments / writeClock.Elapsed.TotalSeconds, "deployments/s");
-
-        // Queries, timed one by one after a warm-up, as an interactive user would run them.
-        var random = new Random(3);
-        var narrow = await TimeAsync(queries, () => store.FindInstancesAsync(new InstanceQuery { Services = [probeService], Version = "2.1.0" }, cancellationToken));
-        var byService = await TimeAsync(queries, () => store.FindInstancesAsync(new InstanceQuery { Services = [Service(random.Next(services))] }, cancellationToken));
-        var history = await TimeAsync(queries, () => store.GetHistoryAsync(Id(random.Next(instanceCount)), 50, cancellationToken));
-        var narrowCount = (await store.FindInstancesAsync(new InstanceQuery { Services = [probeService], Version = "2.1.0" }, cancellationToken)).Count;
-
-        result.Add(label + $"service + version filter p50 ({narrowCount} rows)", Statistics.Percentile(narrow, 50), "ms");
-        result.AddAtMost(label + $"service + version filter p99 ({narrowCount} rows)", Statistics.Percentile(narrow, 99), "ms", 5);
-        result.Add(label + $"service filter p50 ({instanceCount / services} rows)", Statistics.Percentile(byService, 50), "ms");
-        result.Add(label + $"service filter p99 ({instanceCount / services} rows)", Statistics.Percentile(byService, 99), "ms");
-        result.Add(label + $"one instance's history p50 ({perInstance} rows)", Statistics.Percentile(history, 50), "ms");
-        result.AddAtMost(label + $"one instance's history p99 ({perInstance} rows)", Statistics.Percentile(history, 99), "ms", 5);
+        result.Add("store file size", Statistics.MiB(new FileInfo(path).Length), "MiB");
     }
 
-    private static async Task<List<double>> TimeAsync<T>(int count, Func<Task<T>> query)
+    private static async Task RunPostgresAsync(string server, StoreShape shape, int rounds, bool backup, TempDirectory scratch, ScenarioResult result, CancellationToken cancellationToken)
     {
-        for (var i = 0; i < 10; i++)
+        const string label = "postgresql: ";
+        var schema = "rt_bench_" + Guid.NewGuid().ToString("N")[..12];
+        var restoredSchema = schema + "_restored";
+        var address = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ConnectionString;
+        var scans = new PostgresScanCounter(server, schema);
+        try
         {
-            await query();
+            using (var store = PostgresReleaseStore.Open(address))
+            {
+                await StoreSeeder.SeedAsync(store, shape, result, label, cancellationToken);
+            }
+
+            // What autovacuum does soon after a load this size; the figures are for a store the server has statistics for.
+            await scans.AnalyzeAsync();
+            var before = await scans.ReadAsync();
+            using (var store = PostgresReleaseStore.Open(address))
+            {
+                await MeasureAsync(store, shape, rounds, result, label, cancellationToken);
+            }
+
+            // The store's pool is closed now, so every backend it used has reported its scans.
+            var after = await scans.ReadAsync();
+            var sequential = 0L;
+            foreach (var table in LargeTables)
+            {
+                var delta = after[table].Sequential - before[table].Sequential;
+                sequential += delta;
+                result.Parameters[label + table + " scans during the workload"] = $"{delta} sequential, {after[table].Index - before[table].Index} index";
+            }
+
+            result.Add(label + "sequential scans of large tables during the workload", sequential, "scans", "= 0", sequential == 0);
+
+            if (backup)
+            {
+                using var store = PostgresReleaseStore.Open(address);
+                await BackupAndRestoreAsync(store, () => PostgresReleaseStore.Open(new NpgsqlConnectionStringBuilder(server) { SearchPath = restoredSchema }.ConnectionString),
+                    scratch, result, label, cancellationToken);
+            }
+        }
+        finally
+        {
+            using var connection = new NpgsqlConnection(server);
+            connection.Open();
+            using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS {restoredSchema} CASCADE", connection);
+            drop.ExecuteNonQuery();
+        }
+    }
+
+    private static async Task MeasureAsync(IReleaseStore store, StoreShape shape, int rounds, ScenarioResult result, string label, CancellationToken cancellationToken)
+    {
+        var recorder = new LatencyRecorder(warmupCalls: 20);
+        var workload = new StoreWorkload(store, shape, recorder, cancellationToken);
+        for (var round = 0; round < rounds + 20; round++)
+        {
+            await workload.RunRoundAsync();
         }
 
-        var times = new List<double>(count);
-        for (var i = 0; i < count; i++)
+        foreach (var operation in recorder.Operations)
         {
-            var stopwatch = Stopwatch.StartNew();
-            await query();
-            times.Add(stopwatch.Elapsed.TotalMilliseconds);
+            var samples = recorder.Samples(operation);
+            result.Add(label + operation + " p50", Statistics.Percentile(samples, 50), "ms");
+            result.AddAtMost(label + operation + " p99", Statistics.Percentile(samples, 99), "ms", 5);
         }
 
-        return times;
+        result.Add(label + "writes in the workload", workload.Writes / workload.WriteTime.TotalSeconds, "writes/s");
+    }
+
+    /// <summary>A backup of the whole seeded store, then its restore into an empty store of the same kind, with the counts compared.</summary>
+    private static async Task BackupAndRestoreAsync(IReleaseStore store, Func<IReleaseStore> openEmpty, TempDirectory scratch, ScenarioResult result, string label,
+        CancellationToken cancellationToken)
+    {
+        var file = scratch.Combine(label.Length == 0 ? "sqlite.rtbackup" : "postgresql.rtbackup");
+        var clock = Stopwatch.StartNew();
+        var written = await StoreBackup.BackupAsync(store, file, overwrite: true, cancellationToken);
+        result.Add(label + "backup of the whole store", clock.Elapsed.TotalSeconds, "s");
+        result.Add(label + "backup file size", Statistics.MiB(new FileInfo(file).Length), "MiB");
+
+        using var restored = openEmpty();
+        clock.Restart();
+        await StoreBackup.RestoreAsync(restored, file, replace: false, cancellationToken);
+        var restoreSeconds = clock.Elapsed.TotalSeconds;
+        var rows = written.Counts.Values.Sum();
+        result.Add(label + "restore into an empty store", restoreSeconds, "s");
+        result.Add(label + "restore throughput", rows / restoreSeconds, "rows/s");
+
+        var summary = await StoreBackup.SummarizeAsync(restored, cancellationToken);
+        var same = written.Counts.All(c => summary.Counts[c.Key] == c.Value) && written.Digests.All(d => summary.Digests[d.Key] == d.Value);
+        result.Add(label + "restored store equals the backup (counts and digests)", same ? 1 : 0, "", "= 1", same);
+        if (File.Exists(file))
+        {
+            File.Delete(file);
+        }
     }
 }

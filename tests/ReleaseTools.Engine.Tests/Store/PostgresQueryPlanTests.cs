@@ -74,8 +74,12 @@ public sealed class PostgresQueryPlanTests : IClassFixture<PostgresQueryPlanTest
                 Enumerable.Range(0, Instances / 2).Select(i => $"i-{i * 2:D6}").ToList(), TimeSpan.FromMinutes(5), CancellationToken.None).GetAwaiter().GetResult();
             using var connection = store.OpenConnection();
             // The registry's current versions, as the last generation of releases left them; then fresh planner statistics.
+            // Years of runs: 50,000 finished ones spread over the services, written directly since only their number matters here.
             using var update = new NpgsqlCommand(
-                "UPDATE instances SET version = '1.4.0', fversion = '1.4.0+f', status = 'active' WHERE right(instance_id, 1) IN ('0', '2', '4'); ANALYZE;", connection);
+                "UPDATE instances SET version = '1.4.0', fversion = '1.4.0+f', status = 'active' WHERE right(instance_id, 1) IN ('0', '2', '4'); " +
+                "INSERT INTO deployments (deployment_id, operation, service, target_version, initiated_by, initiated_from, batch_count, status, created_at) " +
+                $"SELECT 'd-old' || lpad(n::text, 6, '0'), 'deploy', 'svc-' || lpad((n % {Services})::text, 2, '0'), '1.0.0', 'ops', 'build', 1, 'succeeded', 1700000000000 + n::bigint * 60000 " +
+                "FROM generate_series(1, 50000) AS n; ANALYZE;", connection);
             update.ExecuteNonQuery();
             return scope;
         }
@@ -87,6 +91,7 @@ public sealed class PostgresQueryPlanTests : IClassFixture<PostgresQueryPlanTest
     {
         "instance by id", "instances of a service", "instances of a service at a version", "instances of an environment", "instances by several ids",
         "history of an instance", "history of a service and environment", "history of a service at a version", "leases of instances",
+        "newest runs", "newest runs of a service", "running runs",
     };
 
     [SkippableTheory]
@@ -103,6 +108,12 @@ public sealed class PostgresQueryPlanTests : IClassFixture<PostgresQueryPlanTest
         Assert.DoesNotContain("Seq Scan on instances", plan);
         Assert.DoesNotContain("Seq Scan on version_history", plan);
         Assert.DoesNotContain("Seq Scan on instance_leases", plan);
+        Assert.DoesNotContain("Seq Scan on deployments", plan);
+        if (query.StartsWith("newest runs", StringComparison.Ordinal))
+        {
+            // The newest runs come out of an index in listing order, not from sorting every run.
+            Assert.DoesNotContain("Sort", plan);
+        }
         Assert.Contains("Index", plan);
     }
 
@@ -130,6 +141,9 @@ public sealed class PostgresQueryPlanTests : IClassFixture<PostgresQueryPlanTest
         {
             Parameters = { new NpgsqlParameter("ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = new[] { "i-000001", "i-000002" } } },
         },
+        "newest runs" => PostgresReleaseStore.BuildDeploymentQuery(connection, new DeploymentQuery { Limit = 20 }),
+        "newest runs of a service" => PostgresReleaseStore.BuildDeploymentQuery(connection, new DeploymentQuery { Services = new[] { "svc-07" }, Limit = 20 }),
+        "running runs" => PostgresReleaseStore.BuildDeploymentQuery(connection, new DeploymentQuery { Statuses = new[] { DeploymentStatus.Running }, Limit = 0 }),
         _ => throw new ArgumentOutOfRangeException(nameof(query)),
     };
 

@@ -48,6 +48,11 @@ public sealed class QueryPlanTests : IClassFixture<QueryPlanTests.LargeStore>
             store.ImportHistoryAsync(history, CancellationToken.None).GetAwaiter().GetResult();
             // The registry's current versions, as the last generation of releases left them.
             Scope.Execute("UPDATE instances SET version = '1.4.0', fversion = '1.4.0+f', status = 'active' WHERE rowid % 2 = 0");
+            // Years of runs: 50,000 finished ones spread over the services, written directly since only their number matters here.
+            Scope.Execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) " +
+                "INSERT INTO deployments (deployment_id, operation, service, target_version, initiated_by, initiated_from, batch_count, status, created_at) " +
+                $"SELECT printf('d-old%06d', i), 'deploy', printf('svc-%02d', i % {Services}), '1.0.0', 'ops', 'build', 1, 'succeeded', 1700000000000 + i * 60000 FROM n");
         }
 
         internal StoreScope Scope { get; }
@@ -114,6 +119,37 @@ public sealed class QueryPlanTests : IClassFixture<QueryPlanTests.LargeStore>
         command.CommandText = "SELECT min(service) FROM instances WHERE service > 'svc-03'";
 
         AssertIndexed(Explain(command), "instances", "ix_instances_service_version");
+    }
+
+    [Fact]
+    public void The_newest_runs_are_read_from_an_index_in_listing_order()
+    {
+        var plan = DeploymentPlan(new DeploymentQuery { Limit = 20 });
+
+        Assert.Contains(plan, line => line.Contains("SCAN deployments USING INDEX ix_deployments_created"));
+        Assert.DoesNotContain(plan, line => line.Contains("TEMP B-TREE"));
+    }
+
+    [Fact]
+    public void The_newest_runs_of_a_service_are_read_from_the_service_index_in_listing_order()
+    {
+        var plan = DeploymentPlan(new DeploymentQuery { Services = new[] { "svc-07" }, Limit = 20 });
+
+        AssertIndexed(plan, "deployments", "ix_deployments_service_created");
+        Assert.DoesNotContain(plan, line => line.Contains("TEMP B-TREE"));
+    }
+
+    [Fact]
+    public void Running_runs_are_found_through_the_status_index()
+    {
+        AssertIndexed(DeploymentPlan(new DeploymentQuery { Statuses = new[] { DeploymentStatus.Running }, Limit = 0 }), "deployments", "ix_deployments_status_created");
+    }
+
+    private IReadOnlyList<string> DeploymentPlan(DeploymentQuery query)
+    {
+        using var connection = _large.Scope.Raw();
+        using var command = SqliteReleaseStore.BuildDeploymentQuery(connection, query);
+        return Explain(command);
     }
 
     private IReadOnlyList<string> InstancePlan(InstanceQuery query)

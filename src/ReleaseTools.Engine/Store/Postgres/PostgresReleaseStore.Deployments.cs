@@ -128,17 +128,21 @@ namespace ReleaseTools.Engine.Store.Postgres
                     : StoreValues.IsFinal(status)
                         ? "UPDATE deployments SET status = @status, ended_at = @now WHERE deployment_id = @id"
                         : "UPDATE deployments SET status = @status WHERE deployment_id = @id";
-                using (var update = PostgresCommands.Create(connection, transaction, sql)
+                object? resumedFrom;
+                using (var update = PostgresCommands.Create(connection, transaction, sql + " RETURNING resumed_from")
                     .With("status", StoreValues.ToText(status)).With("now", now).With("id", deploymentId))
                 {
-                    if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                    // No row: no such run. A row whose resumed_from is NULL: a run that resumed nothing.
+                    resumedFrom = await update.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                    if (resumedFrom == null)
                     {
                         throw StoreValidation.DeploymentNotFound(deploymentId, Location);
                     }
                 }
 
                 await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
-                if (StoreValues.IsFinal(status))
+                // Most runs resumed nothing, and skip the walk along the chain.
+                if (StoreValues.IsFinal(status) && resumedFrom is string)
                 {
                     await PropagateStatusAsync(connection, transaction, deploymentId, status, cancellationToken).ConfigureAwait(false);
                 }
@@ -174,17 +178,9 @@ namespace ReleaseTools.Engine.Store.Postgres
                 command.With("id", query.DeploymentId);
             }
 
-            if (query.Services != null)
-            {
-                sql.Append(" AND service = ANY(@services)");
-                command.WithList("services", query.Services);
-            }
-
-            if (query.Statuses != null)
-            {
-                sql.Append(" AND status = ANY(@statuses)");
-                command.WithList("statuses", query.Statuses.Select(s => StoreValues.ToText(s)));
-            }
+            // One service is compared with '=', so the service index also hands the runs over newest first.
+            AddListFilter(sql, command, "service", "services", query.Services);
+            AddListFilter(sql, command, "status", "statuses", query.Statuses?.Select(s => StoreValues.ToText(s)).ToList());
 
             // Ids are time-sortable, so they break ties between deployments created in the same millisecond.
             sql.Append(" ORDER BY created_at DESC, deployment_id DESC");

@@ -108,6 +108,17 @@ namespace ReleaseTools.Engine.Store.Postgres
             // Never let the password travel with the connection string once the connection is open.
             builder.PersistSecurityInfo = false;
             builder.IncludeErrorDetail = false;
+            // The store sends the same few dozen statements all day: prepared once per pooled connection, the server
+            // no longer parses and plans each one on every call, which halves the cost of a short write transaction.
+            if (builder.MaxAutoPrepare == 0)
+            {
+                builder.MaxAutoPrepare = 64;
+                builder.AutoPrepareMinUsages = 2;
+            }
+
+            // The store leaves no session state behind (no SET, temporary table or session advisory lock), so a
+            // pooled connection needs no reset statements before its next use.
+            builder.NoResetOnClose = true;
             return new PostgresStoreAddress(builder, schema);
         }
 

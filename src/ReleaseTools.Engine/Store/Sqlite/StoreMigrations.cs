@@ -197,6 +197,13 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX ix_webhook_deliveries_webhook ON webhook_deliveries (webhook, sequence DESC);
 CREATE INDEX ix_webhook_deliveries_release ON webhook_deliveries (release_id, sequence DESC);
 "),
+            new StoreMigration(6, "The newest runs, of all services or of one, are read from an index in the order they are listed", @"
+-- Runs are listed newest first with the id breaking ties: an index in exactly that order reads the first 20 of
+-- 100,000 runs without sorting them all, and one led by the service does the same for Get-ReleaseDeployment -Service.
+DROP INDEX ix_deployments_created;
+CREATE INDEX ix_deployments_created ON deployments (created_at, deployment_id);
+CREATE INDEX ix_deployments_service_created ON deployments (service, created_at, deployment_id);
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;
