@@ -169,5 +169,44 @@ namespace ReleaseTools.Hosting
         };
 
         private static long Count(Engine.Store.Portable.BackupManifest manifest, string label) => manifest.Counts.TryGetValue(label, out var count) ? count : 0;
+
+        public static ReleaseWebhook ToOutput(WebhookRecord webhook) => new ReleaseWebhook
+        {
+            Name = webhook.Name,
+            Format = ByName<ReleaseWebhookFormat>(webhook.Format),
+            Enabled = webhook.Enabled,
+            Url = WebhookRules.Redact(webhook.Url),
+            HasSecret = !string.IsNullOrEmpty(webhook.Secret),
+            CreatedAt = webhook.CreatedAt.ToLocalTime(),
+            UpdatedAt = webhook.UpdatedAt.ToLocalTime(),
+        };
+
+        public static ReleaseNotification ToOutput(WebhookDeliveryRecord delivery) => new ReleaseNotification
+        {
+            Webhook = delivery.Webhook,
+            ReleaseId = delivery.ReleaseId,
+            Event = delivery.Event,
+            Status = ByName<ReleaseNotificationStatus>(delivery.Status),
+            Attempts = delivery.Attempts,
+            LastStatusCode = delivery.LastStatusCode,
+            Error = delivery.Error,
+            Elapsed = delivery.Elapsed,
+            RecordedAt = delivery.RecordedAt.ToLocalTime(),
+            NoticeId = delivery.NoticeId,
+        };
+
+        public static ReleaseNotification ToOutput(Engine.Lifecycle.Notifications.WebhookDeliveryResult result, Engine.Lifecycle.Notifications.ReleaseNotice notice) => new ReleaseNotification
+        {
+            Webhook = result.Webhook,
+            ReleaseId = notice.ReleaseId,
+            Event = notice.Event,
+            Status = result.Delivered ? ReleaseNotificationStatus.Delivered : ReleaseNotificationStatus.Failed,
+            Attempts = result.Attempts,
+            LastStatusCode = result.LastStatusCode,
+            Error = result.Error,
+            Elapsed = result.Elapsed,
+            RecordedAt = DateTimeOffset.Now,
+            NoticeId = notice.NoticeId,
+        };
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Lifecycle.Notifications;
 using ReleaseTools.Engine.Store;
 
 namespace ReleaseTools.Hosting
@@ -9,6 +10,7 @@ namespace ReleaseTools.Hosting
     internal sealed class ReleaseSession : IDisposable
     {
         private DeploymentEngine? _engine;
+        private WebhookNotifier? _notifier;
 
         private ReleaseSession(IReleaseStore store, StoreTarget target)
         {
@@ -29,6 +31,9 @@ namespace ReleaseTools.Hosting
             PackageCacheDirectory = Path.Combine(Target.LocalDataFolder, "packages"),
         });
 
+        /// <summary>Announces release transitions to the store's webhooks (see WebhookNotifier for how long it may take).</summary>
+        public WebhookNotifier Notifier => _notifier ??= new WebhookNotifier(Store);
+
         /// <summary>Opens (creating if needed) the store at the resolved location: explicit location, RELEASETOOLS_STORE, per-user default.</summary>
         public static ReleaseSession Open(string? explicitStoreLocation) => Open(StoreLocation.ResolveTarget(explicitStoreLocation));
 
@@ -44,6 +49,7 @@ namespace ReleaseTools.Hosting
         public void Dispose()
         {
             _engine?.Dispose();
+            _notifier?.Dispose();
             Store.Dispose();
         }
     }

@@ -12,8 +12,14 @@ namespace ReleaseTools.Engine.Lifecycle.Notifications
 
         public IReadOnlyList<WebhookDeliveryResult> Deliveries { get; init; } = Array.Empty<WebhookDeliveryResult>();
 
-        /// <summary>The deliveries that failed after every attempt: each one is a warning for the person who fired the event.</summary>
+        /// <summary>The deliveries that failed after every attempt.</summary>
         public IReadOnlyList<WebhookDeliveryResult> Failures => Deliveries.Where(d => !d.Delivered).ToList();
+
+        /// <summary>
+        /// What the person who fired the event should see as warnings: one line per failed delivery, and a line when the
+        /// webhooks could not be read or a delivery could not be recorded. Never holds a webhook's URL token or secret.
+        /// </summary>
+        public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
     }
 
     /// <summary>One webhook's delivery of one notice. Error never holds the webhook's URL or secret.</summary>
