@@ -11,7 +11,8 @@ namespace ReleaseTools.Engine.Packages
     /// <summary>
     /// Validates, downloads and caches packages. A download streams to a cache file with the MD5 computed on the
     /// way (never the whole package in memory); an expected MD5 is checked before the package is handed out, so
-    /// nothing wrong is ever pushed. One instance serves a whole engine and pools its connections.
+    /// nothing wrong is ever pushed. A URL downloaded before is fetched with a conditional request, so an unchanged
+    /// package costs one round trip instead of a transfer. One instance serves a whole engine and pools its connections.
     /// </summary>
     public sealed class PackageAcquirer : IDisposable
     {
@@ -102,13 +103,37 @@ namespace ReleaseTools.Engine.Packages
                 }
             }
 
+            // Without an expected MD5, a URL downloaded before is asked for "only if changed": an unchanged package is not
+            // transferred again (304 Not Modified), and the cached copy's MD5 stands for it.
+            var known = expected == null && !location.IsLocal ? Cache.TryGetValidators(location) : null;
+            var checkContent = expected == null && !skipContentCheck;
             var temporary = Cache.NewTemporaryPath(location);
             try
             {
-                var (md5, length) = location.IsLocal
-                    ? await CopyLocalAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false)
-                    : await DownloadAsync(location, temporary, progress, expected == null && !skipContentCheck, cancellationToken).ConfigureAwait(false);
+                Download download;
+                if (location.IsLocal)
+                {
+                    var (localMd5, localLength) = await CopyLocalAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false);
+                    download = new Download { Md5 = localMd5, Length = localLength };
+                }
+                else
+                {
+                    download = await DownloadAsync(location, temporary, progress, checkContent, known, cancellationToken).ConfigureAwait(false);
+                }
 
+                if (download.NotModified)
+                {
+                    var cached = Cache.PathFor(location, known!.Md5);
+                    if (checkContent)
+                    {
+                        PackageContentCheck.CheckBody(location, cached, known.Length);
+                    }
+
+                    progress?.Invoke(known.Length, known.Length, true);
+                    return new AcquiredPackage { Source = location.Original, FilePath = cached, Md5 = known.Md5, Length = known.Length, FromCache = true };
+                }
+
+                var md5 = download.Md5;
                 if (expected != null && !string.Equals(md5, expected, StringComparison.Ordinal))
                 {
                     throw new DeploymentException(EngineErrorIds.PackageChecksumMismatch, DeploymentErrorKind.InvalidData,
@@ -117,7 +142,12 @@ namespace ReleaseTools.Engine.Packages
                 }
 
                 var path = Cache.Commit(temporary, location, md5);
-                return new AcquiredPackage { Source = location.Original, FilePath = path, Md5 = md5, Length = length, FromCache = false };
+                if (!location.IsLocal)
+                {
+                    Cache.SaveValidators(location, new PackageValidators { Md5 = md5, Length = download.Length, ETag = download.ETag, LastModified = download.LastModified });
+                }
+
+                return new AcquiredPackage { Source = location.Original, FilePath = path, Md5 = md5, Length = download.Length, FromCache = false };
             }
             finally
             {
@@ -152,14 +182,45 @@ namespace ReleaseTools.Engine.Packages
                 .ConfigureAwait(false);
         }
 
-        private async Task<(string Md5, long Length)> DownloadAsync(PackageLocation location, string temporary,
-            PackageProgressCallback? progress, bool checkContent, CancellationToken cancellationToken)
+        /// <summary>A finished download; <see cref="NotModified"/> when the server said the cached copy is still its package.</summary>
+        private sealed class Download
+        {
+            public static readonly Download Unchanged = new Download { NotModified = true };
+            public bool NotModified { get; private set; }
+            public string Md5 { get; set; } = "";
+            public long Length { get; set; }
+            public string? ETag { get; set; }
+            public string? LastModified { get; set; }
+        }
+
+        private async Task<Download> DownloadAsync(PackageLocation location, string temporary,
+            PackageProgressCallback? progress, bool checkContent, PackageValidators? known, CancellationToken cancellationToken)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(DownloadTimeout);
             try
             {
-                using var response = await _http.GetAsync(location.Url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                using var request = new HttpRequestMessage(HttpMethod.Get, location.Url);
+                if (known != null)
+                {
+                    // Sent as the server gave them: validators are opaque, and a weak ETag is fine for a GET (RFC 9110 13.1.2).
+                    if (!string.IsNullOrEmpty(known.ETag))
+                    {
+                        request.Headers.TryAddWithoutValidation("If-None-Match", known.ETag);
+                    }
+
+                    if (!string.IsNullOrEmpty(known.LastModified))
+                    {
+                        request.Headers.TryAddWithoutValidation("If-Modified-Since", known.LastModified);
+                    }
+                }
+
+                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                if (known != null && response.StatusCode == HttpStatusCode.NotModified)
+                {
+                    return Download.Unchanged;
+                }
+
                 if (!response.IsSuccessStatusCode)
                 {
                     throw PackageHttpErrors.FromStatus(location, response, "GET");
@@ -189,7 +250,13 @@ namespace ReleaseTools.Engine.Packages
                     PackageContentCheck.CheckBody(location, temporary, copied.Length);
                 }
 
-                return copied;
+                return new Download
+                {
+                    Md5 = copied.Md5,
+                    Length = copied.Length,
+                    ETag = response.Headers.ETag?.ToString(),
+                    LastModified = response.Content.Headers.TryGetValues("Last-Modified", out var lastModified) ? string.Join(",", lastModified) : null,
+                };
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 
 namespace ReleaseTools.Engine.Packages
 {
@@ -39,6 +40,64 @@ namespace ReleaseTools.Engine.Packages
         {
             var path = PathFor(location, md5);
             return File.Exists(path) ? path : null;
+        }
+
+        /// <summary>The validators of the last download of this source, when they describe a file still in the cache; else null.</summary>
+        public PackageValidators? TryGetValidators(PackageLocation location)
+        {
+            var path = ValidatorsPath(location);
+            try
+            {
+                if (!File.Exists(path))
+                {
+                    return null;
+                }
+
+                var validators = JsonSerializer.Deserialize<PackageValidators>(File.ReadAllText(path));
+                if (validators == null || Md5Hex.Normalize(validators.Md5) == null || !validators.CanRevalidate)
+                {
+                    return null;
+                }
+
+                var cached = TryGet(location, validators.Md5);
+                return cached != null && new FileInfo(cached).Length == validators.Length ? validators : null;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is JsonException)
+            {
+                // Unreadable validators only cost a full download.
+                return null;
+            }
+        }
+
+        /// <summary>Records (or, with nothing to revalidate by, forgets) the validators of the download just committed.</summary>
+        public void SaveValidators(PackageLocation location, PackageValidators validators)
+        {
+            var path = ValidatorsPath(location);
+            if (!validators.CanRevalidate)
+            {
+                TryDelete(path);
+                return;
+            }
+
+            // Written aside and renamed over, so a reader never sees half a file.
+            var temporary = path + "." + Guid.NewGuid().ToString("N") + ".partial";
+            try
+            {
+                File.WriteAllText(temporary, JsonSerializer.Serialize(validators));
+                if (File.Exists(path))
+                {
+                    File.Replace(temporary, path, null);
+                }
+                else
+                {
+                    File.Move(temporary, path);
+                }
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                // The package itself is cached; without validators the next run downloads it in full, nothing worse.
+                TryDelete(temporary);
+            }
         }
 
         /// <summary>A new temporary file in the source's folder (same volume, so the final rename is atomic).</summary>
@@ -85,6 +144,8 @@ namespace ReleaseTools.Engine.Packages
             {
             }
         }
+
+        private string ValidatorsPath(PackageLocation location) => Path.Combine(SourceDirectory(location), "validators.json");
 
         private string SourceDirectory(PackageLocation location)
         {

@@ -52,6 +52,27 @@ public class DeploymentIntegrationTests
     }
 
     [Fact]
+    public async Task A_redeploy_of_an_unchanged_url_without_a_checksum_downloads_nothing_and_pushes_nothing()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(3);
+        world.Packages.SendETag = true;
+        var first = await world.DeployAsync("1.0.0", world.Settings());
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, first);
+        var bytesAfterFirst = world.Packages.BodyBytesSent;
+        world.ResetCounts();
+
+        var second = await world.DeployAsync("1.0.0", world.Settings());
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, second);
+        Assert.Equal(3, second.Unchanged);
+        Assert.Equal(0, second.PackageBytesSent);
+        // One conditional GET, answered 304: the package is not transferred again, and no agent receives it again.
+        Assert.Equal(1, world.Packages.NotModifiedAnswers);
+        Assert.Equal(bytesAfterFirst, world.Packages.BodyBytesSent);
+        Assert.All(world.Instances, i => Assert.Equal(0, i.Probe.Count(FloydProtocol.PackagePath)));
+    }
+
+    [Fact]
     public async Task An_agent_down_in_batch_two_fails_that_batch_skips_batch_three_and_leaves_batch_one_alone()
     {
         await using var world = await DeploymentWorld.CreateAsync(6);

@@ -56,6 +56,93 @@ public sealed class PackageAcquirerTests : IAsyncLifetime
         Assert.Equal(1, _server.Gets("app.zip"));
     }
 
+    [Theory]
+    [InlineData("etag")]
+    [InlineData("weak-etag")]
+    [InlineData("last-modified")]
+    public async Task An_unchanged_url_is_not_downloaded_again_when_the_server_answers_not_modified(string validator)
+    {
+        _server.SendETag = validator.EndsWith("etag", StringComparison.Ordinal);
+        _server.WeakETag = validator == "weak-etag";
+        _server.SendLastModified = validator == "last-modified";
+        var content = PackageServer.RandomBytes(200_000, 21);
+        var url = _server.Add("web/web.zip", content);
+        using var acquirer = NewAcquirer();
+        var first = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+        var reports = new List<(long Received, bool FromCache)>();
+
+        var second = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, (received, _, cached) => reports.Add((received, cached)), CancellationToken.None);
+
+        Assert.False(first.FromCache);
+        Assert.True(second.FromCache);
+        Assert.Equal(first.Md5, second.Md5);
+        Assert.Equal(first.FilePath, second.FilePath);
+        Assert.Equal(content.Length, second.Length);
+        Assert.Equal(2, _server.Gets("web/web.zip"));
+        Assert.Equal(1, _server.NotModifiedAnswers);
+        Assert.Equal(content.Length, _server.BodyBytesSent);
+        Assert.Equal([(content.Length, true)], reports);
+    }
+
+    [Theory]
+    [InlineData("etag")]
+    [InlineData("last-modified")]
+    public async Task A_package_replaced_at_the_same_url_is_downloaded_again_and_its_new_md5_used(string validator)
+    {
+        _server.SendETag = validator == "etag";
+        _server.SendLastModified = validator == "last-modified";
+        var url = _server.Add("web/web.zip", PackageServer.RandomBytes(100_000, 22));
+        using var acquirer = NewAcquirer();
+        var first = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+        var replacement = PackageServer.RandomBytes(120_000, 23);
+        _server.Add("web/web.zip", replacement);
+
+        var second = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+
+        Assert.False(second.FromCache);
+        Assert.NotEqual(first.Md5, second.Md5);
+        Assert.Equal(Convert.ToHexString(MD5.HashData(replacement)).ToLowerInvariant(), second.Md5);
+        Assert.Equal(replacement, await File.ReadAllBytesAsync(second.FilePath));
+        Assert.Equal(0, _server.NotModifiedAnswers);
+
+        // The validators now describe the replacement: a third run revalidates against it.
+        var third = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+        Assert.True(third.FromCache);
+        Assert.Equal(second.Md5, third.Md5);
+    }
+
+    [Fact]
+    public async Task A_server_without_validators_is_downloaded_in_full_every_time()
+    {
+        var content = PackageServer.RandomBytes(50_000, 24);
+        var url = _server.Add("plain.zip", content);
+        using var acquirer = NewAcquirer();
+        await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+
+        var second = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+
+        Assert.False(second.FromCache);
+        Assert.Equal(2L * content.Length, _server.BodyBytesSent);
+        Assert.Equal(0, _server.NotModifiedAnswers);
+    }
+
+    [Fact]
+    public async Task A_cached_copy_deleted_since_the_last_download_is_downloaded_again_unconditionally()
+    {
+        _server.SendETag = true;
+        var content = PackageServer.RandomBytes(60_000, 25);
+        var url = _server.Add("gone.zip", content);
+        using var acquirer = NewAcquirer();
+        var first = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+        File.Delete(first.FilePath);
+
+        var second = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+
+        Assert.False(second.FromCache);
+        Assert.Equal(content, await File.ReadAllBytesAsync(second.FilePath));
+        Assert.Equal(0, _server.NotModifiedAnswers);
+    }
+
     [Fact]
     public async Task A_checksum_mismatch_fails_and_leaves_nothing_in_the_cache()
     {
