@@ -82,4 +82,18 @@ Describe 'Activation on the agent' {
         (Get-ServiceInstance -Service hello).Version | Should -Be '1.0.0'
         (Get-Content -Path $script:HookLog | ForEach-Object { $_.Split(' ')[0] }) | Should -Be '1.0.0', '2.0.0', '1.0.0'
     }
+
+    It 'lists the reverted release in the history, marked Reverted in the table, and never rolls back to it' {
+        $history = Get-ServiceInstance -Service hello | Get-InstanceVersionHistory
+
+        $history.Version | Should -Be '2.0.0', '1.0.0'
+        $history.Outcome | Should -Be 'Reverted', 'Released'
+        $history[0].FailedCheck | Should -Be 'activate'
+        $history[0].PreviousVersion | Should -Be '1.0.0'
+        ($history | Format-Table | Out-String -Width 80) | Should -Match '\s2\.0\.0\s+Reverted\s'
+        Get-InstanceVersionHistory -InstanceId hello-01 | Where-Object Outcome -eq Reverted | Invoke-Rollback -Force -WarningVariable warnings -WarningAction SilentlyContinue |
+            Should -BeNullOrEmpty
+        $warnings[0] | Should -BeLike '*never moved*'
+        (Get-ServiceInstance -Service hello).Version | Should -Be '1.0.0'
+    }
 }

@@ -157,7 +157,7 @@ public sealed class ActivationPipelineTests : IClassFixture<ActivationFixture>
         Assert.Equal("ActivationHookFailed,ReleaseTools.Commands.InvokeDeploymentCommand", error.FullyQualifiedErrorId);
         Assert.Equal(System.Management.Automation.ErrorCategory.InvalidResult, error.CategoryInfo.Category);
         Assert.Equal("version=1.0.0 greeting=hello", await TinyService.AskAsync(_fixture.Ports[service]));
-        AssertStoreSaysStillOn(store, service, "1.0.0");
+        AssertStoreSaysStillOn(store, service, "1.0.0", ("2.0.0", "Reverted", "activate"), ("1.0.0", "Released", null));
     }
 
     [Fact]
@@ -169,30 +169,48 @@ public sealed class ActivationPipelineTests : IClassFixture<ActivationFixture>
         {
             ["1.0.0"] = _fixture.Package(service, "1.0.0", "zip"),
             ["2.0.0"] = _fixture.Package(service, "2.0.0", "zip"),
+            ["3.0.0"] = _fixture.Package(service, "3.0.0", "zip"),
         };
         _fixture.Invoke(store, service, Register + "$Version = '1.0.0'; $Greeting = 'hello'; $Health = 200\n" + Deploy, packages).ThrowOnError();
+        _fixture.Invoke(store, service, "$Version = '2.0.0'; $Greeting = 'hallo'; $Health = 200\n" + Deploy, packages).ThrowOnError();
 
-        var failed = _fixture.Invoke(store, service, "$Version = '2.0.0'; $Greeting = 'hi'; $Health = 500\n" + Deploy, packages);
+        var failed = _fixture.Invoke(store, service, "$Version = '3.0.0'; $Greeting = 'hi'; $Health = 500\n" + Deploy, packages);
 
         var result = Assert.Single(failed.Output);
         Assert.Equal("Failed", result.Properties["Status"].Value.ToString());
         Assert.Equal("HealthCheckFailed", result.Properties["ErrorId"].Value);
         Assert.Equal("healthCheck", result.Properties["FailedCheck"].Value);
         Assert.Equal(false, result.Properties["HealthGatePassed"].Value);
-        Assert.Equal("1.0.0", result.Properties["RevertedTo"].Value);
+        Assert.Equal("2.0.0", result.Properties["RevertedTo"].Value);
         Assert.Contains("answered 500, expected 200", (string)result.Properties["AgentDetail"].Value);
         Assert.Equal("HealthCheckFailed,ReleaseTools.Commands.InvokeDeploymentCommand", Assert.Single(failed.Errors).FullyQualifiedErrorId);
+        Assert.Equal("version=2.0.0 greeting=hallo", await TinyService.AskAsync(_fixture.Ports[service]));
+        AssertStoreSaysStillOn(store, service, "2.0.0", ("3.0.0", "Reverted", "healthCheck"), ("2.0.0", "Released", null), ("1.0.0", "Released", null));
+
+        // The reverted attempt moved nothing: undoing its run is refused, and a plain rollback goes back from 2.0.0, not from 3.0.0.
+        var undo = _fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service | Get-InstanceVersionHistory -Limit 1 | Invoke-Rollback -Force").ThrowOnError();
+        Assert.Empty(undo.Output);
+        Assert.Contains("never moved", Assert.Single(undo.Warnings));
+        var rollback = Assert.Single(_fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service | Invoke-Rollback -Force").ThrowOnError().Output);
+        Assert.Equal("Succeeded", rollback.Properties["Status"].Value.ToString());
+        Assert.Equal("2.0.0", rollback.Properties["FromVersion"].Value);
+        Assert.Equal("1.0.0", rollback.Properties["ToVersion"].Value);
         Assert.Equal("version=1.0.0 greeting=hello", await TinyService.AskAsync(_fixture.Ports[service]));
-        AssertStoreSaysStillOn(store, service, "1.0.0");
+        var instance = Assert.Single(_fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service").ThrowOnError().Output);
+        Assert.Equal("1.0.0", instance.Properties["Version"].Value);
     }
 
-    /// <summary>The registry and the history both say the instance runs <paramref name="version"/>: the failed release left no row.</summary>
-    private void AssertStoreSaysStillOn(string store, string service, string version)
+    /// <summary>
+    /// The registry says the instance runs <paramref name="version"/>, the run's target says the agent went back to it, and
+    /// Get-InstanceVersionHistory lists the reverted attempt beside the releases (newest first: version, outcome, failed check).
+    /// </summary>
+    private void AssertStoreSaysStillOn(string store, string service, string version, params (string Version, string Outcome, string? FailedCheck)[] history)
     {
         var instance = Assert.Single(_fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service").ThrowOnError().Output);
         Assert.Equal(version, instance.Properties["Version"].Value);
-        var history = _fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service | Get-InstanceVersionHistory").ThrowOnError();
-        Assert.Equal(new[] { version }, history.Output.Select(h => (string)h.Properties["Version"].Value));
+        var rows = _fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service | Get-InstanceVersionHistory").ThrowOnError().Output;
+        Assert.Equal(history, rows.Select(h => ((string)h.Properties["Version"].Value, h.Properties["Outcome"].Value.ToString()!, (string?)h.Properties["FailedCheck"].Value)));
+        Assert.Equal(version, rows[0].Properties["PreviousVersion"].Value);
         var run = Assert.Single(_fixture.Invoke(store, service, "Get-ReleaseDeployment -Limit 1").ThrowOnError().Output);
         var target = Assert.Single((IEnumerable<object>)run.Properties["Targets"].Value);
         Assert.Contains($"went back to {version}", System.Management.Automation.PSObject.AsPSObject(target).Properties["Error"].Value?.ToString());

@@ -84,6 +84,23 @@ namespace ReleaseTools.Engine.Deployment
                 Error = failure.Message,
                 EndedAt = DateTimeOffset.UtcNow,
             };
+            if (failure.Activation?.RevertedTo != null && target.Release is { } release)
+            {
+                // The agent ran the release and undid it: history says so, and the instance stays on what it ran before.
+                await _store.RecordRevertedAsync(target.Record, new RevertedAttempt
+                {
+                    Operation = Operation,
+                    Version = release.Version,
+                    FVersion = release.FVersion,
+                    PackageUrl = release.Package.Source,
+                    PackageMd5 = outcome?.PackageMd5 ?? release.Package.Md5,
+                    ConfigDigest = release.Config?.Digest,
+                    ConfigFileName = release.Config?.FileName,
+                    FailedCheck = failure.Activation.FailedCheck,
+                }, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
             await _store.UpdateTargetAsync(target.Record, CancellationToken.None).ConfigureAwait(false);
             if (failure.Status == TargetStatus.Unreachable)
             {

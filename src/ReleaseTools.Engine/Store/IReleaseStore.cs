@@ -49,6 +49,12 @@ namespace ReleaseTools.Engine.Store
         /// <summary>Writes one target's state as it changes (running, failed, skipped...); the run's counters follow at once.</summary>
         Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken);
         /// <summary>
+        /// A target failed because the agent reverted the release it installed: in one transaction the target is written as
+        /// <see cref="UpdateTargetAsync"/> does and a Reverted history row is appended (previous version: what the instance
+        /// still runs). The instance itself is left as it is.
+        /// </summary>
+        Task RecordRevertedAsync(DeploymentTargetRecord target, RevertedAttempt attempt, CancellationToken cancellationToken);
+        /// <summary>
         /// A target reached its release: in one transaction the target is marked, the instance's version and
         /// fversion are updated, and a history row is appended (not for Unchanged, which moves nothing).
         /// </summary>
@@ -59,9 +65,11 @@ namespace ReleaseTools.Engine.Store
         Task<IReadOnlyList<AuditEntry>> GetAuditAsync(string deploymentId, CancellationToken cancellationToken);
 
         // History and config snapshots ----------------------------------------------------------------
-        /// <summary>Newest first.</summary>
+        /// <summary>The releases the instance ran, newest first (no reverted attempts): what rollback and resume reason over.</summary>
         Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken);
-        /// <summary>History rows of every instance of a service (optionally one environment, one version), newest first.</summary>
+        /// <summary>The releases and the reverted attempts between them, newest first: what a person reads (Get-InstanceVersionHistory).</summary>
+        Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryIncludingRevertedAsync(string instanceId, int limit, CancellationToken cancellationToken);
+        /// <summary>Released rows of every instance of a service (optionally one environment, one version), newest first.</summary>
         Task<IReadOnlyList<VersionHistoryRecord>> FindHistoryAsync(HistoryQuery query, CancellationToken cancellationToken);
         /// <summary>Appends history rows as given (Sequence assigned by the store) without touching instances or targets.</summary>
         Task<int> ImportHistoryAsync(IReadOnlyList<VersionHistoryRecord> records, CancellationToken cancellationToken);

@@ -172,7 +172,23 @@ namespace ReleaseTools.Engine.Store
         public DateTimeOffset? EndedAt { get; init; }
     }
 
-    /// <summary>One move of one instance to a release: enough to roll back to it later, config included.</summary>
+    /// <summary>What a history row records: a release the instance reached, or an attempt its agent undid.</summary>
+    public enum HistoryOutcome
+    {
+        /// <summary>The instance ran this release from then on (until the next released row).</summary>
+        Released,
+        /// <summary>
+        /// The agent installed this release, a hook or the health gate failed, and it switched back: the instance stayed on
+        /// the previous version. Never an instance's current or previous release (rollback, resume, config keep and
+        /// checksum checks read only released rows).
+        /// </summary>
+        Reverted,
+    }
+
+    /// <summary>
+    /// One move of one instance to a release (enough to roll back to it later, config included), or one attempt at a move
+    /// that the agent reverted (<see cref="Outcome"/> Reverted).
+    /// </summary>
     public sealed record VersionHistoryRecord
     {
         public long Sequence { get; init; }
@@ -191,6 +207,9 @@ namespace ReleaseTools.Engine.Store
         public string? ConfigDigest { get; init; }
         public string? ConfigFileName { get; init; }
         public DateTimeOffset RecordedAt { get; init; }
+        public HistoryOutcome Outcome { get; init; } = HistoryOutcome.Released;
+        /// <summary>For a reverted attempt, the agent's failed step (beforeActivate, activate, afterActivate, healthCheck, unpack).</summary>
+        public string? FailedCheck { get; init; }
     }
 
     /// <summary>Filter for history across instances of a service, newest first: the releases a service and environment received.</summary>
@@ -223,6 +242,22 @@ namespace ReleaseTools.Engine.Store
         public bool ConfigTransferred { get; init; }
         public DateTimeOffset? StartedAt { get; init; }
         public DateTimeOffset EndedAt { get; init; }
+    }
+
+    /// <summary>
+    /// A release the agent installed and then undid (a hook or the health gate failed and it switched back): written with the
+    /// failed target in one transaction, as a Reverted history row that leaves the instance on its previous release.
+    /// </summary>
+    public sealed record RevertedAttempt
+    {
+        public DeploymentOperation Operation { get; init; }
+        public string Version { get; init; } = "";
+        public string FVersion { get; init; } = "";
+        public string? PackageUrl { get; init; }
+        public string? PackageMd5 { get; init; }
+        public string? ConfigDigest { get; init; }
+        public string? ConfigFileName { get; init; }
+        public string? FailedCheck { get; init; }
     }
 
     /// <summary>Who holds (or asks for) instance leases: enough for a human to find the run.</summary>

@@ -120,6 +120,8 @@ namespace ReleaseTools.Engine.Store
             ConfigDigest = reader.NullableString(12),
             ConfigFileName = reader.NullableString(13),
             RecordedAt = reader.Time(14),
+            Outcome = StoreValues.Parse<HistoryOutcome>(reader.GetString(15)),
+            FailedCheck = reader.NullableString(16),
         };
 
         public const string WebhookColumns = "name, url, format, enabled, secret, created_at, updated_at";

@@ -5,7 +5,10 @@ using ReleaseTools.Hosting;
 
 namespace ReleaseTools.Commands
 {
-    /// <summary>Lists the releases an instance was moved to, newest first, with the deployment or rollback that moved it.</summary>
+    /// <summary>
+    /// Lists the releases an instance was moved to, newest first, with the deployment or rollback that moved it, and the
+    /// attempts its agent reverted (Outcome Reverted) between them.
+    /// </summary>
     [Cmdlet(VerbsCommon.Get, "InstanceVersionHistory")]
     [OutputType(typeof(VersionHistoryEntry))]
     public sealed class GetInstanceVersionHistoryCommand : ReleaseToolsCmdlet
@@ -26,7 +29,7 @@ namespace ReleaseTools.Commands
         {
             foreach (var id in ExpandInstanceIds(InstanceId, reportNoMatch: false))
             {
-                var history = Await(token => Session.Store.GetHistoryAsync(id, Limit, token));
+                var history = Await(token => Session.Store.GetHistoryIncludingRevertedAsync(id, Limit, token));
                 if (history.Count == 0 && Await(token => Session.Store.GetInstanceAsync(id, token)) is null)
                 {
                     WriteError(new ErrorRecord(

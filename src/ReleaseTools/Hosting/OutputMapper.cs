@@ -73,6 +73,8 @@ namespace ReleaseTools.Hosting
             FVersion = record.FVersion,
             PreviousVersion = record.PreviousVersion,
             Operation = ByName<ReleaseOperation>(record.Operation),
+            Outcome = ByName<VersionHistoryOutcome>(record.Outcome),
+            FailedCheck = record.FailedCheck,
             DeploymentId = record.DeploymentId,
             PackageUrl = record.PackageUrl,
             PackageMd5 = record.PackageMd5,

@@ -52,6 +52,15 @@ namespace ReleaseTools
         Superseded,
     }
 
+    /// <summary>Whether a history entry's release stayed on its instance or was undone by the agent.</summary>
+    public enum VersionHistoryOutcome : long
+    {
+        /// <summary>The instance ran this release from then on.</summary>
+        Released,
+        /// <summary>A hook or the health gate failed on the instance and its agent switched back: it stayed on PreviousVersion.</summary>
+        Reverted,
+    }
+
     /// <summary>What a run or a history entry did to its instances.</summary>
     public enum ReleaseOperation : long
     {

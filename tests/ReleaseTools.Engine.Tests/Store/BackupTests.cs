@@ -47,7 +47,7 @@ public abstract class BackupContract : IDisposable
         Assert.Equal(written.ContentDigest, restored.ContentDigest);
         Assert.True(written.SameRecordsAs(restored));
         Assert.Equal(3, written.Counts["Instances"]);
-        Assert.Equal(3, written.Counts["HistoryRows"]);
+        Assert.Equal(4, written.Counts["HistoryRows"]);
         Assert.True(written.SameRecordsAs(await StoreBackup.SummarizeAsync(target, None)));
         await BackupSamples.AssertSameRecordsAsync(source, target, deploymentId);
         Assert.Empty(await target.GetLeasesAsync(null, None));
@@ -234,6 +234,10 @@ internal static class BackupSamples
 
         await store.AppendAuditAsync(finished.DeploymentId, "note", "Rolled out after the change freeze.", None);
         await store.SetDeploymentStatusAsync(finished.DeploymentId, DeploymentStatus.Succeeded, None);
+        var reverted = await store.CreateDeploymentAsync(StoreSamples.Deployment(version: "2.0.1"), new[] { StoreSamples.Target("orders-2", version: "2.0.1") }, None);
+        await store.RecordRevertedAsync(StoreSamples.Target("orders-2", TargetStatus.Failed, version: "2.0.1") with { DeploymentId = reverted.DeploymentId, FailedStep = "activate" },
+            new RevertedAttempt { Operation = DeploymentOperation.Deploy, Version = "2.0.1", FVersion = "2.0.1+f1", FailedCheck = "healthCheck" }, None);
+        await store.SetDeploymentStatusAsync(reverted.DeploymentId, DeploymentStatus.Failed, None);
         var active = await store.CreateDeploymentAsync(StoreSamples.Deployment(version: "2.1.0"), new[] { StoreSamples.Target("orders-1", version: "2.1.0") }, None);
         await store.SetDeploymentStatusAsync(active.DeploymentId, DeploymentStatus.Running, None);
         await store.TryClaimInstancesAsync(ProcessIdentity.Current(active.DeploymentId), new[] { "orders-1" }, TimeSpan.FromMinutes(5), None);
@@ -246,6 +250,9 @@ internal static class BackupSamples
         Assert.Equal(await expected.GetDeploymentAsync(deploymentId, None), await actual.GetDeploymentAsync(deploymentId, None));
         Assert.Equal(await expected.GetTargetsAsync(deploymentId, None), await actual.GetTargetsAsync(deploymentId, None));
         Assert.Equal(await expected.GetHistoryAsync("orders-2", 0, None), await actual.GetHistoryAsync("orders-2", 0, None));
+        var attempts = await actual.GetHistoryIncludingRevertedAsync("orders-2", 0, None);
+        Assert.Equal(await expected.GetHistoryIncludingRevertedAsync("orders-2", 0, None), attempts);
+        Assert.Equal(new[] { HistoryOutcome.Reverted, HistoryOutcome.Released }, attempts.Select(h => h.Outcome));
         Assert.Equal(await expected.GetAuditAsync(deploymentId, None), await actual.GetAuditAsync(deploymentId, None));
         Assert.Equal(await expected.GetConfigSnapshotAsync("digest-2.0.0", None), await actual.GetConfigSnapshotAsync("digest-2.0.0", None));
         Assert.Equal(await expected.GetVersionsAsync("orders", None), await actual.GetVersionsAsync("orders", None));

@@ -141,6 +141,76 @@ public abstract class ReleaseHistoryContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_reverted_attempt_is_listed_in_the_history_a_person_reads_but_is_never_a_release()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        foreach (var version in new[] { "1.0.0", "2.0.0" })
+        {
+            var released = await Store.CreateDeploymentAsync(StoreSamples.Deployment(version: version), new[] { StoreSamples.Target("orders-1", version: version) }, None);
+            Scope.Clock.Advance(TimeSpan.FromMinutes(5));
+            await Store.RecordReleaseAsync(StoreSamples.Release(released.DeploymentId, "orders-1", version), None);
+        }
+
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(version: "3.0.0"), new[] { StoreSamples.Target("orders-1", version: "3.0.0") }, None);
+        Scope.Clock.Advance(TimeSpan.FromMinutes(5));
+        var failed = StoreSamples.Target("orders-1", TargetStatus.Failed, version: "3.0.0") with
+        {
+            DeploymentId = deployment.DeploymentId,
+            FailedStep = "activate",
+            Error = "the health check failed; the agent went back to 2.0.0",
+            FromVersion = "2.0.0",
+            Attempts = 1,
+            EndedAt = Scope.Clock.Now,
+        };
+        await Store.RecordRevertedAsync(failed, new RevertedAttempt
+        {
+            Operation = DeploymentOperation.Deploy,
+            Version = "3.0.0",
+            FVersion = "3.0.0+f1",
+            PackageUrl = "https://packages.example/orders-3.0.0.zip",
+            PackageMd5 = "00112233445566778899aabbccddeeff",
+            ConfigDigest = "digest-3.0.0",
+            ConfigFileName = "appsettings.json",
+            FailedCheck = "healthCheck",
+        }, None);
+
+        var read = await Store.GetHistoryIncludingRevertedAsync("orders-1", 0, None);
+        Assert.Equal(new[] { ("3.0.0", HistoryOutcome.Reverted), ("2.0.0", HistoryOutcome.Released), ("1.0.0", HistoryOutcome.Released) },
+            read.Select(h => (h.Version, h.Outcome)));
+        Assert.Equal(("2.0.0", "2.0.0+f1", "healthCheck", deployment.DeploymentId), (read[0].PreviousVersion, read[0].PreviousFVersion, read[0].FailedCheck, read[0].DeploymentId));
+        Assert.Equal(("digest-3.0.0", "00112233445566778899aabbccddeeff"), (read[0].ConfigDigest, read[0].PackageMd5));
+        Assert.Equal(new[] { "3.0.0", "2.0.0" }, (await Store.GetHistoryIncludingRevertedAsync("orders-1", 2, None)).Select(h => h.Version));
+
+        // Everything that reasons about what the instance runs sees releases only.
+        Assert.Equal(new[] { "2.0.0", "1.0.0" }, (await Store.GetHistoryAsync("orders-1", 0, None)).Select(h => h.Version));
+        Assert.Equal("2.0.0", Assert.Single(await Store.GetHistoryAsync("orders-1", 1, None)).Version);
+        Assert.Equal("2.0.0", Assert.Single(await Store.FindHistoryAsync(new HistoryQuery { Service = "orders", Environment = "prod", Limit = 1 }, None)).Version);
+        Assert.Empty(await Store.FindHistoryAsync(new HistoryQuery { Service = "orders", Version = "3.0.0" }, None));
+        Assert.Equal(new[] { "1.0.0", "2.0.0" }, await Store.GetVersionsAsync("orders", None));
+        var instance = (await Store.GetInstanceAsync("orders-1", None))!;
+        Assert.Equal(("2.0.0", "2.0.0+f1", InstanceStatus.Active), (instance.Version, instance.FVersion, instance.Status));
+        Assert.Equal(new[] { "orders-1" }, (await Store.FindInstancesAsync(new InstanceQuery { Services = new[] { "orders" }, Version = "2.0.0" }, None)).Select(i => i.InstanceId));
+
+        // The target was written with the row, and the run counts it failed.
+        var target = Assert.Single(await Store.GetTargetsAsync(deployment.DeploymentId, None));
+        Assert.Equal((TargetStatus.Failed, "activate", "2.0.0"), (target.Status, target.FailedStep, target.FromVersion));
+        Assert.Equal(1, (await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Failed, None)).FailedTargets);
+    }
+
+    [SkippableFact]
+    public async Task A_reverted_attempt_for_an_unregistered_instance_writes_neither_row_nor_target()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("ghost-1") }, None);
+        var failed = StoreSamples.Target("ghost-1", TargetStatus.Failed) with { DeploymentId = deployment.DeploymentId, FailedStep = "activate" };
+
+        await Assert.ThrowsAsync<StoreException>(() => Store.RecordRevertedAsync(failed, new RevertedAttempt { Version = "2.0.0", FVersion = "2.0.0+f1" }, None));
+
+        Assert.Empty(await Store.GetHistoryIncludingRevertedAsync("ghost-1", 0, None));
+        Assert.Equal(TargetStatus.Pending, Assert.Single(await Store.GetTargetsAsync(deployment.DeploymentId, None)).Status);
+    }
+
+    [SkippableFact]
     public async Task Saving_a_config_snapshot_twice_keeps_the_first_bytes()
     {
         var original = new byte[] { 1, 2, 3, 0, 255 };

@@ -15,14 +15,20 @@ namespace ReleaseTools.Engine.Store.Portable
 
     internal sealed class PortableColumn
     {
-        public PortableColumn(string name, PortableKind kind)
+        public PortableColumn(string name, PortableKind kind, int sinceFormat = 1, object? missingValue = null)
         {
             Name = name;
             Kind = kind;
+            SinceFormat = sinceFormat;
+            MissingValue = missingValue;
         }
 
         public string Name { get; }
         public PortableKind Kind { get; }
+
+        /// <summary>The first backup format that carries this column; a row of an older backup gets <see cref="MissingValue"/>.</summary>
+        public int SinceFormat { get; }
+        public object? MissingValue { get; }
     }
 
     internal sealed class PortableTable
@@ -43,6 +49,27 @@ namespace ReleaseTools.Engine.Store.Portable
         public IReadOnlyList<PortableColumn> Columns { get; }
 
         public string ColumnList => string.Join(", ", Columns.Select(c => c.Name));
+
+        /// <summary>The columns a backup of the given format carries, in order (new columns are only ever added at the end).</summary>
+        public IReadOnlyList<PortableColumn> ColumnsIn(int format) => Columns.Where(c => c.SinceFormat <= format).ToList();
+
+        /// <summary>A row read from an older backup, completed with the values its missing columns mean.</summary>
+        public object?[] Complete(object?[] read)
+        {
+            if (read.Length == Columns.Count)
+            {
+                return read;
+            }
+
+            var values = new object?[Columns.Count];
+            Array.Copy(read, values, read.Length);
+            for (var i = read.Length; i < Columns.Count; i++)
+            {
+                values[i] = Columns[i].MissingValue;
+            }
+
+            return values;
+        }
     }
 
     /// <summary>
@@ -53,8 +80,11 @@ namespace ReleaseTools.Engine.Store.Portable
     /// </summary>
     internal static class PortableSchema
     {
-        /// <summary>Raised when the set of tables or columns changes; a backup of a newer format is refused.</summary>
-        public const int FormatVersion = 1;
+        /// <summary>
+        /// Raised when the set of tables or columns changes; a backup of a newer format is refused, one of an older format is
+        /// read with the values its missing columns mean. 2: history rows say whether the release stayed or was reverted.
+        /// </summary>
+        public const int FormatVersion = 2;
 
         private static PortableColumn T(string name) => new PortableColumn(name, PortableKind.Text);
         private static PortableColumn I(string name) => new PortableColumn(name, PortableKind.Integer);
@@ -75,7 +105,8 @@ namespace ReleaseTools.Engine.Store.Portable
                 I("started_at"), I("ended_at")),
             new PortableTable("version_history", "HistoryRows",
                 I("sequence"), T("instance_id"), T("service"), T("environment"), T("version"), T("fversion"), T("previous_version"), T("previous_fversion"),
-                T("deployment_id"), T("operation"), T("package_url"), T("package_md5"), T("config_digest"), T("config_file_name"), I("recorded_at")),
+                T("deployment_id"), T("operation"), T("package_url"), T("package_md5"), T("config_digest"), T("config_file_name"), I("recorded_at"),
+                new PortableColumn("outcome", PortableKind.Text, sinceFormat: 2, missingValue: "released"), new PortableColumn("failed_check", PortableKind.Text, sinceFormat: 2)),
             new PortableTable("config_snapshots", "ConfigSnapshots",
                 T("digest"), T("file_name"), new PortableColumn("content", PortableKind.Bytes), I("saved_at")),
             new PortableTable("deployment_audit", "AuditEntries",

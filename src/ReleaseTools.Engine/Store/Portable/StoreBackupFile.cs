@@ -90,7 +90,7 @@ namespace ReleaseTools.Engine.Store.Portable
             using (var content = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
                 var digests = new TableDigests();
-                Dictionary<string, PortableTable>? tables = null;
+                Dictionary<string, DeclaredTable>? tables = null;
                 BackupManifest? manifest = null;
                 var lineNumber = 0;
                 while (true)
@@ -141,9 +141,10 @@ namespace ReleaseTools.Engine.Store.Portable
                         else
                         {
                             var (table, values) = ReadRow(path, root, tables, lineNumber);
+                            // The digests cover the row as its backup wrote it; missing columns are filled only for the store.
                             digests.Add(table, Canonical(values));
                             Hash(content, line);
-                            yield return new KeyValuePair<PortableTable, object?[]>(table, values);
+                            yield return new KeyValuePair<PortableTable, object?[]>(table, table.Complete(values));
                             continue;
                         }
                     }
@@ -199,7 +200,20 @@ namespace ReleaseTools.Engine.Store.Portable
                 ["tables"] = PortableSchema.Tables.ToDictionary(t => t.Name, t => t.Columns.Select(c => c.Name).ToArray()),
             });
 
-        private static Dictionary<string, PortableTable> ReadHeader(string path, JsonElement root)
+        /// <summary>A table as a backup's header declares it: the columns of that backup's format.</summary>
+        private sealed class DeclaredTable
+        {
+            public DeclaredTable(PortableTable table, IReadOnlyList<PortableColumn> columns)
+            {
+                Table = table;
+                Columns = columns;
+            }
+
+            public PortableTable Table { get; }
+            public IReadOnlyList<PortableColumn> Columns { get; }
+        }
+
+        private static Dictionary<string, DeclaredTable> ReadHeader(string path, JsonElement root)
         {
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String ||
                 format.GetString() != FormatName)
@@ -219,40 +233,42 @@ namespace ReleaseTools.Engine.Store.Portable
                     $"{PortableSchema.FormatVersion}). Restore it with that release or a later one; nothing was changed.", path);
             }
 
-            var tables = new Dictionary<string, PortableTable>(StringComparer.Ordinal);
+            var tables = new Dictionary<string, DeclaredTable>(StringComparer.Ordinal);
             if (!root.TryGetProperty("tables", out var declared) || declared.ValueKind != JsonValueKind.Object)
             {
                 throw Corrupt(path, "its header lists no tables");
             }
 
+            var formatVersion = version.GetInt32();
             foreach (var table in PortableSchema.Tables)
             {
                 if (!declared.TryGetProperty(table.Name, out var columns) || columns.ValueKind != JsonValueKind.Array ||
-                    !columns.EnumerateArray().Select(c => c.GetString()).SequenceEqual(table.Columns.Select(c => c.Name)))
+                    !columns.EnumerateArray().Select(c => c.GetString()).SequenceEqual(table.ColumnsIn(formatVersion).Select(c => c.Name)))
                 {
-                    throw Corrupt(path, $"its header does not describe the {table.Name} table as backup format {PortableSchema.FormatVersion} does");
+                    throw Corrupt(path, $"its header does not describe the {table.Name} table as backup format {formatVersion} does");
                 }
 
-                tables[table.Name] = table;
+                tables[table.Name] = new DeclaredTable(table, table.ColumnsIn(formatVersion));
             }
 
             return tables;
         }
 
-        private static (PortableTable Table, object?[] Values) ReadRow(string path, JsonElement root, Dictionary<string, PortableTable> tables, int lineNumber)
+        private static (PortableTable Table, object?[] Values) ReadRow(string path, JsonElement root, Dictionary<string, DeclaredTable> tables, int lineNumber)
         {
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("t", out var name) || name.ValueKind != JsonValueKind.String ||
-                !tables.TryGetValue(name.GetString()!, out var table) || !root.TryGetProperty("r", out var row) || row.ValueKind != JsonValueKind.Array ||
-                row.GetArrayLength() != table.Columns.Count)
+                !tables.TryGetValue(name.GetString()!, out var declared) || !root.TryGetProperty("r", out var row) || row.ValueKind != JsonValueKind.Array ||
+                row.GetArrayLength() != declared.Columns.Count)
             {
                 throw Corrupt(path, $"line {lineNumber} is not a row of a known table");
             }
 
-            var values = new object?[table.Columns.Count];
+            var table = declared.Table;
+            var values = new object?[declared.Columns.Count];
             var index = 0;
             foreach (var element in row.EnumerateArray())
             {
-                var kind = table.Columns[index].Kind;
+                var kind = declared.Columns[index].Kind;
                 try
                 {
                     values[index] = element.ValueKind == JsonValueKind.Null ? null : kind switch
@@ -265,7 +281,7 @@ namespace ReleaseTools.Engine.Store.Portable
                 }
                 catch (Exception ex) when (ex is InvalidOperationException || ex is FormatException)
                 {
-                    throw Corrupt(path, $"line {lineNumber} holds a value of the wrong kind for {table.Name}.{table.Columns[index].Name}");
+                    throw Corrupt(path, $"line {lineNumber} holds a value of the wrong kind for {table.Name}.{declared.Columns[index].Name}");
                 }
 
                 index++;

@@ -211,19 +211,27 @@ namespace ReleaseTools.Engine.Store.Postgres
 
             return WriteAsync(async (connection, transaction) =>
             {
-                using var update = PostgresCommands.Create(connection, transaction,
-                    "UPDATE deployment_targets SET batch = $5, target_version = $6, target_fversion = $7, from_version = $8, " +
-                    "from_fversion = $9, status = $10, attempts = $11, package_transferred = $12, config_transferred = $13, " +
-                    "failed_step = $14, error = $15, started_at = $16, ended_at = $17 WHERE deployment_id = $1 AND instance_id = $2");
+                await WriteTargetAsync(connection, transaction, target, cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+        }
+
+        /// <summary>One target's state and the run's counters, inside the caller's transaction.</summary>
+        private async Task WriteTargetAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DeploymentTargetRecord target, CancellationToken cancellationToken)
+        {
+            using (var update = PostgresCommands.Create(connection, transaction,
+                "UPDATE deployment_targets SET batch = $5, target_version = $6, target_fversion = $7, from_version = $8, " +
+                "from_fversion = $9, status = $10, attempts = $11, package_transferred = $12, config_transferred = $13, " +
+                "failed_step = $14, error = $15, started_at = $16, ended_at = $17 WHERE deployment_id = $1 AND instance_id = $2"))
+            {
                 AddTargetValues(update.Parameters, target);
                 if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
                 {
                     throw StoreValidation.TargetNotFound(target.DeploymentId, target.InstanceId, Location);
                 }
+            }
 
-                await RecountAsync(connection, transaction, target.DeploymentId, cancellationToken).ConfigureAwait(false);
-                return true;
-            }, cancellationToken);
+            await RecountAsync(connection, transaction, target.DeploymentId, cancellationToken).ConfigureAwait(false);
         }
 
         public Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken) =>

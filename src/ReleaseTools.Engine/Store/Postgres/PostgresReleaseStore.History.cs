@@ -14,12 +14,15 @@ namespace ReleaseTools.Engine.Store.Postgres
     {
         private const string HistoryColumns =
             "sequence, instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, operation, " +
-            "package_url, package_md5, config_digest, config_file_name, recorded_at";
+            "package_url, package_md5, config_digest, config_file_name, recorded_at, outcome, failed_check";
+
+        /// <summary>Only rows of releases the instance ran: a reverted attempt is never current, previous or a release to go back to.</summary>
+        private const string ReleasedOnly = " AND outcome = 'released'";
 
         private const string InsertHistorySql =
             "INSERT INTO version_history (instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, " +
-            "operation, package_url, package_md5, config_digest, config_file_name, recorded_at) VALUES (@instance, @service, @environment, @version, " +
-            "@fversion, @previousVersion, @previousFVersion, @deployment, @operation, @url, @md5, @digest, @file, @now)";
+            "operation, package_url, package_md5, config_digest, config_file_name, recorded_at, outcome, failed_check) VALUES (@instance, @service, @environment, " +
+            "@version, @fversion, @previousVersion, @previousFVersion, @deployment, @operation, @url, @md5, @digest, @file, @now, @outcome, @failedCheck)";
 
         private const string CatalogueVersionSql = "INSERT INTO service_versions (service, version) VALUES (@service, @version) ON CONFLICT DO NOTHING";
 
@@ -71,7 +74,7 @@ namespace ReleaseTools.Engine.Store.Postgres
             {
                 using (var importer = await connection.BeginBinaryImportAsync(
                     "COPY version_history (instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, " +
-                    "operation, package_url, package_md5, config_digest, config_file_name, recorded_at) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+                    "operation, package_url, package_md5, config_digest, config_file_name, recorded_at, outcome, failed_check) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
                 {
                     foreach (var record in records)
                     {
@@ -90,6 +93,8 @@ namespace ReleaseTools.Engine.Store.Postgres
                         await importer.WriteAsync(StoreValues.ToDb(record.ConfigDigest), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                         await importer.WriteAsync(StoreValues.ToDb(record.ConfigFileName), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                         await importer.WriteAsync(StoreValues.ToUnixMs(record.RecordedAt), NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToText(record.Outcome), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(StoreValues.ToDb(record.FailedCheck), NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                     }
 
                     await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -100,7 +105,7 @@ namespace ReleaseTools.Engine.Store.Postgres
                 {
                     var services = new List<string>(records.Count);
                     var versions = new List<string>(records.Count);
-                    foreach (var record in records)
+                    foreach (var record in records.Where(r => r.Outcome == HistoryOutcome.Released))
                     {
                         services.Add(record.Service ?? "");
                         versions.Add(record.Version ?? "");
@@ -114,11 +119,62 @@ namespace ReleaseTools.Engine.Store.Postgres
         }
 
         public Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken) =>
+            ReadHistoryAsync(instanceId, limit, includeReverted: false, cancellationToken);
+
+        public Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryIncludingRevertedAsync(string instanceId, int limit, CancellationToken cancellationToken) =>
+            ReadHistoryAsync(instanceId, limit, includeReverted: true, cancellationToken);
+
+        private Task<IReadOnlyList<VersionHistoryRecord>> ReadHistoryAsync(string instanceId, int limit, bool includeReverted, CancellationToken cancellationToken) =>
             ReadAsync<IReadOnlyList<VersionHistoryRecord>>(async connection =>
             {
-                using var command = BuildHistoryQuery(connection, instanceId, limit);
+                using var command = BuildHistoryQuery(connection, instanceId, limit, includeReverted);
                 return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
+
+        public Task RecordRevertedAsync(DeploymentTargetRecord target, RevertedAttempt attempt, CancellationToken cancellationToken)
+        {
+            if (target == null)
+            {
+                throw new ArgumentNullException(nameof(target));
+            }
+
+            if (attempt == null)
+            {
+                throw new ArgumentNullException(nameof(attempt));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                await WriteTargetAsync(connection, transaction, target, cancellationToken).ConfigureAwait(false);
+                string? version;
+                string? fversion;
+                string service;
+                string environment;
+                // Locks the instance row, as a release does, so a concurrent release cannot slip between the read and the row.
+                using (var read = PostgresCommands.Create(connection, transaction,
+                    "SELECT version, fversion, service, environment FROM instances WHERE instance_id = @instance FOR UPDATE").With("instance", target.InstanceId))
+                using (var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        // After the target write on purpose: the transaction undoes it.
+                        throw StoreValidation.InstanceNotFound(target.InstanceId, Location);
+                    }
+
+                    version = reader.NullableString(0);
+                    fversion = reader.NullableString(1);
+                    service = reader.GetString(2);
+                    environment = reader.GetString(3);
+                }
+
+                using var insert = PostgresCommands.Create(connection, transaction, InsertHistorySql);
+                await BindHistory(insert, target.InstanceId, service, environment, attempt.Version, attempt.FVersion, version, fversion, target.DeploymentId,
+                    attempt.Operation, attempt.PackageUrl, attempt.PackageMd5, attempt.ConfigDigest, attempt.ConfigFileName, now, HistoryOutcome.Reverted,
+                    attempt.FailedCheck).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+        }
 
         public Task<IReadOnlyList<VersionHistoryRecord>> FindHistoryAsync(HistoryQuery query, CancellationToken cancellationToken)
         {
@@ -137,7 +193,7 @@ namespace ReleaseTools.Engine.Store.Postgres
         /// <summary>A service's history across instances, newest first; internal so tests can check its query plan.</summary>
         internal static NpgsqlCommand BuildServiceHistoryQuery(NpgsqlConnection connection, HistoryQuery query)
         {
-            var sql = new System.Text.StringBuilder("SELECT " + HistoryColumns + " FROM version_history WHERE service = @service");
+            var sql = new System.Text.StringBuilder("SELECT " + HistoryColumns + " FROM version_history WHERE service = @service" + ReleasedOnly);
             var command = connection.CreateCommand().With("service", query.Service ?? "");
             if (query.Environment != null)
             {
@@ -194,10 +250,11 @@ namespace ReleaseTools.Engine.Store.Postgres
             }, cancellationToken);
 
         /// <summary>One instance's history, newest first; internal so tests can check its query plan.</summary>
-        internal static NpgsqlCommand BuildHistoryQuery(NpgsqlConnection connection, string instanceId, int limit)
+        internal static NpgsqlCommand BuildHistoryQuery(NpgsqlConnection connection, string instanceId, int limit, bool includeReverted = false)
         {
             var command = PostgresCommands.Create(connection, null,
-                "SELECT " + HistoryColumns + " FROM version_history WHERE instance_id = @id ORDER BY sequence DESC" + (limit > 0 ? " LIMIT @limit" : ""))
+                "SELECT " + HistoryColumns + " FROM version_history WHERE instance_id = @id" + (includeReverted ? "" : ReleasedOnly) +
+                " ORDER BY sequence DESC" + (limit > 0 ? " LIMIT @limit" : ""))
                 .With("id", instanceId);
             return limit > 0 ? command.With("limit", limit) : command;
         }
@@ -275,7 +332,7 @@ namespace ReleaseTools.Engine.Store.Postgres
 
         private static NpgsqlCommand BindHistory(NpgsqlCommand command, string instanceId, string service, string environment, string version, string fversion,
             string? previousVersion, string? previousFVersion, string deploymentId, DeploymentOperation operation, string? packageUrl, string? packageMd5,
-            string? configDigest, string? configFileName, DateTimeOffset recordedAt)
+            string? configDigest, string? configFileName, DateTimeOffset recordedAt, HistoryOutcome outcome = HistoryOutcome.Released, string? failedCheck = null)
         {
             command.With("instance", instanceId)
                 .With("service", service ?? "")
@@ -284,9 +341,10 @@ namespace ReleaseTools.Engine.Store.Postgres
                 .With("fversion", fversion ?? "")
                 .With("deployment", deploymentId ?? "")
                 .With("operation", StoreValues.ToText(operation))
-                .With("now", StoreValues.ToUnixMs(recordedAt));
+                .With("now", StoreValues.ToUnixMs(recordedAt))
+                .With("outcome", StoreValues.ToText(outcome));
             foreach (var (name, value) in new[] { ("previousVersion", previousVersion), ("previousFVersion", previousFVersion), ("url", packageUrl),
-                ("md5", packageMd5), ("digest", configDigest), ("file", configFileName) })
+                ("md5", packageMd5), ("digest", configDigest), ("file", configFileName), ("failedCheck", failedCheck) })
             {
                 command.Parameters.Add(new NpgsqlParameter(name, NpgsqlTypes.NpgsqlDbType.Text) { Value = StoreValues.ToDb(value) });
             }

@@ -182,19 +182,27 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
             return WriteAsync(async (connection, transaction) =>
             {
-                using var update = StoreCommands.Create(connection, transaction,
-                    "UPDATE deployment_targets SET batch = $batch, target_version = $version, target_fversion = $fversion, from_version = $fromVersion, " +
-                    "from_fversion = $fromFVersion, status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
-                    "failed_step = $step, error = $error, started_at = $started, ended_at = $ended WHERE deployment_id = $deployment AND instance_id = $instance");
+                await WriteTargetAsync(connection, transaction, target, cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+        }
+
+        /// <summary>One target's state and the run's counters, inside the caller's transaction.</summary>
+        private async Task WriteTargetAsync(SqliteConnection connection, SqliteTransaction transaction, DeploymentTargetRecord target, CancellationToken cancellationToken)
+        {
+            using (var update = StoreCommands.Create(connection, transaction,
+                "UPDATE deployment_targets SET batch = $batch, target_version = $version, target_fversion = $fversion, from_version = $fromVersion, " +
+                "from_fversion = $fromFVersion, status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
+                "failed_step = $step, error = $error, started_at = $started, ended_at = $ended WHERE deployment_id = $deployment AND instance_id = $instance"))
+            {
                 BindTarget(update, target);
                 if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
                 {
                     throw TargetNotFound(target.DeploymentId, target.InstanceId);
                 }
+            }
 
-                await RecountAsync(connection, transaction, target.DeploymentId, cancellationToken).ConfigureAwait(false);
-                return true;
-            }, cancellationToken);
+            await RecountAsync(connection, transaction, target.DeploymentId, cancellationToken).ConfigureAwait(false);
         }
 
         public Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken) =>

@@ -14,12 +14,15 @@ namespace ReleaseTools.Engine.Store.Sqlite
     {
         private const string HistoryColumns =
             "sequence, instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, operation, " +
-            "package_url, package_md5, config_digest, config_file_name, recorded_at";
+            "package_url, package_md5, config_digest, config_file_name, recorded_at, outcome, failed_check";
+
+        /// <summary>Only rows of releases the instance ran: a reverted attempt is never current, previous or a release to go back to.</summary>
+        private const string ReleasedOnly = " AND outcome = 'released'";
 
         private const string InsertHistorySql =
             "INSERT INTO version_history (instance_id, service, environment, version, fversion, previous_version, previous_fversion, deployment_id, " +
-            "operation, package_url, package_md5, config_digest, config_file_name, recorded_at) VALUES ($instance, $service, $environment, $version, " +
-            "$fversion, $previousVersion, $previousFVersion, $deployment, $operation, $url, $md5, $digest, $file, $now)";
+            "operation, package_url, package_md5, config_digest, config_file_name, recorded_at, outcome, failed_check) VALUES ($instance, $service, $environment, " +
+            "$version, $fversion, $previousVersion, $previousFVersion, $deployment, $operation, $url, $md5, $digest, $file, $now, $outcome, $failedCheck)";
 
         private const string CatalogueVersionSql = "INSERT OR IGNORE INTO service_versions (service, version) VALUES ($service, $version)";
 
@@ -95,9 +98,12 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     }
                     BindHistory(insert, record.InstanceId, record.Service, record.Environment, record.Version, record.FVersion, record.PreviousVersion,
                         record.PreviousFVersion, record.DeploymentId, record.Operation, record.PackageUrl, record.PackageMd5, record.ConfigDigest,
-                        record.ConfigFileName, record.RecordedAt);
+                        record.ConfigFileName, record.RecordedAt, record.Outcome, record.FailedCheck);
                     count += insert.ExecuteNonQuery();
-                    catalogue.With("$service", record.Service).With("$version", record.Version).ExecuteNonQuery();
+                    if (record.Outcome == HistoryOutcome.Released)
+                    {
+                        catalogue.With("$service", record.Service).With("$version", record.Version).ExecuteNonQuery();
+                    }
                 }
 
                 return Task.FromResult(count);
@@ -105,11 +111,61 @@ namespace ReleaseTools.Engine.Store.Sqlite
         }
 
         public Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryAsync(string instanceId, int limit, CancellationToken cancellationToken) =>
+            ReadHistoryAsync(instanceId, limit, includeReverted: false, cancellationToken);
+
+        public Task<IReadOnlyList<VersionHistoryRecord>> GetHistoryIncludingRevertedAsync(string instanceId, int limit, CancellationToken cancellationToken) =>
+            ReadHistoryAsync(instanceId, limit, includeReverted: true, cancellationToken);
+
+        private Task<IReadOnlyList<VersionHistoryRecord>> ReadHistoryAsync(string instanceId, int limit, bool includeReverted, CancellationToken cancellationToken) =>
             ReadAsync<IReadOnlyList<VersionHistoryRecord>>(async connection =>
             {
-                using var command = BuildHistoryQuery(connection, instanceId, limit);
+                using var command = BuildHistoryQuery(connection, instanceId, limit, includeReverted);
                 return await command.ToListAsync(ReadHistory, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
+
+        public Task RecordRevertedAsync(DeploymentTargetRecord target, RevertedAttempt attempt, CancellationToken cancellationToken)
+        {
+            if (target == null)
+            {
+                throw new ArgumentNullException(nameof(target));
+            }
+
+            if (attempt == null)
+            {
+                throw new ArgumentNullException(nameof(attempt));
+            }
+
+            return WriteAsync(async (connection, transaction) =>
+            {
+                await WriteTargetAsync(connection, transaction, target, cancellationToken).ConfigureAwait(false);
+                string? version;
+                string? fversion;
+                string service;
+                string environment;
+                using (var read = StoreCommands.Create(connection, transaction,
+                    "SELECT version, fversion, service, environment FROM instances WHERE instance_id = $instance").With("$instance", target.InstanceId))
+                using (var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        // After the target write on purpose: the transaction undoes it.
+                        throw InstanceNotFound(target.InstanceId);
+                    }
+
+                    version = reader.NullableString(0);
+                    fversion = reader.NullableString(1);
+                    service = reader.GetString(2);
+                    environment = reader.GetString(3);
+                }
+
+                using var insert = StoreCommands.Create(connection, transaction, InsertHistorySql);
+                BindHistory(insert, target.InstanceId, service, environment, attempt.Version, attempt.FVersion, version, fversion, target.DeploymentId,
+                    attempt.Operation, attempt.PackageUrl, attempt.PackageMd5, attempt.ConfigDigest, attempt.ConfigFileName, Now(), HistoryOutcome.Reverted,
+                    attempt.FailedCheck);
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken);
+        }
 
         public Task<IReadOnlyList<VersionHistoryRecord>> FindHistoryAsync(HistoryQuery query, CancellationToken cancellationToken)
         {
@@ -128,7 +184,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
         /// <summary>A service's history across instances, newest first; internal so tests can check its query plan.</summary>
         internal static SqliteCommand BuildServiceHistoryQuery(SqliteConnection connection, HistoryQuery query)
         {
-            var sql = new System.Text.StringBuilder("SELECT " + HistoryColumns + " FROM version_history WHERE service = $service");
+            var sql = new System.Text.StringBuilder("SELECT " + HistoryColumns + " FROM version_history WHERE service = $service" + ReleasedOnly);
             var command = connection.CreateCommand().With("$service", query.Service ?? "");
             if (query.Environment != null)
             {
@@ -179,13 +235,14 @@ namespace ReleaseTools.Engine.Store.Sqlite
             }, cancellationToken);
 
         /// <summary>One instance's history, newest first; internal so tests can check its query plan.</summary>
-        internal static SqliteCommand BuildHistoryQuery(SqliteConnection connection, string instanceId, int limit) =>
-            StoreCommands.Create(connection, null, "SELECT " + HistoryColumns + " FROM version_history WHERE instance_id = $id ORDER BY sequence DESC LIMIT $limit")
+        internal static SqliteCommand BuildHistoryQuery(SqliteConnection connection, string instanceId, int limit, bool includeReverted = false) =>
+            StoreCommands.Create(connection, null, "SELECT " + HistoryColumns + " FROM version_history WHERE instance_id = $id" +
+                    (includeReverted ? "" : ReleasedOnly) + " ORDER BY sequence DESC LIMIT $limit")
                 .With("$id", instanceId).With("$limit", limit > 0 ? limit : -1);
 
         private static void BindHistory(SqliteCommand command, string instanceId, string service, string environment, string version, string fversion,
             string? previousVersion, string? previousFVersion, string deploymentId, DeploymentOperation operation, string? packageUrl, string? packageMd5,
-            string? configDigest, string? configFileName, DateTimeOffset recordedAt) =>
+            string? configDigest, string? configFileName, DateTimeOffset recordedAt, HistoryOutcome outcome = HistoryOutcome.Released, string? failedCheck = null) =>
             command.With("$instance", instanceId)
                 .With("$service", service ?? "")
                 .With("$environment", environment ?? "")
@@ -199,7 +256,9 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 .With("$md5", packageMd5)
                 .With("$digest", configDigest)
                 .With("$file", configFileName)
-                .With("$now", StoreValues.ToUnixMs(recordedAt));
+                .With("$now", StoreValues.ToUnixMs(recordedAt))
+                .With("$outcome", StoreValues.ToText(outcome))
+                .With("$failedCheck", failedCheck);
 
         /// <summary>The statements of one release, prepared once per transaction so a batch costs one parse per statement.</summary>
         private sealed class ReleaseWriter : IDisposable

@@ -204,6 +204,10 @@ DROP INDEX ix_deployments_created;
 CREATE INDEX ix_deployments_created ON deployments (created_at, deployment_id);
 CREATE INDEX ix_deployments_service_created ON deployments (service, created_at, deployment_id);
 "),
+            new StoreMigration(7, "History keeps reverted attempts: a release the agent installed and undid is a row of outcome 'reverted', never a current or previous release", @"
+ALTER TABLE version_history ADD COLUMN outcome TEXT NOT NULL DEFAULT 'released';
+ALTER TABLE version_history ADD COLUMN failed_check TEXT;
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;
