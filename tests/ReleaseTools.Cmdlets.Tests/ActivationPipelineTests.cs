@@ -11,7 +11,7 @@ namespace ReleaseTools.Cmdlets.Tests;
 /// </summary>
 public sealed class ActivationFixture : IAsyncLifetime
 {
-    public static readonly string[] Services = { "greeter-roundtrip", "greeter-hook", "greeter-health" };
+    public static readonly string[] Services = { "greeter-roundtrip", "greeter-hook", "greeter-health", "greeter-redeploy" };
 
     private readonly TempDirectory _directory = new("rt-activation");
 
@@ -198,6 +198,51 @@ public sealed class ActivationPipelineTests : IClassFixture<ActivationFixture>
         Assert.Equal("version=1.0.0 greeting=hello", await TinyService.AskAsync(_fixture.Ports[service]));
         var instance = Assert.Single(_fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service").ThrowOnError().Output);
         Assert.Equal("1.0.0", instance.Properties["Version"].Value);
+    }
+
+    [Fact]
+    public async Task Redeploying_the_active_release_runs_its_hooks_and_health_gate_again()
+    {
+        const string service = "greeter-redeploy";
+        var store = _fixture.NewStorePath();
+        var serviceDirectory = _fixture.ServiceDirectory(service);
+        var hookLog = Path.Combine(serviceDirectory, "after-activate.log");
+        // A package hook that leaves a line per run and fails while the test's flag file exists.
+        var afterActivate = ArchiveEntry.Text("deploy/afterActivate.sh",
+            "echo \"$FLOYD_VERSION $FLOYD_STAGE\" >> \"$FLOYD_SERVICE_DIR/after-activate.log\"\nif [ -e \"$FLOYD_SERVICE_DIR/fail-next\" ]; then echo 'cache warm-up failed' >&2; exit 5; fi\n");
+        var packages = new Hashtable { ["1.0.0"] = _fixture.Package(service, "1.0.0", "zip", afterActivate) };
+        const string Redeploy = "Get-ServiceInstance -Service $Service | Invoke-Deployment -Version $Version -PackageUrl $Packages[$Version] -ConfigPath $Template " +
+            "-ConfigValues @{ Port = $ServicePort; Greeting = $Greeting; Health = $Health } -Redeploy -Force\n";
+        _fixture.Invoke(store, service, Register + "$Version = '1.0.0'; $Greeting = 'hello'; $Health = 200\n" + Deploy, packages).ThrowOnError();
+        var firstPid = File.ReadAllText(Path.Combine(serviceDirectory, "service.pid")).Trim();
+
+        var plain = Assert.Single(_fixture.Invoke(store, service, "$Version = '1.0.0'; $Greeting = 'hello'; $Health = 200\n" + Deploy, packages).ThrowOnError().Output);
+        Assert.Equal("Unchanged", plain.Properties["Status"].Value.ToString());
+        Assert.Single(File.ReadAllLines(hookLog));
+
+        var again = Assert.Single(_fixture.Invoke(store, service, "$Version = '1.0.0'; $Greeting = 'hello'; $Health = 200\n" + Redeploy, packages).ThrowOnError().Output);
+        Assert.Equal("Succeeded", again.Properties["Status"].Value.ToString());
+        Assert.Equal(true, again.Properties["HealthGatePassed"].Value);
+        Assert.Equal(new[] { "1.0.0 afterActivate", "1.0.0 afterActivate" }, File.ReadAllLines(hookLog));
+        // The configured activate hook restarted the service: another process answers now.
+        Assert.NotEqual(firstPid, File.ReadAllText(Path.Combine(serviceDirectory, "service.pid")).Trim());
+        Assert.Equal("version=1.0.0 greeting=hello", await TinyService.AskAsync(_fixture.Ports[service]));
+
+        File.WriteAllText(Path.Combine(serviceDirectory, "fail-next"), "");
+        var failed = _fixture.Invoke(store, service, "$Version = '1.0.0'; $Greeting = 'hello'; $Health = 200\n" + Redeploy, packages);
+        var result = Assert.Single(failed.Output);
+        Assert.Equal("Failed", result.Properties["Status"].Value.ToString());
+        Assert.Equal("afterActivate", result.Properties["FailedCheck"].Value);
+        Assert.Null(result.Properties["RevertedTo"].Value);
+        Assert.Contains("cache warm-up failed", (string)result.Properties["AgentDetail"].Value);
+        Assert.Equal("ActivationHookFailed,ReleaseTools.Commands.InvokeDeploymentCommand", Assert.Single(failed.Errors).FullyQualifiedErrorId);
+        Assert.Equal(3, File.ReadAllLines(hookLog).Length);
+        // Nothing else to go back to: the release stays current and the store still says so, with no reverted row.
+        Assert.Equal("version=1.0.0 greeting=hello", await TinyService.AskAsync(_fixture.Ports[service]));
+        var instance = Assert.Single(_fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service").ThrowOnError().Output);
+        Assert.Equal("1.0.0", instance.Properties["Version"].Value);
+        var history = _fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service | Get-InstanceVersionHistory").ThrowOnError().Output;
+        Assert.All(history, h => Assert.Equal("Released", h.Properties["Outcome"].Value.ToString()));
     }
 
     /// <summary>

@@ -39,9 +39,10 @@ public sealed class ReleaseActivator
 
     /// <summary>
     /// Runs to the end once started: a client that hangs up must not leave a release half switched, so only the
-    /// hook timeouts and the gate's attempts bound it.
+    /// hook timeouts and the gate's attempts bound it. The release that is already active answers unchanged without
+    /// running anything, unless <paramref name="reactivate"/> (a redeploy) asks for its hooks and gate again.
     /// </summary>
-    public async Task<ActivateResponseBody> ActivateAsync(string service, string version, string fversion, CancellationToken cancellationToken)
+    public async Task<ActivateResponseBody> ActivateAsync(string service, string version, string fversion, bool reactivate, CancellationToken cancellationToken)
     {
         var serviceLock = _serviceLocks.GetOrAdd(service, _ => new SemaphoreSlim(1, 1));
         await serviceLock.WaitAsync(cancellationToken);
@@ -52,7 +53,8 @@ public sealed class ReleaseActivator
             var serviceDirectory = _layout.ServiceDirectory(service);
             var releaseName = ReleaseLayout.ReleaseName(version, fversion);
             var releaseDirectory = Path.Combine(_layout.ReleasesDirectory(service), releaseName);
-            if (active != null && active.Version == version && active.FVersion == fversion && CurrentLink.Read(serviceDirectory) == releaseName)
+            var alreadyActive = active != null && active.Version == version && active.FVersion == fversion && CurrentLink.Read(serviceDirectory) == releaseName;
+            if (alreadyActive && !reactivate)
             {
                 var unchanged = await _repository.ActivateAsync(service, version, fversion, CancellationToken.None);
                 unchanged.HealthCheck = HealthUnchanged;
@@ -88,6 +90,22 @@ public sealed class ReleaseActivator
             }
 
             failure ??= await RunStageAsync(service, settings, HookStage.AfterActivate, releaseDirectory, environment, reports);
+            if (failure != null && alreadyActive)
+            {
+                // A redeploy of the active release: there is nothing else to go back to, so it stays current as it was.
+                _repository.ClearJournal(service);
+                throw ActivationFailure.Create(failure.Code,
+                    $"{failure.Detail} {service} {version} was already the active release and stays current; nothing was switched.",
+                    new ActivationFailureBody
+                    {
+                        FailedStep = failure.Step,
+                        Detail = failure.Detail,
+                        Output = failure.Output,
+                        ActiveVersion = version,
+                        ActiveFVersion = fversion,
+                    });
+            }
+
             if (failure != null)
             {
                 throw await RevertAsync(service, version, active, failure);

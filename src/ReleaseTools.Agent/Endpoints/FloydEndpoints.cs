@@ -148,7 +148,7 @@ public static class FloydEndpoints
         var service = FloydNames.RequireService(body.Service);
         var version = FloydNames.RequireVersion(body.Version);
         var fversion = FloydNames.RequireFVersion(body.FVersion);
-        var result = await activator.ActivateAsync(service, version, fversion, context.RequestAborted);
+        var result = await activator.ActivateAsync(service, version, fversion, body.Reactivate, context.RequestAborted);
         metrics.Activations.Inc();
         await WriteAsync(context, StatusCodes.Status200OK, result);
     }

@@ -116,7 +116,7 @@ namespace ReleaseTools.Engine.Deployment
                     outcome = outcome with { ConfigTransferred = true };
                 }
 
-                var activate = new ActivateRequest { Service = release.Service, Version = release.Version, FVersion = release.FVersion };
+                var activate = new ActivateRequest { Service = release.Service, Version = release.Version, FVersion = release.FVersion, Reactivate = _force };
                 var activation = await Run(ActivateStep, ct => _client.ActivateAsync(endpoint, activate, ct)).ConfigureAwait(false);
                 outcome = outcome with { Activation = ActivationOutcome.FromSuccess(activation) };
 

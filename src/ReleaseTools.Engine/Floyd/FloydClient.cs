@@ -209,7 +209,7 @@ namespace ReleaseTools.Engine.Floyd
         public async Task<ActivationResult> ActivateAsync(FloydEndpoint endpoint, ActivateRequest request, CancellationToken cancellationToken)
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
-            var body = new ActivateRequestBody { Service = request.Service, Version = request.Version, FVersion = request.FVersion };
+            var body = new ActivateRequestBody { Service = request.Service, Version = request.Version, FVersion = request.FVersion, Reactivate = request.Reactivate };
             var text = await SendJsonAsync(endpoint, FloydStep.Activate, Options.ActivateTimeout, FloydProtocol.ActivatePath, body, cancellationToken).ConfigureAwait(false);
             var response = Deserialize<ActivateResponseBody>(endpoint, FloydStep.Activate, text);
             return new ActivationResult

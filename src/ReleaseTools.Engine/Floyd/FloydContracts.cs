@@ -108,6 +108,8 @@ namespace ReleaseTools.Engine.Floyd
         public string Service { get; init; } = "";
         public string Version { get; init; } = "";
         public string FVersion { get; init; } = "";
+        /// <summary>A redeploy: the agent runs the hooks and the health gate again even when this release is already active.</summary>
+        public bool Reactivate { get; init; }
     }
 
     /// <summary>What a successful activation did on the agent.</summary>

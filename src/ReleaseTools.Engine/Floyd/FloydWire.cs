@@ -40,6 +40,10 @@ namespace ReleaseTools.Engine.Floyd.Wire
         [JsonPropertyName("service")] public string? Service { get; set; }
         [JsonPropertyName("version")] public string? Version { get; set; }
         [JsonPropertyName("fversion")] public string? FVersion { get; set; }
+        /// <summary>Run the hooks and the health gate even when this release is already active (a redeploy). Left out when false.</summary>
+        [JsonPropertyName("reactivate")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+        public bool Reactivate { get; set; }
     }
 
     public sealed class ActivateResponseBody
