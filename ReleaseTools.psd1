@@ -27,6 +27,11 @@
         'Unlock-ServiceInstance'
         'Backup-ReleaseStore'
         'Restore-ReleaseStore'
+        'Register-ReleaseWebhook'
+        'Get-ReleaseWebhook'
+        'Unregister-ReleaseWebhook'
+        'Test-ReleaseWebhook'
+        'Get-ReleaseNotification'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -254,4 +254,33 @@ function Start-SilentListener {
     }
 }
 
-Export-ModuleMember -Function Get-BuildArtifactPath, New-TestKeyPair, Start-FloydAgent, Stop-FloydAgent, Get-ClosedPort, Invoke-ChildPwsh, New-TestFleet, Remove-TestFleet, Get-InventoryRow, Start-SilentListener
+function Start-WebhookReceiver {
+    <#
+    .SYNOPSIS
+        A real HTTP webhook receiver on 127.0.0.1 (ephemeral port), from the shared test support assembly: it keeps every
+        request and answers each path from a script (for example 500 then 200). Dispose() stops it.
+    #>
+    [CmdletBinding(SupportsShouldProcess)]
+    [OutputType([object])]
+    param()
+
+    $repositoryRoot = Resolve-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath '../..')
+    $candidates = if ($env:RT_BUILD_ROOT) {
+        Join-Path -Path $env:RT_BUILD_ROOT -ChildPath 'bin/ReleaseTools.Testing/*/net10.0/ReleaseTools.Testing.dll'
+    }
+    else {
+        Join-Path -Path $repositoryRoot -ChildPath 'tests/ReleaseTools.Testing/bin/*/net10.0/ReleaseTools.Testing.dll'
+    }
+    $assembly = Get-Item -Path $candidates -ErrorAction SilentlyContinue | Sort-Object -Property LastWriteTime -Descending | Select-Object -First 1 -ExpandProperty FullName
+    if (-not $assembly) {
+        throw 'The test support assembly is not built. Run ./build.ps1 (or dotnet build ReleaseTools.sln) first.'
+    }
+    if ($PSCmdlet.ShouldProcess('127.0.0.1', 'Start a webhook receiver')) {
+        if (-not ('ReleaseTools.Testing.WebhookReceiver' -as [type])) {
+            Add-Type -Path $assembly
+        }
+        [ReleaseTools.Testing.WebhookReceiver]::new()
+    }
+}
+
+Export-ModuleMember -Function Start-WebhookReceiver, Get-BuildArtifactPath, New-TestKeyPair, Start-FloydAgent, Stop-FloydAgent, Get-ClosedPort, Invoke-ChildPwsh, New-TestFleet, Remove-TestFleet, Get-InventoryRow, Start-SilentListener
