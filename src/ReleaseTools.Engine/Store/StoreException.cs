@@ -32,6 +32,10 @@ namespace ReleaseTools.Engine.Store
         public const string StoreNewerSchema = nameof(StoreNewerSchema);
         /// <summary>The path cannot be opened or created (permissions, a folder in the way, locked too long).</summary>
         public const string StoreUnavailable = nameof(StoreUnavailable);
+        /// <summary>The disk that holds the store is full; the failed write was undone and nothing earlier was lost.</summary>
+        public const string StoreFull = nameof(StoreFull);
+        /// <summary>The store's file, folder or file system is read-only; nothing was changed.</summary>
+        public const string StoreReadOnly = nameof(StoreReadOnly);
         /// <summary>The native SQLite library could not be loaded.</summary>
         public const string SqliteNativeLoadFailed = nameof(SqliteNativeLoadFailed);
         /// <summary>A PostgreSQL store address that is neither a postgresql:// URL nor a connection string.</summary>

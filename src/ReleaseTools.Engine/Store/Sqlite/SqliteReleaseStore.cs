@@ -208,7 +208,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     Location, ex);
             }
 
-            return ex;
+            return StoreFileInspector.DiskFailure(Location, ex) ?? (Exception)ex;
         }
 
         private DateTimeOffset Now() => _clock();

@@ -106,6 +106,10 @@ namespace ReleaseTools.Engine.Store.Sqlite
             {
                 throw Corrupt(path, $"SQLite reports: {ex.Message}", ex);
             }
+            catch (SqliteException ex) when (DiskFailure(path, ex) is { } failure)
+            {
+                throw failure;
+            }
             catch (SqliteException ex)
             {
                 throw new StoreException(StoreErrorIds.StoreUnavailable,
@@ -139,6 +143,97 @@ namespace ReleaseTools.Engine.Store.Sqlite
             throw new StoreException(StoreErrorIds.StoreForeign,
                 $"The file '{path}' is a SQLite database of another application{owner}, not a ReleaseTools store. " +
                 "It was left untouched. Choose another store path (parameter -StorePath or the " + StoreLocation.EnvironmentVariable + " environment variable).", path);
+        }
+
+        /// <summary>
+        /// What the file system did to a SQLite call, in words an operator can act on: a full disk (StoreFull), a
+        /// read-only file, folder or mount (StoreReadOnly), another I/O error (StoreUnavailable); null for anything else.
+        /// </summary>
+        public static StoreException? DiskFailure(string path, SqliteException ex)
+        {
+            // SQLITE_FULL (13), or an I/O error whose cause was a full disk: the write was rolled back whole, so the store
+            // holds what it held before; only the space is missing.
+            if (ex.SqliteErrorCode == 13 || ex.SqliteErrorCode == 10 && IsOutOfSpace(path))
+            {
+                return new StoreException(StoreErrorIds.StoreFull,
+                    $"The disk that holds the store '{path}' is full, so SQLite could not write to it (a failed write is undone whole: every earlier record is intact). " +
+                    "Free space on that disk (or move the store with -StorePath), then run the command again.",
+                    path, ex);
+            }
+
+            // SQLITE_READONLY (8), or SQLITE_CANTOPEN (14) where the file or its folder cannot be written (SQLite must create
+            // the -wal and -shm files beside a WAL store): a read-only file, folder or mount.
+            if (ex.SqliteErrorCode == 8 || ex.SqliteErrorCode == 14 && !IsWritable(path))
+            {
+                return new StoreException(StoreErrorIds.StoreReadOnly,
+                    $"The store '{path}' cannot be written: the file, its folder or its file system is read-only. The store was not changed. " +
+                    "Make it writable (it needs its folder writable too, for the -wal and -shm files beside it), then run the command again.",
+                    path, ex);
+            }
+
+            // Any other SQLITE_IOERR (10): the file system failed the read or write.
+            if (ex.SqliteErrorCode == 10)
+            {
+                return new StoreException(StoreErrorIds.StoreUnavailable,
+                    $"The store '{path}' could not be read or written: {ex.Message} Check the disk or file system that holds it, then run the command again.",
+                    path, ex);
+            }
+
+            return null;
+        }
+
+        /// <summary>Whether the store file (when it exists) and its folder can be written; probes with a file that is removed at once.</summary>
+        private static bool IsWritable(string path)
+        {
+            try
+            {
+                var full = Path.GetFullPath(path);
+                if (File.Exists(full))
+                {
+                    using (new FileStream(full, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+                    {
+                    }
+                }
+
+                var probe = full + "-probe-" + Guid.NewGuid().ToString("N");
+                using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+                {
+                }
+
+                return true;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                return false;
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException)
+            {
+                return true;
+            }
+        }
+
+        /// <summary>
+        /// SQLite reports a full disk as SQLITE_FULL when a page write fails, but as a plain I/O error when it cannot grow
+        /// the WAL index (-shm) it maps: so a disk I/O error on a volume with (almost) no space left is a full disk.
+        /// </summary>
+        private static bool IsOutOfSpace(string path)
+        {
+            try
+            {
+                var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+                if (string.IsNullOrEmpty(folder))
+                {
+                    return false;
+                }
+
+                // DriveInfo takes a drive on Windows and any path on Unix (statvfs on it).
+                var drive = new DriveInfo(Path.DirectorySeparatorChar == '\\' ? Path.GetPathRoot(folder)! : folder);
+                return drive.AvailableFreeSpace < 1024 * 1024;
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is IOException || ex is UnauthorizedAccessException)
+            {
+                return false;
+            }
         }
 
         /// <summary>SQLITE_CORRUPT (11) and SQLITE_NOTADB (26).</summary>

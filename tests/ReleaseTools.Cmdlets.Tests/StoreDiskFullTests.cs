@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using ReleaseTools.Testing;
+using Xunit;
+
+namespace ReleaseTools.Cmdlets.Tests;
+
+/// <summary>
+/// The disk that holds a SQLite store fills up (a small tmpfs mounted for the test: it needs root, which CI has; without
+/// it the tests skip and say why): the command fails with StoreFull and a message that says to free space, the store
+/// passes SQLite's integrity check and still holds every earlier record, and once space is back the same command works.
+/// </summary>
+public sealed class StoreDiskFullTests : IClassFixture<AgentFleet>, IDisposable
+{
+    private readonly AgentFleet _fleet;
+    private readonly TempDirectory _directory = new("rt-diskfull");
+    private readonly string _mount;
+    private readonly string? _notMounted;
+
+    public StoreDiskFullTests(AgentFleet fleet)
+    {
+        _fleet = fleet;
+        _mount = _directory.CreateDirectory("small-disk");
+        _notMounted = Mount(_mount);
+    }
+
+    /// <summary>Mounts a 4 MiB tmpfs at <paramref name="path"/>; null when done, else why it could not be.</summary>
+    private static string? Mount(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "a size-limited file system is mounted with Linux's tmpfs";
+        }
+
+        var (exitCode, output) = Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", path);
+        return exitCode == 0 ? null : $"'mount -t tmpfs' failed (it needs root): {output.Trim()}";
+    }
+
+    private static (int ExitCode, string Output) Run(string program, params string[] arguments)
+    {
+        try
+        {
+            var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            using var process = Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+            return process.WaitForExit(30_000) ? (process.ExitCode, output) : (-1, "timed out");
+        }
+        catch (System.ComponentModel.Win32Exception exception)
+        {
+            return (-1, exception.Message);
+        }
+    }
+
+    /// <summary>Writes a filler file until the file system refuses another byte.</summary>
+    private static string FillDisk(string directory)
+    {
+        var filler = Path.Combine(directory, "filler.bin");
+        var chunk = new byte[4096];
+        using var stream = new FileStream(filler, FileMode.Create, FileAccess.Write, FileShare.None, 1);
+        try
+        {
+            while (true)
+            {
+                stream.Write(chunk);
+                stream.Flush();
+            }
+        }
+        catch (IOException)
+        {
+            // ENOSPC: the disk is full.
+        }
+
+        return filler;
+    }
+
+    /// <summary>
+    /// SQLite's integrity check over the store's files as they are on disk (the database and its WAL), copied off the
+    /// full disk first: on it, even sqlite3 cannot create the index file a read needs.
+    /// </summary>
+    private string IntegrityCheck(string store)
+    {
+        var copy = _directory.CreateDirectory("check-" + Guid.NewGuid().ToString("N"));
+        var copied = Path.Combine(copy, Path.GetFileName(store));
+        File.Copy(store, copied);
+        if (File.Exists(store + "-wal"))
+        {
+            File.Copy(store + "-wal", copied + "-wal");
+        }
+
+        return Run("sqlite3", copied, "PRAGMA integrity_check;").Output.Trim();
+    }
+
+    [SkippableFact]
+    public void A_deployment_on_a_full_disk_fails_with_StoreFull_corrupts_nothing_and_runs_once_space_is_back()
+    {
+        Skip.If(_notMounted is not null, $"No size-limited file system for the store: {_notMounted}.");
+        var store = Path.Combine(_mount, "releasetools.db");
+        _fleet.Invoke(store, $"""
+            Register-ServiceInstance -InstanceId full-01 -Service full -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[0].Port}
+            Register-ServiceInstance -InstanceId full-02 -Service full -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[1].Port}
+            Invoke-Deployment -Service full -Version 1.0.0 -PackageUrl $V1 -Force
+            """).ThrowOnError();
+        var filler = FillDisk(_mount);
+
+        var refused = _fleet.Invoke(store, "Invoke-Deployment -Service full -Version 2.0.0 -PackageUrl $V2 -Force");
+
+        var error = refused.Terminating?.ErrorRecord ?? Assert.Single(refused.Errors);
+        Assert.Equal("StoreFull", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(System.Management.Automation.ErrorCategory.WriteError, error.CategoryInfo.Category);
+        Assert.Contains("free", error.Exception.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(store, error.Exception.Message);
+        Assert.Equal("ok", IntegrityCheck(store));
+        // In WAL mode even a read needs room for the index file beside the store, so it says the same.
+        var read = _fleet.Invoke(store, "Get-ServiceInstance -Service full");
+        Assert.Equal("StoreFull", (read.Terminating?.ErrorRecord ?? Assert.Single(read.Errors)).FullyQualifiedErrorId.Split(',')[0]);
+
+        File.Delete(filler);
+        // Space is back: the store shows the truth (no instance moved), and the same command now works.
+        var instances = _fleet.Invoke(store, "Get-ServiceInstance -Service full").ThrowOnError().Output;
+        Assert.Equal(new[] { "1.0.0", "1.0.0" }, instances.Select(i => (string)i.Properties["Version"].Value));
+        var results = _fleet.Invoke(store, "Invoke-Deployment -Service full -Version 2.0.0 -PackageUrl $V2 -Force").ThrowOnError().Output;
+
+        Assert.Equal(new[] { "Succeeded", "Succeeded" }, results.Select(r => r.Properties["Status"].Value.ToString()));
+        Assert.Equal("ok", IntegrityCheck(store));
+        var history = _fleet.Invoke(store, "Get-InstanceVersionHistory -InstanceId full-01").ThrowOnError().Output;
+        Assert.Equal(new[] { "2.0.0", "1.0.0" }, history.Select(h => (string)h.Properties["Version"].Value));
+    }
+
+    [SkippableFact]
+    public void A_deployment_on_a_read_only_file_system_fails_with_StoreReadOnly_and_runs_once_it_is_writable_again()
+    {
+        Skip.If(_notMounted is not null, $"No file system of its own for the store: {_notMounted}.");
+        var store = Path.Combine(_mount, "readonly.db");
+        _fleet.Invoke(store, $"""
+            Register-ServiceInstance -InstanceId frozen-01 -Service frozen -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[0].Port}
+            Invoke-Deployment -Service frozen -Version 1.0.0 -PackageUrl $V1 -Force
+            """).ThrowOnError();
+        // Root writes through file modes, so only a read-only mount makes the store unwritable here.
+        Assert.Equal(0, Run("mount", "-o", "remount,ro", _mount).ExitCode);
+        try
+        {
+            var refused = _fleet.Invoke(store, "Invoke-Deployment -Service frozen -Version 2.0.0 -PackageUrl $V2 -Force");
+
+            var error = refused.Terminating?.ErrorRecord ?? Assert.Single(refused.Errors);
+            Assert.Equal("StoreReadOnly", error.FullyQualifiedErrorId.Split(',')[0]);
+            Assert.Equal(System.Management.Automation.ErrorCategory.PermissionDenied, error.CategoryInfo.Category);
+            Assert.Contains(store, error.Exception.Message);
+            Assert.Equal("ok", IntegrityCheck(store));
+        }
+        finally
+        {
+            Run("mount", "-o", "remount,rw", _mount);
+        }
+
+        Assert.Equal("1.0.0", (string)Assert.Single(_fleet.Invoke(store, "Get-ServiceInstance -Service frozen").ThrowOnError().Output).Properties["Version"].Value);
+        var results = _fleet.Invoke(store, "Invoke-Deployment -Service frozen -Version 2.0.0 -PackageUrl $V2 -Force").ThrowOnError().Output;
+        Assert.Equal("Succeeded", Assert.Single(results).Properties["Status"].Value.ToString());
+    }
+
+    public void Dispose()
+    {
+        if (_notMounted is null)
+        {
+            Run("umount", "-l", _mount);
+        }
+
+        _directory.Dispose();
+    }
+}
