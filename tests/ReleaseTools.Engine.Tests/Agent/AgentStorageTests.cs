@@ -53,6 +53,54 @@ public sealed class AgentStorageTests
         Assert.Equal(new[] { "4.0.0", "5.0.0", "6.0.0" }, status.StoredVersions);
     }
 
+    /// <summary>
+    /// Section 8: keep exactly the --keep-releases most recently used releases, "used" meaning received or activated,
+    /// plus the active one, the one before it and any being received. Each step moves the agent's clock one second, so
+    /// "most recent" is never a tie.
+    /// </summary>
+    [Fact]
+    public async Task Retention_keeps_exactly_the_most_recently_received_or_activated_releases_as_section_8_says()
+    {
+        var clock = new FixedTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await AgentHarness.StartAsync(o => o with { KeepReleases = 3, TimeProvider = clock });
+        using var client = harness.CreateClient();
+        var r = Enumerable.Range(1, 8).ToDictionary(i => i, i => TestRelease.Create(harness.Temp, "billing", $"{i}.0.0"));
+        async Task Deploy(int i)
+        {
+            clock.Now += TimeSpan.FromSeconds(1);
+            await r[i].DeployAsync(client, harness.Endpoint);
+        }
+
+        async Task<string[]> Stored() => Assert.Single((await client.GetStatusAsync(harness.Endpoint, CancellationToken.None)).Services).StoredVersions.ToArray();
+
+        foreach (var i in new[] { 1, 2, 3, 4 })
+        {
+            await Deploy(i);
+        }
+
+        Assert.Equal(new[] { "2.0.0", "3.0.0", "4.0.0" }, await Stored());
+
+        // Going back to 3.0.0 uses it again: activated after 4.0.0 was, it now outlives 4.0.0, which was received later.
+        await Deploy(3);
+        await Deploy(5);
+        await Deploy(6);
+        Assert.Equal(new[] { "3.0.0", "5.0.0", "6.0.0" }, await Stored());
+
+        // Received but never activated counts as used too; it is kept, and the oldest use (3.0.0) goes.
+        clock.Now += TimeSpan.FromSeconds(1);
+        await client.PushPackageAsync(harness.Endpoint, r[7].Package, CancellationToken.None);
+        await client.PushConfigAsync(harness.Endpoint, r[7].ConfigPush, CancellationToken.None);
+        await Deploy(8);
+        Assert.Equal(new[] { "6.0.0", "7.0.0", "8.0.0" }, await Stored());
+        Assert.Equal(3, harness.StoredPackageFiles().Length);
+        Assert.Equal(new[] { r[6].ReleaseName, r[8].ReleaseName },
+            Directory.GetDirectories(Path.Combine(harness.DataDirectory, "services", "billing", "releases")).Select(Path.GetFileName).Order().ToArray());
+
+        // 3.0.0 is gone whole: going back to it would need its package and config again.
+        var ping = await client.PingAsync(harness.Endpoint, r[3].Ping(), CancellationToken.None);
+        Assert.True(ping.NeedPackage && ping.NeedConfig);
+    }
+
     [Fact]
     public async Task Retention_never_deletes_a_release_being_received()
     {
