@@ -48,6 +48,24 @@ public sealed class AgentProcess : IAsyncDisposable
         StartAsync(DotnetHost(), [TestPaths.FloydAgentAssembly], null, dataDirectory, authorizedKeyFiles, extraArguments, startTimeout, cancellationToken);
 
     /// <summary>
+    /// Starts the agent the way systemd starts a <c>Type=notify</c> unit, as far as the agent can tell: its parent process
+    /// is named <c>systemd</c> (a copy of /bin/sh of that name in <paramref name="parentDirectory"/>, which stays the
+    /// parent: it waits for the agent instead of exec'ing it) and NOTIFY_SOCKET names <paramref name="notifySocket"/>.
+    /// Unix only.
+    /// </summary>
+    public static Task<AgentProcess> StartAsSystemdServiceAsync(string parentDirectory, string notifySocket, string dataDirectory,
+        IEnumerable<string> authorizedKeyFiles, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(parentDirectory);
+        var systemd = Path.Combine(parentDirectory, "systemd");
+        File.Copy("/bin/sh", systemd, overwrite: true);
+        File.SetUnixFileMode(systemd, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        // "exit $?" after the command keeps the shell from replacing itself with it.
+        return StartAsync(systemd, ["-c", "\"$0\" \"$@\"; exit $?", DotnetHost(), TestPaths.FloydAgentAssembly],
+            new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifySocket }, dataDirectory, authorizedKeyFiles, null, null, cancellationToken);
+    }
+
+    /// <summary>
     /// Starts the executable of a published agent (<c>dotnet publish src/ReleaseTools.Agent -o DIR</c>, as docs/agent.md
     /// tells operators) instead of the build output, with extra environment variables (runtime settings under test).
     /// </summary>

@@ -24,6 +24,48 @@ public sealed class AgentProcessTests
         Assert.True(health.Healthy);
     }
 
+    /// <summary>
+    /// Microsoft.Extensions.Hosting.Systemd for real: the agent started as systemd starts it (parent named systemd,
+    /// NOTIFY_SOCKET set) sends READY=1 on the unix datagram socket once it listens, and writes its log lines with
+    /// journald priority prefixes (&lt;6&gt; information, &lt;4&gt; warning) instead of the console format.
+    /// </summary>
+    [Fact]
+    public async Task Agent_process_under_systemd_notifies_readiness_and_logs_with_journald_priorities()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var temp = new TempDirectory("floyd-systemd");
+        using var keys = TestKeys.Create(temp.CreateDirectory("keys"));
+        var socketPath = temp.Combine("notify.sock");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        var buffer = new byte[4096];
+        var received = socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None);
+
+        await using var agent = await AgentProcess.StartAsSystemdServiceAsync(temp.Combine("parent"), socketPath, temp.Combine("data"), new[] { keys.PublicKeyPath });
+
+        var ready = await received.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("READY=1", System.Text.Encoding.UTF8.GetString(buffer, 0, ready).Trim());
+        using var client = FloydClient.Create(keys.Rsa);
+        Assert.True((await client.CheckHealthAsync(Endpoint(agent), CancellationToken.None)).Healthy);
+        // An unsigned ping is refused and logged as a warning: the line carries journald's priority, not the console layout.
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+        await http.PostAsync(new Uri(agent.BaseUri, "/ping"), new StringContent("{}"));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!agent.RecentOutput.Contains("<4>", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var lines = agent.RecentOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains(lines, l => l.StartsWith("<4>", StringComparison.Ordinal));
+        Assert.All(lines.Where(l => !l.StartsWith(AgentProcess.ListeningPrefix, StringComparison.Ordinal)),
+            l => Assert.Matches(@"^<[0-7]>", l));
+    }
+
     [Fact]
     public async Task Agent_process_accepts_several_authorized_keys_and_sha256()
     {
