@@ -62,6 +62,7 @@ public static class FloydEndpoints
         var config = repository.GetConfig(service, fversion);
         var haveConfig = config != null && config.Version == version;
         var active = repository.GetActive(service);
+        var ticket = body.Upload is { } upload ? IssueTicket(context, upload, service, version, fversion) : null;
         var message = body.Message ?? "";
         logger.LogInformation("Ping for {Service} {Version} (fversion {FVersion}): needPackage={NeedPackage} needConfig={NeedConfig}; message: {Message}",
             service, version, fversion, !havePackage, !haveConfig, message.Length > 500 ? message[..500] : message);
@@ -71,7 +72,39 @@ public static class FloydEndpoints
             NeedConfig = !haveConfig,
             CurrentVersion = active?.Version,
             CurrentFVersion = active?.FVersion,
+            UploadTicket = ticket?.Id,
         });
+    }
+
+    /// <summary>
+    /// The ping is signed and already verified here, so it may reserve one push (section 2.5): the push must then name
+    /// the ticket in its signed URI, and carry exactly these bytes for exactly this release.
+    /// </summary>
+    private static UploadTicket IssueTicket(HttpContext context, UploadRequestBody upload, string service, string version, string fversion)
+    {
+        var options = context.RequestServices.GetRequiredService<FloydAgentOptions>();
+        if (upload.Path is not (FloydProtocol.PackagePath or FloydProtocol.ConfigPath))
+        {
+            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest,
+                $"upload.path must be '{FloydProtocol.PackagePath}' or '{FloydProtocol.ConfigPath}'.");
+        }
+
+        if (upload.Md5 == null || !FloydNames.IsMd5Hex(upload.Md5) || upload.Bytes is not long bytes || bytes < 0)
+        {
+            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest,
+                "An upload ticket needs upload.md5 (32 hexadecimal digits) and upload.bytes (the file's size, 0 or more).");
+        }
+
+        var limit = options.MaxBodyBytes;
+        if (bytes > limit)
+        {
+            throw new FloydRejection(StatusCodes.Status413PayloadTooLarge, FloydErrorCodes.BodyTooLarge,
+                $"The file is {bytes} bytes; this agent accepts at most {limit} bytes on {upload.Path} (--max-body-bytes). Nothing was sent.");
+        }
+
+        var now = options.TimeProvider.GetUtcNow();
+        return context.RequestServices.GetRequiredService<UploadTickets>().Issue(upload.Path, service, version, fversion,
+            upload.Md5.ToLowerInvariant(), bytes, now + options.ClockSkew, now);
     }
 
     private static async Task PackageAsync(HttpContext context)

@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using ReleaseTools.Agent.Hosting;
+using ReleaseTools.Agent.Security;
 using ReleaseTools.Agent.Storage;
 using ReleaseTools.Engine.Floyd;
 
@@ -96,6 +98,11 @@ public static class MultipartReceiver
         var fversion = FloydNames.RequireFVersion(fields.GetValueOrDefault(FloydProtocol.FVersionField));
         var rawFileName = HeaderUtilities.RemoveQuotes(fileDisposition!.FileNameStar.HasValue ? fileDisposition.FileNameStar : fileDisposition.FileName).Value ?? "";
         var fileName = requireValidFileName ? FloydNames.RequireFileName(rawFileName) : SafeFileName(rawFileName);
+        var ticket = context.Features.GetRequiredFeature<UploadTicket>();
+        if (ticket.Service != service || ticket.Version != version || ticket.FVersion != fversion)
+        {
+            throw TicketMismatch($"The push is for {service} {version} (fversion {fversion}), but its upload ticket was issued for {ticket.Service} {ticket.Version} (fversion {ticket.FVersion}); nothing was stored.");
+        }
 
         var expectedMd5 = context.Request.Headers[FloydProtocol.ContentMd5Header].ToString();
         var receipt = repository.BeginReceive(service, version, fversion, Md5HexFromHeader(expectedMd5));
@@ -110,6 +117,12 @@ public static class MultipartReceiver
                 int read;
                 while ((read = await fileSection.Body.ReadAsync(buffer, cancellationToken)) > 0)
                 {
+                    // The ticket's size bounds what reaches the disk before the signature is known to be good.
+                    if (bytes + read > ticket.Bytes)
+                    {
+                        throw TicketMismatch($"The file is longer than the {ticket.Bytes} bytes its upload ticket was issued for; nothing was stored.");
+                    }
+
                     hash.AppendData(buffer, 0, read);
                     await WriteLocalAsync(file, buffer, read, cancellationToken);
                     bytes += read;
@@ -123,6 +136,11 @@ public static class MultipartReceiver
             if (await reader.ReadNextSectionAsync(cancellationToken) != null)
             {
                 throw Malformed($"The '{FloydProtocol.FileField}' part must be the last part.");
+            }
+
+            if (bytes != ticket.Bytes)
+            {
+                throw TicketMismatch($"The file is {bytes} bytes, but its upload ticket was issued for {ticket.Bytes}; nothing was stored.");
             }
 
             return new ReceivedFile(service, version, fversion, fileName, Convert.ToHexStringLower(md5), bytes, receipt);
@@ -185,6 +203,9 @@ public static class MultipartReceiver
     }
 
     private static string Printable(string text) => new(text.Where(c => c >= ' ' && c < 127).Take(40).ToArray());
+
+    private static FloydRejection TicketMismatch(string message) =>
+        new(StatusCodes.Status400BadRequest, FloydErrorCodes.UploadTicketMismatch, message);
 
     private static FloydRejection Malformed(string message) =>
         new(StatusCodes.Status400BadRequest, FloydErrorCodes.MultipartMalformed, message);

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Features;
 using ReleaseTools.Agent.Endpoints;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Floyd.Wire;
@@ -83,6 +84,13 @@ public sealed class ErrorMiddleware
         }
 
         context.Response.Clear();
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            // The body may be unread, and the agent reads no more of a refused request than its limit allowed: the
+            // connection closes after this answer, so the client does not send its next request into a closed socket.
+            context.Response.Headers.Connection = "close";
+        }
+
         await FloydEndpoints.WriteAsync(context, rejection.StatusCode, new ErrorBody { Error = rejection.ErrorCode, Message = rejection.Message, Activation = rejection.Activation });
     }
 }

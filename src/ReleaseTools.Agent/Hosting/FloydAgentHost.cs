@@ -65,7 +65,8 @@ public static class FloydAgentHost
         builder.WebHost.UseUrls(options.Urls.ToArray());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // The ceiling; SignatureMiddleware lowers it per request to what the request has earned (section 2.5).
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes + UploadLimits.FramingAllowance;
             kestrel.AddServerHeader = false;
         });
 
@@ -74,6 +75,7 @@ public static class FloydAgentHost
         builder.Services.AddSingleton(identity);
         builder.Services.AddSingleton(_ => new ReplayJournal(Path.GetFullPath(options.DataDirectory)));
         builder.Services.AddSingleton(services => new ReplayCache(options.ReplayCacheCapacity, services.GetRequiredService<ReplayJournal>(), options.TimeProvider.GetUtcNow()));
+        builder.Services.AddSingleton(new UploadTickets());
         builder.Services.AddSingleton<AgentMetrics>();
         builder.Services.AddSingleton<ReleaseRepository>();
         builder.Services.AddSingleton<ReleaseLayout>();

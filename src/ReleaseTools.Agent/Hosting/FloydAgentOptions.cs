@@ -30,11 +30,14 @@ public sealed record FloydAgentOptions
     /// <summary>How far a request's TimeStamp may be from the agent's clock, either way.</summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Largest request body accepted, in bytes (the whole multipart body of a push).</summary>
-    public long MaxBodyBytes { get; init; } = 8L * 1024 * 1024 * 1024;
+    /// <summary>
+    /// Largest file a push may carry, in bytes (its body may add <see cref="Security.UploadLimits.FramingAllowance"/> of
+    /// multipart framing). A ping asking a ticket for a larger file is refused, so nothing is sent.
+    /// </summary>
+    public long MaxBodyBytes { get; init; } = 2L * 1024 * 1024 * 1024;
 
-    /// <summary>Largest JSON body accepted (ping, activate); they are small and are read whole.</summary>
-    public long MaxJsonBytes { get; init; } = 1024 * 1024;
+    /// <summary>Largest JSON body accepted (ping, activate); they are small and are read whole into memory.</summary>
+    public long MaxJsonBytes { get; init; } = 64 * 1024;
 
     /// <summary>
     /// Releases kept per service (package, config and installed directory), the most recently received or activated

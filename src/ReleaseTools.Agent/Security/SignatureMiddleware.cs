@@ -33,9 +33,15 @@ public sealed class SignatureMiddleware
 
     public SignatureMiddleware(RequestDelegate next) => _next = next;
 
-    public async Task InvokeAsync(HttpContext context, FloydAgentOptions options, AuthorizedKeys keys, AgentIdentity identity, ReplayCache replayCache, AgentMetrics metrics)
+    public async Task InvokeAsync(HttpContext context, FloydAgentOptions options, AuthorizedKeys keys, AgentIdentity identity, ReplayCache replayCache,
+        UploadTickets tickets, AgentMetrics metrics)
     {
         var path = context.Request.Path.Value ?? "";
+        // Nothing is read of a body until the request has earned it: unsigned endpoints take none, a JSON request up to
+        // MaxJsonBytes, a push only what its ticket allows. Kestrel enforces the limit on every read, its own draining
+        // of an unread body included, so a refused request cannot make the agent read on.
+        var bodyLimit = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        LimitBody(bodyLimit, 0);
         if (UnsignedPaths.Contains(path))
         {
             await _next(context);
@@ -95,12 +101,23 @@ public sealed class SignatureMiddleware
         }
 
         var streamed = StreamedPaths.Contains(path);
-        var limit = streamed ? options.MaxBodyBytes : Math.Min(options.MaxBodyBytes, options.MaxJsonBytes);
+        var limit = Math.Min(options.MaxBodyBytes, options.MaxJsonBytes);
+        if (streamed)
+        {
+            var ticket = RedeemTicket(context, path, tickets, now);
+            limit = ticket.Bytes + UploadLimits.FramingAllowance;
+            context.Features.Set(ticket);
+        }
+
         if (context.Request.ContentLength is long declared && declared > limit)
         {
             throw new FloydRejection(StatusCodes.Status413PayloadTooLarge, FloydErrorCodes.BodyTooLarge,
-                $"The body is {declared} bytes; this agent accepts at most {limit} bytes on {path}.");
+                streamed
+                    ? $"The body is {declared} bytes; its upload ticket allows {limit} (the file's {limit - UploadLimits.FramingAllowance} bytes and {UploadLimits.FramingAllowance} of framing)."
+                    : $"The body is {declared} bytes; this agent accepts at most {limit} bytes on {path}.");
         }
+
+        LimitBody(bodyLimit, limit);
 
         var signatureBase = new FloydSignatureBase(options.HashAlgorithm);
         var body = new HashingRequestStream(context.Request.Body, signatureBase);
@@ -145,6 +162,50 @@ public sealed class SignatureMiddleware
         {
             throw new FloydRejection(StatusCodes.Status421MisdirectedRequest, FloydErrorCodes.AgentMismatch,
                 $"The request was signed for agent '{Printable(named.ToString())}', not for this agent ('{identity.Id}'); it is refused so that a request for one instance cannot be replayed to another.");
+        }
+    }
+
+    /// <summary>
+    /// Protocol 1.1, section 2.5: a push is read only if it names a ticket that a signed ping issued for it. The ticket
+    /// is spent here, before the body is read, so it admits one body at most, whatever becomes of it.
+    /// </summary>
+    private static UploadTicket RedeemTicket(HttpContext context, string path, UploadTickets tickets, DateTimeOffset now)
+    {
+        var named = context.Request.Query[FloydProtocol.TicketQueryParameter];
+        if (named.Count != 1 || string.IsNullOrEmpty(named[0]))
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.UploadTicketInvalid,
+                $"A push must name, in its signed URI ('&{FloydProtocol.TicketQueryParameter}=…'), the upload ticket a signed ping issued for it (ping with 'upload'); nothing was read.");
+        }
+
+        var ticket = tickets.Redeem(named[0]!, now);
+        if (ticket == null)
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.UploadTicketInvalid,
+                "The upload ticket is unknown, already used or expired (tickets are single-use, live for the clock-skew window and do not survive a restart of the agent); ask for a new one with a ping. Nothing was read.");
+        }
+
+        if (ticket.Path != path)
+        {
+            throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.UploadTicketInvalid,
+                $"The upload ticket was issued for {ticket.Path}, not {path}; nothing was read.");
+        }
+
+        var contentMd5 = context.Request.Headers[FloydProtocol.ContentMd5Header].ToString();
+        if (!string.IsNullOrWhiteSpace(contentMd5) && Endpoints.MultipartReceiver.Md5HexFromHeader(contentMd5) is { } declared && declared != ticket.Md5Hex)
+        {
+            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.UploadTicketMismatch,
+                $"Content-MD5 says {declared}, but the upload ticket was issued for a file with MD5 {ticket.Md5Hex}; nothing was read.");
+        }
+
+        return ticket;
+    }
+
+    private static void LimitBody(IHttpMaxRequestBodySizeFeature? feature, long limit)
+    {
+        if (feature is { IsReadOnly: false })
+        {
+            feature.MaxRequestBodySize = limit;
         }
     }
 

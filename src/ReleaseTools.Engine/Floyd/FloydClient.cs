@@ -118,22 +118,18 @@ namespace ReleaseTools.Engine.Floyd
 
         /// <summary>
         /// The signed request target for <paramref name="path"/>. To a 1.1 agent it names the agent (and, for a push,
-        /// the multipart boundary) in the query, which the signature covers; to an agent of the original protocol it is
-        /// the bare path, as that protocol defines. The agent's protocol is learnt once per client from /health.
+        /// the multipart boundary and its upload ticket) in the query, which the signature covers; to an agent of the
+        /// original protocol it is the bare path, as that protocol defines.
         /// </summary>
         private async Task<Uri> SignedTargetAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan stepTimeout, string path, string? boundary, CancellationToken cancellationToken)
         {
-            var baseUri = BuildUri(endpoint, step, path);
-            if (!_protocols.TryGetValue(endpoint.BaseUri.ToString(), out var protocol))
-            {
-                // Part of the step: an agent that does not answer fails the step within the step's own time.
-                var timeout = stepTimeout < Options.HealthTimeout ? stepTimeout : Options.HealthTimeout;
-                var text = await ExchangeAsync(endpoint, step, timeout,
-                    () => new HttpRequestMessage(HttpMethod.Get, BuildUri(endpoint, step, FloydProtocol.HealthPath)), cancellationToken).ConfigureAwait(false);
-                protocol = AgentProtocol.From(Deserialize<HealthBody>(endpoint, step, text));
-                _protocols[endpoint.BaseUri.ToString()] = protocol;
-            }
+            var protocol = await ProtocolOfAsync(endpoint, step, stepTimeout, cancellationToken).ConfigureAwait(false);
+            return SignedTarget(endpoint, step, protocol, path, boundary, null);
+        }
 
+        private static Uri SignedTarget(FloydEndpoint endpoint, FloydStep step, AgentProtocol protocol, string path, string? boundary, string? ticket)
+        {
+            var baseUri = BuildUri(endpoint, step, path);
             if (protocol.AgentId == null)
             {
                 return baseUri;
@@ -145,7 +141,46 @@ namespace ReleaseTools.Engine.Floyd
                 query += "&" + FloydProtocol.BoundaryQueryParameter + "=" + Uri.EscapeDataString(boundary);
             }
 
+            if (ticket != null)
+            {
+                query += "&" + FloydProtocol.TicketQueryParameter + "=" + Uri.EscapeDataString(ticket);
+            }
+
             return new UriBuilder(baseUri) { Query = query }.Uri;
+        }
+
+        /// <summary>What the agent's /health said, learnt once per client and agent (part of the step, within its time).</summary>
+        private async Task<AgentProtocol> ProtocolOfAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan stepTimeout, CancellationToken cancellationToken)
+        {
+            if (!_protocols.TryGetValue(endpoint.BaseUri.ToString(), out var protocol))
+            {
+                var timeout = stepTimeout < Options.HealthTimeout ? stepTimeout : Options.HealthTimeout;
+                var text = await ExchangeAsync(endpoint, step, timeout,
+                    () => new HttpRequestMessage(HttpMethod.Get, BuildUri(endpoint, step, FloydProtocol.HealthPath)), cancellationToken).ConfigureAwait(false);
+                protocol = AgentProtocol.From(Deserialize<HealthBody>(endpoint, step, text));
+                _protocols[endpoint.BaseUri.ToString()] = protocol;
+            }
+
+            return protocol;
+        }
+
+        /// <summary>
+        /// Protocol 1.1, section 2.5: a signed ping reserves the push (its endpoint, release, file MD5 and size), so the
+        /// agent reads no push body that no key holder asked for. Null when the agent issues no tickets.
+        /// </summary>
+        private async Task<string?> RequestUploadTicketAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
+            string service, string version, string fversion, string md5Hex, long bytes, CancellationToken cancellationToken)
+        {
+            var body = new PingRequestBody
+            {
+                Service = service,
+                Version = version,
+                FVersion = fversion,
+                Message = $"ReleaseTools upload ticket for {path}",
+                Upload = new UploadRequestBody { Path = path, Md5 = md5Hex, Bytes = bytes },
+            };
+            var text = await SendJsonAsync(endpoint, step, timeout, FloydProtocol.PingPath, body, cancellationToken).ConfigureAwait(false);
+            return Deserialize<PingResponseBody>(endpoint, step, text).UploadTicket;
         }
 
         public async Task<PingResponse> PingAsync(FloydEndpoint endpoint, PingRequest request, CancellationToken cancellationToken)
@@ -187,10 +222,9 @@ namespace ReleaseTools.Engine.Floyd
                 throw LocalFailure(endpoint, FloydStep.Package, $"cannot read the package file '{push.FilePath}': {ex.Message}", ex);
             }
 
-            var fields = Fields(push.Service, push.Version, push.FVersion);
             var fileName = string.IsNullOrEmpty(push.FileName) ? Path.GetFileName(push.FilePath) : push.FileName!;
             var text = await SendMultipartAsync(endpoint, FloydStep.Package, Options.PackageTimeout, FloydProtocol.PackagePath,
-                fields, fileName, length, () => new FileStream(push.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true),
+                push.Service, push.Version, push.FVersion, fileName, length, () => new FileStream(push.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true),
                 push.Md5, cancellationToken, push.OnBytesSent).ConfigureAwait(false);
             var receipt = Deserialize<PackageReceiptBody>(endpoint, FloydStep.Package, text);
             return new PackagePushResult { Md5 = receipt.Md5 ?? "", Bytes = receipt.Bytes, AlreadyStored = receipt.AlreadyStored };
@@ -200,9 +234,8 @@ namespace ReleaseTools.Engine.Floyd
         {
             if (push == null) throw new ArgumentNullException(nameof(push));
             var content = push.Content ?? Array.Empty<byte>();
-            var fields = Fields(push.Service, push.Version, push.FVersion);
             await SendMultipartAsync(endpoint, FloydStep.Config, Options.ConfigTimeout, FloydProtocol.ConfigPath,
-                fields, push.FileName, content.Length, () => new MemoryStream(content, writable: false),
+                push.Service, push.Version, push.FVersion, push.FileName, content.Length, () => new MemoryStream(content, writable: false),
                 null, cancellationToken).ConfigureAwait(false);
         }
 
@@ -269,9 +302,29 @@ namespace ReleaseTools.Engine.Floyd
         }
 
         private async Task<string> SendMultipartAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
-            IEnumerable<KeyValuePair<string, string>> fields, string fileName, long fileLength, Func<Stream> openFile,
+            string service, string version, string fversion, string fileName, long fileLength, Func<Stream> openFile,
             string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null)
         {
+            try
+            {
+                return await SendMultipartOnceAsync(endpoint, step, timeout, path, service, version, fversion, fileName, fileLength, openFile,
+                    expectedMd5Hex, cancellationToken, onFileBytesSent).ConfigureAwait(false);
+            }
+            catch (FloydException ex) when (ex.AgentErrorCode == FloydErrorCodes.UploadTicketInvalid)
+            {
+                // The agent forgot the ticket (it restarted, or it expired while the file was hashed): the push was refused
+                // before its body was read, so asking for a new ticket and sending once more costs one ping.
+                return await SendMultipartOnceAsync(endpoint, step, timeout, path, service, version, fversion, fileName, fileLength, openFile,
+                    expectedMd5Hex, cancellationToken, onFileBytesSent).ConfigureAwait(false);
+            }
+        }
+
+        private async Task<string> SendMultipartOnceAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
+            string service, string version, string fversion, string fileName, long fileLength, Func<Stream> openFile,
+            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent)
+        {
+            var fields = Fields(service, version, fversion);
+            var protocol = await ProtocolOfAsync(endpoint, step, timeout, cancellationToken).ConfigureAwait(false);
             // The body can be gigabytes, so it is never buffered: pass one streams the exact bytes that will be sent
             // (fixed boundary, file read in chunks) through the signature hash and the file MD5; pass two re-reads the
             // file while writing the same bytes to the socket. Memory stays one chunk buffer whatever the package size.
@@ -293,7 +346,6 @@ namespace ReleaseTools.Engine.Floyd
                     throw LocalFailure(endpoint, step, ex.Message, ex);
                 }
 
-                uri = await SignedTargetAsync(endpoint, step, timeout, path, content.Boundary, cancellationToken).ConfigureAwait(false);
                 using (var signatureBase = _signer.BeginSignatureBase())
                 using (var fileMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
                 {
@@ -318,18 +370,36 @@ namespace ReleaseTools.Engine.Floyd
                     }
 
                     md5 = fileMd5.GetHashAndReset();
+                    if (!string.IsNullOrEmpty(expectedMd5Hex) && !string.Equals(FVersion.ToLowerHex(md5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
+                    {
+                        content.Dispose();
+                        throw LocalFailure(endpoint, step,
+                            $"the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected {expectedMd5Hex}; the file changed after it was checked", null);
+                    }
+
+                    // The request target comes last in the signature base, so the ticket (which names the MD5 just computed)
+                    // can be asked for after the body is hashed, and the body is still read only once to sign it.
+                    string? ticket = null;
+                    try
+                    {
+                        if (protocol.AgentId != null)
+                        {
+                            ticket = await RequestUploadTicketAsync(endpoint, step, timeout, path, service, version, fversion,
+                                FVersion.ToLowerHex(md5), fileLength, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                    catch
+                    {
+                        content.Dispose();
+                        throw;
+                    }
+
+                    uri = SignedTarget(endpoint, step, protocol, path, content.Boundary, ticket);
                     // Taken after the body is hashed: hashing a large package must not eat into the agent's clock-skew window.
                     timestamp = FloydTimestamp.Next();
                     signature = _signer.SignHash(signatureBase.Complete(timestamp, uri.PathAndQuery));
                     break;
                 }
-            }
-
-            if (!string.IsNullOrEmpty(expectedMd5Hex) && !string.Equals(FVersion.ToLowerHex(md5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
-            {
-                content.Dispose();
-                throw LocalFailure(endpoint, step,
-                    $"the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected {expectedMd5Hex}; the file changed after it was checked", null);
             }
 
             var sent = false;

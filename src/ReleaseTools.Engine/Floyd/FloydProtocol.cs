@@ -17,6 +17,9 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>Query parameter of a signed 1.1 push: the multipart boundary of its body.</summary>
         public const string BoundaryQueryParameter = "boundary";
 
+        /// <summary>Query parameter of a signed 1.1 push: the single-use upload ticket a signed ping issued for it.</summary>
+        public const string TicketQueryParameter = "ticket";
+
         public const string TimeStampHeader = "TimeStamp";
         public const string AuthorizationHeader = "Authorization";
         public const string ContentMd5Header = "Content-MD5";
@@ -99,6 +102,10 @@ namespace ReleaseTools.Engine.Floyd
         public const string AgentMismatch = "agent_mismatch";
         /// <summary>A service directory inside the agent's data directory is a symbolic link; the agent does not write through it.</summary>
         public const string DataDirectoryUnsafe = "data_directory_unsafe";
+        /// <summary>A push names no upload ticket, or one that is unknown, used, expired or for the other endpoint.</summary>
+        public const string UploadTicketInvalid = "upload_ticket_invalid";
+        /// <summary>A push differs from what its ticket was issued for (service, version, fversion, Content-MD5 or size).</summary>
+        public const string UploadTicketMismatch = "upload_ticket_mismatch";
         public const string NotFound = "not_found";
         public const string InternalError = "internal_error";
     }

@@ -25,6 +25,19 @@ namespace ReleaseTools.Engine.Floyd.Wire
         [JsonPropertyName("fversion")] public string? FVersion { get; set; }
         [JsonPropertyName("packageMd5")] public string? PackageMd5 { get; set; }
         [JsonPropertyName("message")] public string? Message { get; set; }
+        /// <summary>Protocol 1.1: asks for a single-use ticket for one push of these bytes (section 2.5); null: none.</summary>
+        [JsonPropertyName("upload")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public UploadRequestBody? Upload { get; set; }
+    }
+
+    /// <summary>The push a ping asks a ticket for: its endpoint and the MD5 and size of the file it will carry.</summary>
+    public sealed class UploadRequestBody
+    {
+        /// <summary><c>/package</c> or <c>/config</c>.</summary>
+        [JsonPropertyName("path")] public string? Path { get; set; }
+        [JsonPropertyName("md5")] public string? Md5 { get; set; }
+        [JsonPropertyName("bytes")] public long? Bytes { get; set; }
     }
 
     public sealed class PingResponseBody
@@ -33,6 +46,10 @@ namespace ReleaseTools.Engine.Floyd.Wire
         [JsonPropertyName("needConfig")] public bool NeedConfig { get; set; }
         [JsonPropertyName("currentVersion")] public string? CurrentVersion { get; set; }
         [JsonPropertyName("currentFVersion")] public string? CurrentFVersion { get; set; }
+        /// <summary>The ticket a ping with <c>upload</c> was issued; absent otherwise (and from 1.0 agents).</summary>
+        [JsonPropertyName("uploadTicket")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? UploadTicket { get; set; }
     }
 
     public sealed class ActivateRequestBody

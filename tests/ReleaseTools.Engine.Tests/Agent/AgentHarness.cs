@@ -60,6 +60,13 @@ internal sealed class AgentHarness : IAsyncDisposable
         RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, Uri(path), body, contentType,
             RawFloyd.Sign(key ?? Keys.Rsa, Options.HashAlgorithm, body, Uri(signedPath ?? path).PathAndQuery, timestamp), contentMd5));
 
+    /// <summary>
+    /// The 1.1 target of a push of <paramref name="file"/>, with the single-use ticket a signed ping issued for it
+    /// (section 2.5); <paramref name="md5Hex"/> and <paramref name="bytes"/> ask for a ticket for other bytes instead.
+    /// </summary>
+    public Task<string> PushTargetAsync(string path, string service, string version, string fversion, byte[] file, string? md5Hex = null, long? bytes = null) =>
+        RawFloyd.PushTargetAsync(Agent.BaseUri, Agent.AgentId, Keys.Rsa, Options.HashAlgorithm, path, service, version, fversion, file, md5Hex, bytes);
+
     public string[] StoredPackageFiles() => Directory.GetFiles(Path.Combine(DataDirectory, "packages"));
 
     public string[] IncomingFiles() => Directory.GetFiles(Path.Combine(DataDirectory, "tmp"));
@@ -135,6 +142,27 @@ internal static class RawFloyd
     /// </summary>
     public static string Target(string agentId, string path, string boundary = DefaultBoundary) =>
         path + "?agent=" + agentId + (path is "/package" or "/config" ? "&boundary=" + boundary : "");
+
+    /// <summary>Asks the agent at <paramref name="baseUri"/> for an upload ticket with a signed ping and returns the push target naming it.</summary>
+    public static async Task<string> PushTargetAsync(Uri baseUri, string agentId, RSA key, FloydHashAlgorithm algorithm, string path,
+        string service, string version, string fversion, byte[] file, string? md5Hex = null, long? bytes = null)
+    {
+        var ping = Json(new PingRequestBody
+        {
+            Service = service, Version = version, FVersion = fversion, Message = "raw ticket",
+            Upload = new UploadRequestBody { Path = path, Md5 = md5Hex ?? Convert.ToHexStringLower(MD5.HashData(file)), Bytes = bytes ?? file.Length },
+        });
+        var target = Target(agentId, "/ping");
+        var response = await SendAsync(Request(HttpMethod.Post, new Uri(baseUri, target), ping, "application/json", Sign(key, algorithm, ping, target)));
+        if (response.Status != HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"The ticket ping was refused: {(int)response.Status} {response.Text}");
+        }
+
+        var ticket = JsonSerializer.Deserialize<PingResponseBody>(response.Text, FloydJson.Options)?.UploadTicket
+            ?? throw new InvalidOperationException("The agent issued no upload ticket: " + response.Text);
+        return Target(agentId, path) + "&ticket=" + ticket;
+    }
 
     public static byte[] Json(object body) => JsonSerializer.SerializeToUtf8Bytes(body, FloydJson.Options);
 

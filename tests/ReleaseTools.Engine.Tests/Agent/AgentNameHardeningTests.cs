@@ -39,8 +39,10 @@ public sealed class AgentNameHardeningTests
         await using var harness = await AgentHarness.StartAsync();
         var config = Encoding.UTF8.GetBytes("x: 1\n");
         var (body, contentType) = RawFloyd.Multipart(new[] { ("service", service), ("version", version), ("fversion", fversion) }, fileName, config);
+        // The ticket is for sound names; the names inside the body are what the agent must refuse.
+        var target = await harness.PushTargetAsync("/config", "billing", "1.0.0", "fv1", config);
 
-        var response = await harness.PostSignedAsync("/config", body, contentType);
+        var response = await harness.PostSignedAsync(target, body, contentType);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.InvalidName, response.Error);
@@ -58,8 +60,9 @@ public sealed class AgentNameHardeningTests
         var file = new byte[2048];
         new Random(12).NextBytes(file);
         var (body, contentType) = RawFloyd.PackageBody("Billing", "2.0.0", "fv2", file);
+        var target = await harness.PushTargetAsync("/package", "Billing", "2.0.0", "fv2", file);
 
-        var response = await harness.PostSignedAsync("/package", body, contentType, RawFloyd.Md5Base64(file));
+        var response = await harness.PostSignedAsync(target, body, contentType, RawFloyd.Md5Base64(file));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.InvalidName, response.Error);

@@ -125,7 +125,8 @@ public sealed class AgentProcessTests
             // Push v2 slowly so the agent is surely in the middle of receiving it when it dies.
             var file = File.ReadAllBytes(v2.PackagePath);
             var (body, contentType) = RawFloyd.PackageBody(v2.Service, v2.Version, v2.FVersion, file);
-            var target = RawFloyd.Target(File.ReadAllText(Path.Combine(dataDirectory, "agent-id")).Trim(), "/package");
+            var target = await RawFloyd.PushTargetAsync(agent.BaseUri, File.ReadAllText(Path.Combine(dataDirectory, "agent-id")).Trim(), keys.Rsa,
+                FloydHashAlgorithm.Sha1, "/package", v2.Service, v2.Version, v2.FVersion, file);
             var headers = RawFloyd.Sign(keys.Rsa, FloydHashAlgorithm.Sha1, body, target);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
             var request = new HttpRequestMessage(HttpMethod.Post, new Uri(agent.BaseUri, target)) { Content = new TrickleContent(body, contentType) };

@@ -86,9 +86,10 @@ public sealed class AgentProtocol11Tests
         await using var harness = await AgentHarness.StartAsync();
         var file = Encoding.ASCII.GetBytes("package bytes\r\n--evil\r\nContent-Disposition: form-data; name=\"service\"\r\n\r\nother\r\n");
         var (body, _) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
-        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target("/package"));
+        var target = await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file);
+        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, target);
 
-        var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/package"), body, "multipart/form-data; boundary=evil", headers, RawFloyd.Md5Base64(file)));
+        var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(target), body, "multipart/form-data; boundary=evil", headers, RawFloyd.Md5Base64(file)));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.MultipartMalformed, response.Error);

@@ -15,7 +15,7 @@ public sealed class AgentProtocolCorrectnessTests
         var file = Encoding.ASCII.GetBytes("package");
         var (body, contentType) = RawFloyd.Multipart(Array.Empty<(string, string)>(), "pkg.zip", file);
 
-        var response = await harness.PostSignedAsync("/package", body, contentType, RawFloyd.Md5Base64(file));
+        var response = await harness.PostSignedAsync(await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file), body, contentType, RawFloyd.Md5Base64(file));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.MultipartMalformed, response.Error);
@@ -30,7 +30,7 @@ public sealed class AgentProtocolCorrectnessTests
         var file = Encoding.ASCII.GetBytes("package");
         var (body, contentType) = RawFloyd.Multipart(new[] { ("service", "billing"), ("version", "1.0.0"), ("fversion", "fv1"), ("service", "other") }, "pkg.zip", file);
 
-        var response = await harness.PostSignedAsync("/package", body, contentType, RawFloyd.Md5Base64(file));
+        var response = await harness.PostSignedAsync(await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file), body, contentType, RawFloyd.Md5Base64(file));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.MultipartMalformed, response.Error);

@@ -55,11 +55,12 @@ public sealed class AgentRejectionTests
         await using var harness = await AgentHarness.StartAsync();
         var file = RandomBytes(100_000);
         var (body, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
-        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target("/package"));
+        var target = await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file);
+        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, target);
         var tampered = (byte[])body.Clone();
         tampered[body.Length - 5000] ^= 0xFF;
 
-        var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri("/package"), tampered, contentType, headers, RawFloyd.Md5Base64(file)));
+        var response = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(target), tampered, contentType, headers, RawFloyd.Md5Base64(file)));
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.Status);
         Assert.Equal(FloydErrorCodes.SignatureInvalid, response.Error);
@@ -114,10 +115,11 @@ public sealed class AgentRejectionTests
         await using var harness = await AgentHarness.StartAsync();
         var file = RandomBytes(10_000);
         var (body, contentType) = path == "/ping" ? (RawFloyd.PingBody("billing"), "application/json") : RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
-        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target(path));
+        var target = path == "/ping" ? harness.Target(path) : await harness.PushTargetAsync(path, "billing", "1.0.0", "fv1", file);
+        var headers = RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, target);
 
-        var first = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(path), body, contentType, headers, RawFloyd.Md5Base64(file)));
-        var replay = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(path), body, contentType, headers, RawFloyd.Md5Base64(file)));
+        var first = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(target), body, contentType, headers, RawFloyd.Md5Base64(file)));
+        var replay = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(target), body, contentType, headers, RawFloyd.Md5Base64(file)));
 
         Assert.Equal(HttpStatusCode.OK, first.Status);
         Assert.Equal(HttpStatusCode.Unauthorized, replay.Status);
@@ -170,8 +172,10 @@ public sealed class AgentRejectionTests
         await using var harness = await AgentHarness.StartAsync();
         var file = RandomBytes(300_000);
         var (body, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
+        var claimed = Encoding.UTF8.GetBytes("something else");
+        var target = await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file, md5Hex: Convert.ToHexStringLower(MD5.HashData(claimed)));
 
-        var response = await harness.PostSignedAsync("/package", body, contentType, RawFloyd.Md5Base64(Encoding.UTF8.GetBytes("something else")));
+        var response = await harness.PostSignedAsync(target, body, contentType, RawFloyd.Md5Base64(claimed));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.PackageMd5Mismatch, response.Error);
@@ -187,9 +191,10 @@ public sealed class AgentRejectionTests
     public async Task Package_push_without_content_md5_is_rejected()
     {
         await using var harness = await AgentHarness.StartAsync();
-        var (body, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", RandomBytes(1000));
+        var file = RandomBytes(1000);
+        var (body, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
 
-        var response = await harness.PostSignedAsync("/package", body, contentType);
+        var response = await harness.PostSignedAsync(await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file), body, contentType);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.Md5HeaderInvalid, response.Error);
@@ -224,8 +229,10 @@ public sealed class AgentRejectionTests
 
         foreach (var (service, version) in new[] { ("../escaped", "1.0.0"), ("billing", "../../1.0.0"), ("billing", "1.0.0/../../x") })
         {
+            // The ticket is for a sound release; the names inside the body are what the agent must refuse.
             var (body, contentType) = RawFloyd.PackageBody(service, version, "fv1", file);
-            var response = await harness.PostSignedAsync("/package", body, contentType, RawFloyd.Md5Base64(file));
+            var target = await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file);
+            var response = await harness.PostSignedAsync(target, body, contentType, RawFloyd.Md5Base64(file));
             Assert.Equal(HttpStatusCode.BadRequest, response.Status);
             Assert.Equal(FloydErrorCodes.InvalidName, response.Error);
         }
@@ -242,7 +249,7 @@ public sealed class AgentRejectionTests
         var config = Encoding.UTF8.GetBytes("x: 1\n");
         var (body, contentType) = RawFloyd.Multipart(new[] { ("service", "billing"), ("version", "1.0.0"), ("fversion", "fv1") }, "../../evil.yaml", config);
 
-        var response = await harness.PostSignedAsync("/config", body, contentType);
+        var response = await harness.PostSignedAsync(await harness.PushTargetAsync("/config", "billing", "1.0.0", "fv1", config), body, contentType);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.InvalidName, response.Error);
@@ -269,10 +276,13 @@ public sealed class AgentRejectionTests
     public async Task Oversize_body_without_content_length_is_rejected_while_streaming()
     {
         await using var harness = await AgentHarness.StartAsync(o => o with { MaxBodyBytes = 64 * 1024 });
-        var file = RandomBytes(200 * 1024);
-        var (body, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
-        var request = RawFloyd.Request(HttpMethod.Post, harness.Uri("/package"), body, contentType,
-            RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, harness.Target("/package")), RawFloyd.Md5Base64(file));
+        var file = RandomBytes(1000);
+        var (parts, contentType) = RawFloyd.PackageBody("billing", "1.0.0", "fv1", file);
+        // 200 KiB of preamble before the first boundary: no part, so only the body limit of the ticket can stop it.
+        var body = Encoding.ASCII.GetBytes(new string('x', 200 * 1024) + "\r\n").Concat(parts).ToArray();
+        var target = await harness.PushTargetAsync("/package", "billing", "1.0.0", "fv1", file);
+        var request = RawFloyd.Request(HttpMethod.Post, harness.Uri(target), body, contentType,
+            RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, body, target), RawFloyd.Md5Base64(file));
         var chunked = new StreamContent(new MemoryStream(body));
         foreach (var header in request.Content!.Headers) chunked.Headers.TryAddWithoutValidation(header.Key, header.Value);
         chunked.Headers.ContentLength = null;
@@ -308,8 +318,9 @@ public sealed class AgentRejectionTests
     {
         await using var harness = await AgentHarness.StartAsync();
         var body = Encoding.UTF8.GetBytes(text);
+        var target = await harness.PushTargetAsync("/package", "billing", "1.0", "fv", body);
 
-        var response = await harness.PostSignedAsync("/package", body, contentType, RawFloyd.Md5Base64(body));
+        var response = await harness.PostSignedAsync(target, body, contentType, RawFloyd.Md5Base64(body));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
         Assert.Equal(FloydErrorCodes.MultipartMalformed, response.Error);

@@ -176,7 +176,9 @@ public sealed class FloydClientTests
         string? sentAuthorization = null;
         await using var harness = await AgentHarness.StartAsync(beforeFloyd: app => app.Use(async (context, next) =>
         {
-            if (context.Request.Path == "/package") sentAuthorization = context.Request.Headers.Authorization.ToString();
+            // A stranger's key fails at the ticket ping that opens the push (section 2.5), so no package byte is sent.
+            if (context.Request.Path == "/ping") sentAuthorization = context.Request.Headers.Authorization.ToString();
+            if (context.Request.Path == "/package") throw new InvalidOperationException("a push without a ticket was sent");
             await next();
         }));
         using var stranger = RsaKey();
