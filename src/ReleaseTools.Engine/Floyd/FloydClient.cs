@@ -152,11 +152,13 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>What the agent's /health said, learnt once per client and agent (part of the step, within its time).</summary>
         private async Task<AgentProtocol> ProtocolOfAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan stepTimeout, CancellationToken cancellationToken)
         {
+            // First, so an instance whose host no URL can carry fails as unaddressable before its base URI is formed.
+            var health = BuildUri(endpoint, step, FloydProtocol.HealthPath);
             if (!_protocols.TryGetValue(endpoint.BaseUri.ToString(), out var protocol))
             {
                 var timeout = stepTimeout < Options.HealthTimeout ? stepTimeout : Options.HealthTimeout;
                 var text = await ExchangeAsync(endpoint, step, timeout,
-                    () => new HttpRequestMessage(HttpMethod.Get, BuildUri(endpoint, step, FloydProtocol.HealthPath)), cancellationToken).ConfigureAwait(false);
+                    () => new HttpRequestMessage(HttpMethod.Get, health), cancellationToken).ConfigureAwait(false);
                 protocol = AgentProtocol.From(Deserialize<HealthBody>(endpoint, step, text));
                 _protocols[endpoint.BaseUri.ToString()] = protocol;
             }
