@@ -59,22 +59,32 @@ public abstract class BackupContract : IDisposable
         var source = NewScope().Store;
         await BackupSamples.PopulateAsync(source);
         using var stop = new CancellationTokenSource();
+        var runsWritten = 0;
         var writer = Task.Run(async () =>
         {
-            var n = 0;
-            while (!stop.IsCancellationRequested && n < 200)
+            while (!stop.IsCancellationRequested && runsWritten < 5_000)
             {
                 var run = await source.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1"), StoreSamples.Target("orders-2") }, None);
-                await source.AppendAuditAsync(run.DeploymentId, "note", $"write {n++}", None);
+                await source.AppendAuditAsync(run.DeploymentId, "note", $"write {runsWritten}", None);
+                Interlocked.Increment(ref runsWritten);
             }
         });
         var path = _files.Combine("busy.rtbackup");
+        while (Volatile.Read(ref runsWritten) < 5 && !writer.IsCompleted)
+        {
+            await Task.Delay(5);
+        }
 
         var written = await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+        var writtenMeanwhile = !writer.IsCompleted;
         stop.Cancel();
         await writer;
         var target = NewScope().Store;
         await StoreBackup.RestoreAsync(target, path, replace: false, None);
+
+        // The run kept writing from before the backup began until after it ended.
+        Assert.True(writtenMeanwhile, "the writer stopped before the backup ended");
+        Assert.InRange(written.Counts["Deployments"], 2 + 5, (await source.FindDeploymentsAsync(new DeploymentQuery { Limit = 0 }, None)).Count);
 
         // A run and its targets are written in one transaction: a torn copy would show a run without them.
         var runs = await target.FindDeploymentsAsync(new DeploymentQuery { Limit = 0 }, None);
@@ -130,6 +140,56 @@ public abstract class BackupContract : IDisposable
         }
 
         Assert.All((await StoreBackup.SummarizeAsync(target, None)).Counts, c => Assert.Equal(0, c.Value));
+    }
+
+    [SkippableFact]
+    public async Task A_large_backup_restores_every_row_through_the_batched_path()
+    {
+        var source = NewScope().Store;
+        await BackupSamples.PopulateAsync(source);
+        var populated = await StoreBackup.SummarizeAsync(source, None);
+        await BackupSamples.AddFleetAsync(source, instances: 300, releasesEach: 4);
+        var path = _files.Combine("large.rtbackup");
+        var written = await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+        var target = NewScope().Store;
+
+        await StoreBackup.RestoreAsync(target, path, replace: false, None);
+
+        Assert.Equal(populated.Counts["Instances"] + 300, written.Counts["Instances"]);
+        Assert.Equal(populated.Counts["HistoryRows"] + 1_200, written.Counts["HistoryRows"]);
+        Assert.True(written.SameRecordsAs(await StoreBackup.SummarizeAsync(target, None)));
+        Assert.Equal(new[] { "1.3.0", "1.2.0", "1.1.0", "1.0.0" }, (await target.GetHistoryAsync("fleet-0123", 10, None)).Select(h => h.Version));
+    }
+
+    [SkippableFact]
+    public async Task A_restore_whose_backup_proves_corrupt_at_its_end_leaves_the_store_as_it_was()
+    {
+        var source = NewScope().Store;
+        await BackupSamples.AddFleetAsync(source, instances: 300, releasesEach: 4);
+        var path = _files.Combine("large.rtbackup");
+        await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+        var target = NewScope().Store;
+        await BackupSamples.PopulateAsync(target);
+        var before = await StoreBackup.SummarizeAsync(target, None);
+
+        // Every row of every table has been handed to the store (whole batches, a partial last batch, an open COPY)
+        // when the stream fails, as it does when the manifest at the end does not match.
+        static IEnumerable<KeyValuePair<PortableTable, object?[]>> FailingAtTheEnd(string file)
+        {
+            foreach (var row in StoreBackupFile.Rows(file, _ => { }))
+            {
+                yield return row;
+            }
+
+            throw new StoreException(StoreErrorIds.BackupCorrupt, "The backup's manifest does not match its rows.");
+        }
+
+        var refused = await Assert.ThrowsAsync<StoreException>(() => ((IPortableStore)target).ImportAsync(FailingAtTheEnd(path), replace: true, None));
+
+        Assert.Equal(StoreErrorIds.BackupCorrupt, refused.ErrorId);
+        Assert.True(before.SameRecordsAs(await StoreBackup.SummarizeAsync(target, None)), "the store changed");
+        Assert.Null(await target.GetInstanceAsync("fleet-0001", None));
+        Assert.NotNull(await target.GetInstanceAsync("orders-1", None));
     }
 
     [SkippableFact]
@@ -213,6 +273,18 @@ public sealed class StoreMoveTests : IDisposable
 internal static class BackupSamples
 {
     private static readonly CancellationToken None = CancellationToken.None;
+
+    /// <summary>A fleet of fleet-NNNN instances with imported history, more rows than one batch of a restore holds.</summary>
+    public static async Task AddFleetAsync(IReleaseStore store, int instances, int releasesEach)
+    {
+        await store.RegisterInstancesAsync(Enumerable.Range(0, instances).Select(i => StoreSamples.Instance($"fleet-{i:D4}", service: "fleet")).ToList(), None);
+        var at = DateTimeOffset.UtcNow.AddDays(-releasesEach);
+        await store.ImportHistoryAsync(Enumerable.Range(0, releasesEach).SelectMany(release => Enumerable.Range(0, instances).Select(i => new VersionHistoryRecord
+        {
+            InstanceId = $"fleet-{i:D4}", Service = "fleet", Environment = "prod", Version = $"1.{release}.0", FVersion = $"1.{release}.0+f",
+            PreviousVersion = release == 0 ? null : $"1.{release - 1}.0", DeploymentId = $"d-fleet-{release}", RecordedAt = at.AddHours(release).AddSeconds(i),
+        })).ToList(), None);
+    }
 
     /// <summary>Instances, a finished run with history and config, a run still in progress holding leases, audit entries. Returns the finished run.</summary>
     public static async Task<string> PopulateAsync(IReleaseStore store)

@@ -67,24 +67,30 @@ namespace ReleaseTools.Engine.Store.Portable
             Task.Run(() => StoreBackupFile.Verify(Path.GetFullPath(path)), cancellationToken);
 
         /// <summary>
-        /// Restores a backup into <paramref name="store"/>: the file is verified first, then every record is written in one
-        /// transaction that is rolled back if anything fails. A store that already holds records is refused (StoreNotEmpty)
-        /// unless <paramref name="replace"/>, which replaces everything it holds.
+        /// Restores a backup into <paramref name="store"/>: every record is written in one transaction while the file is read
+        /// and checked against its manifest, and a file that proves truncated, altered or corrupt (which shows at its end, or
+        /// at the first bad line) rolls the whole transaction back, so nothing is changed. A store that already holds
+        /// records is refused (StoreNotEmpty) unless <paramref name="replace"/>, which replaces everything it holds.
+        /// The file is read once: a million history rows restore in seconds.
         /// </summary>
         public static async Task<BackupManifest> RestoreAsync(IReleaseStore store, string path, bool replace, CancellationToken cancellationToken)
         {
             var portable = Portable(store);
             var fullPath = Path.GetFullPath(path);
-            var manifest = await VerifyAsync(fullPath, cancellationToken).ConfigureAwait(false);
+            if (!File.Exists(fullPath))
+            {
+                throw new StoreException(StoreErrorIds.BackupFileUnavailable, $"The backup file '{fullPath}' does not exist.", fullPath);
+            }
+
             if (!replace && !await portable.IsEmptyAsync(cancellationToken).ConfigureAwait(false))
             {
                 throw NotEmpty(store);
             }
 
-            // Read again inside the transaction: the rows are checked against the manifest once more as they stream, so a
-            // file changed since it was verified still cannot leave half a restore behind.
-            await Task.Run(() => portable.ImportAsync(StoreBackupFile.Rows(fullPath), replace, cancellationToken), cancellationToken).ConfigureAwait(false);
-            return manifest;
+            BackupManifest? manifest = null;
+            await Task.Run(() => portable.ImportAsync(StoreBackupFile.Rows(fullPath, verified => manifest = verified), replace, cancellationToken), cancellationToken)
+                .ConfigureAwait(false);
+            return manifest ?? throw new InvalidOperationException("The backup was restored without its manifest being checked.");
         }
 
         /// <summary>Counts and digests of what the store holds now, as a backup taken now would record them.</summary>
