@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
@@ -22,6 +23,8 @@ namespace ReleaseTools.Engine.Store
         public const string EnvironmentNameInvalid = "EnvironmentNameInvalid";
         public const string HostNameInvalid = "HostNameInvalid";
         public const string PortInvalid = "PortInvalid";
+        public const string TagInvalid = "TagInvalid";
+        public const int MaxTagLength = 100;
 
         private static readonly Regex NamePattern = new Regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\\z", RegexOptions.CultureInvariant);
         private static readonly Regex DnsLabel = new Regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\z", RegexOptions.CultureInvariant);
@@ -42,7 +45,30 @@ namespace ReleaseTools.Engine.Store
                 ?? (registration.Port < 1 || registration.Port > 65535
                     ? new RegistrationProblem(PortInvalid, "Port", registration.Port.ToString(CultureInfo.InvariantCulture),
                         $"Port {registration.Port} of instance '{registration.InstanceId}' is not a TCP port; give the agent's port, 1 to 65535.")
-                    : null);
+                    : null)
+                ?? CheckTags(registration.Tags);
+        }
+
+        /// <summary>
+        /// A tag is shown in tables and written joined by ';' to CSV: it must be readable text of one line, without ';'.
+        /// </summary>
+        private static RegistrationProblem? CheckTags(System.Collections.Generic.IEnumerable<string>? tags)
+        {
+            foreach (var tag in tags ?? Array.Empty<string>())
+            {
+                var why = string.IsNullOrWhiteSpace(tag) ? "it is blank"
+                    : tag.Any(char.IsControl) ? "it contains a control character"
+                    : tag.IndexOf(';') >= 0 ? "it contains ';', which separates tags in CSV"
+                    : tag.Length > MaxTagLength ? $"it is longer than {MaxTagLength} characters"
+                    : null;
+                if (why != null)
+                {
+                    return new RegistrationProblem(TagInvalid, "Tags", tag ?? "",
+                        $"'{Printable(tag)}' is not a tag: {why}. Use one line of text up to {MaxTagLength} characters, without ';'.");
+                }
+            }
+
+            return null;
         }
 
         /// <summary>True for a name the agent accepts as a path segment (letters, digits, '.', '_', '-'; no '..'; portable to Windows).</summary>

@@ -23,6 +23,7 @@ namespace ReleaseTools.Commands
 
         protected override void EndProcessing()
         {
+            RefuseUnusablePath(Path, "BackupPathInvalid", "the backup file");
             var path = ResolvePath(Path);
             if (!ShouldProcess(path, $"Back up the store '{Session.StorePath}'"))
             {

@@ -39,6 +39,7 @@ namespace ReleaseTools.Commands
             {
                 if (_session is null)
                 {
+                    RefuseUnusablePath(StorePath, "StorePathInvalid", "the store's path", Engine.Store.Postgres.PostgresStoreAddress.Looks(StorePath));
                     var explicitPath = StorePath is null ? null : ResolveStoreLocation(StorePath);
                     try
                     {
@@ -160,6 +161,18 @@ namespace ReleaseTools.Commands
                     yield return instance.InstanceId;
                 }
             }
+        }
+
+        /// <summary>Stops the command (id <paramref name="errorId"/>, the value as target) when a file path cannot name a file.</summary>
+        private protected void RefuseUnusablePath(string? path, string errorId, string what, bool isServerAddress = false)
+        {
+            if (path is null || isServerAddress || Engine.Store.FilePathRules.Problem(path) is not { } problem)
+            {
+                return;
+            }
+
+            ThrowReportedError(new ErrorRecord(
+                new ArgumentException(Engine.Store.FilePathRules.Describe(what, path, problem)), errorId, ErrorCategory.InvalidArgument, path));
         }
 
         /// <summary>A server address as given; a file path resolved like any PowerShell path.</summary>

@@ -24,6 +24,7 @@ namespace ReleaseTools.Commands
 
         protected override void EndProcessing()
         {
+            RefuseUnusablePath(Path, "BackupPathInvalid", "the backup file");
             var path = ResolvePath(Path);
             if (!System.IO.File.Exists(path))
             {

@@ -33,11 +33,32 @@ namespace ReleaseTools.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            // The reason is the audit trail's only account of why a run lost its instances: spaces are no reason.
+            if (string.IsNullOrWhiteSpace(Reason))
+            {
+                ThrowReportedError(new ErrorRecord(
+                    new ArgumentException("-Reason is blank; say why the lease is released (it is kept in the holding run's audit trail)."),
+                    "UnlockReasonMissing", ErrorCategory.InvalidArgument, Reason));
+            }
+        }
+
         protected override void ProcessRecord()
         {
             foreach (var id in ExpandInstanceIds(InstanceId, reportNoMatch: true))
             {
                 var held = Await(token => Session.Store.GetLeasesAsync(new[] { id }, token));
+                if (held.Count == 0 && Await(token => Session.Store.GetInstanceAsync(id, token)) is null)
+                {
+                    // Neither registered nor leased: most likely a typo, which a warning about leases would hide.
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"No instance '{id}' is registered or leased in the store '{Session.StorePath}'. List them with Get-ServiceInstance."),
+                        "InstanceNotFound", ErrorCategory.ObjectNotFound, id));
+                    continue;
+                }
+
                 if (held.Count == 0)
                 {
                     WriteWarning($"Instance '{id}' holds no lease in the store '{Session.StorePath}'; there is nothing to release.");
