@@ -30,6 +30,8 @@
         'Register-ReleaseWebhook'
         'Get-ReleaseWebhook'
         'Unregister-ReleaseWebhook'
+        'Enable-ReleaseWebhook'
+        'Disable-ReleaseWebhook'
         'Test-ReleaseWebhook'
         'Get-ReleaseNotification'
     )

@@ -83,4 +83,13 @@ Describe 'Release webhooks' {
         Get-ReleaseWebhook -Store $script:Store | Should -BeNullOrEmpty
         (Get-ReleaseNotification -Store $script:Store).Webhook | Should -Be 'ops'
     }
+
+    It 'mutes a webhook with Disable-ReleaseWebhook and turns it back on with Enable-ReleaseWebhook' {
+        Register-ReleaseWebhook -Name mute -Url $script:Receiver.Url('mute/hook') -Store $script:Store
+
+        (Disable-ReleaseWebhook -Name mute -PassThru -Store $script:Store).Enabled | Should -BeFalse
+        (Get-ReleaseWebhook -Name mute -Store $script:Store).Enabled | Should -BeFalse
+
+        (Get-ReleaseWebhook -Name mute -Store $script:Store | Enable-ReleaseWebhook -PassThru -Store $script:Store).Enabled | Should -BeTrue
+    }
 }

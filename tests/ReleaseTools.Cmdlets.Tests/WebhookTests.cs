@@ -133,4 +133,25 @@ public sealed class WebhookTests : IClassFixture<ModulePackagingTests.Session>, 
         Assert.Equal("OPS", Assert.Single(removed.Output).Properties["Name"].Value);
         Assert.Empty(Invoke("Get-ReleaseWebhook -Store $Store").ThrowOnError().Output);
     }
+
+    [Fact]
+    public void A_disabled_webhook_keeps_its_url_and_secret_gets_no_notice_and_a_delivered_test_result_enables_it()
+    {
+        Invoke("Register-ReleaseWebhook -Name ops -Url $Url -Secret (Secure 'ops-key') -Disabled -Store $Store").ThrowOnError();
+        Invoke("Register-ReleaseWebhook -Name chat -Url $Url -Format Slack -Store $Store").ThrowOnError();
+
+        var disabled = Invoke("Disable-ReleaseWebhook -Name ch* -PassThru -Store $Store").ThrowOnError();
+        Assert.False((bool)Assert.Single(disabled.Output).Properties["Enabled"].Value);
+
+        var enabled = Invoke("Test-ReleaseWebhook -Name ops -Store $Store | Where-Object Status -eq Delivered | Enable-ReleaseWebhook -PassThru -Store $Store").ThrowOnError();
+
+        var ops = Assert.Single(enabled.Output);
+        Assert.Equal(("ops", true, true), ((string)ops.Properties["Name"].Value, (bool)ops.Properties["Enabled"].Value, (bool)ops.Properties["HasSecret"].Value));
+        var listed = Invoke("Get-ReleaseWebhook -Store $Store").ThrowOnError().Output.ToDictionary(o => (string)o.Properties["Name"].Value, o => (bool)o.Properties["Enabled"].Value);
+        Assert.Equal(new Dictionary<string, bool> { ["chat"] = false, ["ops"] = true }, listed);
+        Invoke("Enable-ReleaseWebhook -Name chat -WhatIf -Store $Store").ThrowOnError();
+        Assert.False(Invoke("Get-ReleaseWebhook chat -Store $Store").ThrowOnError().Output.Single().Properties["Enabled"].Value is true);
+        var missing = Invoke("Disable-ReleaseWebhook -Name nothing -Store $Store");
+        Assert.Equal("WebhookNotFound,ReleaseTools.Commands.DisableReleaseWebhookCommand", Assert.Single(missing.Errors).FullyQualifiedErrorId);
+    }
 }

@@ -85,6 +85,8 @@ namespace ReleaseTools.Engine.Store
         Task<WebhookRecord> SaveWebhookAsync(WebhookRegistration webhook, bool replaceExisting, CancellationToken cancellationToken);
         /// <summary>Removes the webhook; its deliveries stay in the log. False when there was none.</summary>
         Task<bool> RemoveWebhookAsync(string name, CancellationToken cancellationToken);
+        /// <summary>Switches the webhook on or off (UpdatedAt moves only when it changes); null when there is no webhook of that name.</summary>
+        Task<WebhookRecord?> SetWebhookEnabledAsync(string name, bool enabled, CancellationToken cancellationToken);
         /// <summary>Every webhook, enabled or not, ordered by name.</summary>
         Task<IReadOnlyList<WebhookRecord>> GetWebhooksAsync(CancellationToken cancellationToken);
         /// <summary>Appends one settled delivery to the log (Sequence and RecordedAt assigned by the store).</summary>

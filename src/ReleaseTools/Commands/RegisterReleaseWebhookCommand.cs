@@ -32,7 +32,7 @@ namespace ReleaseTools.Commands
         [Parameter]
         public SecureString? Secret { get; set; }
 
-        /// <summary>Registers the webhook switched off: nothing is posted to it until it is registered again without -Disabled.</summary>
+        /// <summary>Registers the webhook switched off: nothing is posted to it until Enable-ReleaseWebhook switches it on.</summary>
         [Parameter]
         public SwitchParameter Disabled { get; set; }
 

@@ -138,6 +138,24 @@ public abstract class WebhookStoreContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_webhook_is_switched_off_and_on_in_place_and_only_a_real_change_moves_its_update_time()
+    {
+        var saved = await Store.SaveWebhookAsync(Hook("ops", secret: "kept-secret"), false, None);
+        Scope.Clock.Advance(TimeSpan.FromMinutes(1));
+
+        var off = await Store.SetWebhookEnabledAsync("OPS", false, None);
+        Scope.Clock.Advance(TimeSpan.FromMinutes(1));
+        var offAgain = await Store.SetWebhookEnabledAsync("ops", false, None);
+
+        Assert.Equal(saved with { Enabled = false, UpdatedAt = saved.CreatedAt + TimeSpan.FromMinutes(1) }, off);
+        Assert.Equal(off, offAgain);
+        var on = await Scope.Open().SetWebhookEnabledAsync("ops", true, None);
+        Assert.Equal((true, "kept-secret", saved.Url, saved.CreatedAt + TimeSpan.FromMinutes(2)), (on!.Enabled, on.Secret, on.Url, on.UpdatedAt));
+        Assert.Null(await Store.SetWebhookEnabledAsync("missing", true, None));
+        Assert.Equal(on, Assert.Single(await Store.GetWebhooksAsync(None)));
+    }
+
+    [SkippableFact]
     public async Task A_recorded_delivery_reads_back_whole_with_its_sequence_and_the_store_time()
     {
         var recorded = await Store.RecordWebhookDeliveryAsync(Delivery("ops", "r-1", WebhookDeliveryStatus.Failed, "notice-9"), None);

@@ -46,6 +46,21 @@ namespace ReleaseTools.Engine.Store.Postgres
                 return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
             }, cancellationToken);
 
+        public Task<WebhookRecord?> SetWebhookEnabledAsync(string name, bool enabled, CancellationToken cancellationToken) =>
+            WriteAsync(async (connection, transaction) =>
+            {
+                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                using (var update = PostgresCommands.Create(connection, transaction, "UPDATE webhooks SET enabled = @enabled, updated_at = @now WHERE name = @name AND enabled <> @enabled")
+                    .With("name", name).With("enabled", enabled).With("now", StoreValues.ToUnixMs(now)))
+                {
+                    await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                using var read = PostgresCommands.Create(connection, transaction, "SELECT " + WebhookColumns + " FROM webhooks WHERE name = @name").With("name", name);
+                var found = await read.ToListAsync(ReadWebhook, cancellationToken).ConfigureAwait(false);
+                return found.Count == 0 ? null : found[0];
+            }, cancellationToken);
+
         public Task<IReadOnlyList<WebhookRecord>> GetWebhooksAsync(CancellationToken cancellationToken) =>
             ReadAsync<IReadOnlyList<WebhookRecord>>(async connection =>
             {

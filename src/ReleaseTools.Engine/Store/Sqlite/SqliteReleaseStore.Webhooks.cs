@@ -45,6 +45,20 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
             }, cancellationToken);
 
+        public Task<WebhookRecord?> SetWebhookEnabledAsync(string name, bool enabled, CancellationToken cancellationToken) =>
+            WriteAsync(async (connection, transaction) =>
+            {
+                using (var update = StoreCommands.Create(connection, transaction, "UPDATE webhooks SET enabled = $enabled, updated_at = $now WHERE name = $name AND enabled <> $enabled")
+                    .With("$name", name).With("$enabled", enabled).With("$now", StoreValues.ToUnixMs(Now())))
+                {
+                    await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                using var read = StoreCommands.Create(connection, transaction, "SELECT " + WebhookColumns + " FROM webhooks WHERE name = $name").With("$name", name);
+                var found = await read.ToListAsync(ReadWebhook, cancellationToken).ConfigureAwait(false);
+                return found.Count == 0 ? null : found[0];
+            }, cancellationToken);
+
         public Task<IReadOnlyList<WebhookRecord>> GetWebhooksAsync(CancellationToken cancellationToken) =>
             ReadAsync<IReadOnlyList<WebhookRecord>>(async connection =>
             {
