@@ -55,6 +55,8 @@ namespace ReleaseTools.Engine.Floyd
         private readonly FloydRequestSigner _signer;
         /// <summary>What each agent (by base URI) said in /health: its identity when it speaks 1.1, null when it speaks only 1.0.</summary>
         private readonly ConcurrentDictionary<string, AgentProtocol> _protocols = new ConcurrentDictionary<string, AgentProtocol>(StringComparer.OrdinalIgnoreCase);
+        /// <summary>Package push bodies hashed once for this client's pushes (one run), by file, MD5, name and fields.</summary>
+        private readonly ConcurrentDictionary<string, Lazy<Task<PreparedPushBody>>> _preparedBodies = new ConcurrentDictionary<string, Lazy<Task<PreparedPushBody>>>(StringComparer.Ordinal);
         private int _disposed;
 
         private FloydClient(RSA privateKey, FloydClientOptions options)
@@ -227,7 +229,8 @@ namespace ReleaseTools.Engine.Floyd
             var fileName = string.IsNullOrEmpty(push.FileName) ? Path.GetFileName(push.FilePath) : push.FileName!;
             var text = await SendMultipartAsync(endpoint, FloydStep.Package, Options.PackageTimeout, FloydProtocol.PackagePath,
                 push.Service, push.Version, push.FVersion, fileName, length, () => new FileStream(push.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true),
-                push.Md5, cancellationToken, push.OnBytesSent).ConfigureAwait(false);
+                push.Md5, cancellationToken, push.OnBytesSent,
+                SharedBodyKey(push.FilePath, length, push.Md5, fileName, Fields(push.Service, push.Version, push.FVersion))).ConfigureAwait(false);
             var receipt = Deserialize<PackageReceiptBody>(endpoint, FloydStep.Package, text);
             return new PackagePushResult { Md5 = receipt.Md5 ?? "", Bytes = receipt.Bytes, AlreadyStored = receipt.AlreadyStored };
         }
@@ -305,105 +308,85 @@ namespace ReleaseTools.Engine.Floyd
 
         private async Task<string> SendMultipartAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
             string service, string version, string fversion, string fileName, long fileLength, Func<Stream> openFile,
-            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null)
+            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null, string? sharedBodyKey = null)
         {
             try
             {
                 return await SendMultipartOnceAsync(endpoint, step, timeout, path, service, version, fversion, fileName, fileLength, openFile,
-                    expectedMd5Hex, cancellationToken, onFileBytesSent).ConfigureAwait(false);
+                    expectedMd5Hex, cancellationToken, onFileBytesSent, sharedBodyKey).ConfigureAwait(false);
             }
             catch (FloydException ex) when (ex.AgentErrorCode == FloydErrorCodes.UploadTicketInvalid)
             {
                 // The agent forgot the ticket (it restarted, or it expired while the file was hashed): the push was refused
                 // before its body was read, so asking for a new ticket and sending once more costs one ping.
                 return await SendMultipartOnceAsync(endpoint, step, timeout, path, service, version, fversion, fileName, fileLength, openFile,
-                    expectedMd5Hex, cancellationToken, onFileBytesSent).ConfigureAwait(false);
+                    expectedMd5Hex, cancellationToken, onFileBytesSent, sharedBodyKey).ConfigureAwait(false);
             }
         }
 
         private async Task<string> SendMultipartOnceAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
             string service, string version, string fversion, string fileName, long fileLength, Func<Stream> openFile,
-            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent)
+            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent, string? sharedBodyKey)
         {
             var fields = Fields(service, version, fversion);
             var protocol = await ProtocolOfAsync(endpoint, step, timeout, cancellationToken).ConfigureAwait(false);
-            // The body can be gigabytes, so it is never buffered: pass one streams the exact bytes that will be sent
-            // (fixed boundary, file read in chunks) through the signature hash and the file MD5; pass two re-reads the
+            // The body can be gigabytes, so it is never buffered: one pass streams the exact bytes that will be sent
+            // (fixed boundary, file read in chunks) through the signature hash and the file's MD5; another re-reads the
             // file while writing the same bytes to the socket. Memory stays one chunk buffer whatever the package size.
-            // Pass one also looks for the boundary inside the file: if the bytes hold it, the agent would end the part
-            // there, so another boundary is drawn and the body signed again.
-            FloydMultipartContent content;
-            Uri uri;
+            // A body shared by many pushes (sharedBodyKey: a package to every instance of a release) is hashed once per
+            // client where the runtime can copy a hash state, and each push only appends its own timestamp and target.
+            FloydSignatureBase signatureBase;
+            string boundary;
             byte[] md5;
-            string timestamp;
-            byte[] signature;
-            for (var attempt = 1; ; attempt++)
+            try
             {
-                try
+                if (sharedBodyKey != null && ShareBodyHashes)
                 {
-                    content = new FloydMultipartContent(fields, fileName, fileLength, openFile, NewBoundary());
+                    var prepared = await PreparedBodyAsync(sharedBodyKey, fields, fileName, fileLength, openFile, cancellationToken).ConfigureAwait(false);
+                    signatureBase = prepared.CopySignatureBase();
+                    boundary = prepared.Boundary;
+                    md5 = prepared.FileMd5;
                 }
-                catch (ArgumentException ex)
+                else
                 {
-                    throw LocalFailure(endpoint, step, ex.Message, ex);
-                }
-
-                using (var signatureBase = _signer.BeginSignatureBase())
-                using (var fileMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
-                {
-                    try
-                    {
-                        await content.WriteBodyAsync(new SignatureBaseStream(signatureBase), fileMd5.AppendData, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (BoundaryInContentException) when (attempt < 5)
-                    {
-                        content.Dispose();
-                        continue;
-                    }
-                    catch (BoundaryInContentException ex)
-                    {
-                        content.Dispose();
-                        throw LocalFailure(endpoint, step, $"'{fileName}' contains every multipart boundary tried", ex);
-                    }
-                    catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                    {
-                        content.Dispose();
-                        throw LocalFailure(endpoint, step, $"cannot read '{fileName}': {ex.Message}", ex);
-                    }
-
-                    md5 = fileMd5.GetHashAndReset();
-                    if (!string.IsNullOrEmpty(expectedMd5Hex) && !string.Equals(FVersion.ToLowerHex(md5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
-                    {
-                        content.Dispose();
-                        throw LocalFailure(endpoint, step,
-                            $"the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected {expectedMd5Hex}; the file changed after it was checked", null);
-                    }
-
-                    // The request target comes last in the signature base, so the ticket (which names the MD5 just computed)
-                    // can be asked for after the body is hashed, and the body is still read only once to sign it.
-                    string? ticket = null;
-                    try
-                    {
-                        if (protocol.AgentId != null)
-                        {
-                            ticket = await RequestUploadTicketAsync(endpoint, step, timeout, path, service, version, fversion,
-                                FVersion.ToLowerHex(md5), fileLength, cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-                    catch
-                    {
-                        content.Dispose();
-                        throw;
-                    }
-
-                    uri = SignedTarget(endpoint, step, protocol, path, content.Boundary, ticket);
-                    // Taken after the body is hashed: hashing a large package must not eat into the agent's clock-skew window.
-                    timestamp = FloydTimestamp.Next();
-                    signature = _signer.SignHash(signatureBase.Complete(timestamp, uri.PathAndQuery));
-                    break;
+                    var hashed = await HashBodyAsync(fields, fileName, fileLength, openFile, cancellationToken).ConfigureAwait(false);
+                    signatureBase = hashed.SignatureBase;
+                    boundary = hashed.Boundary;
+                    md5 = hashed.FileMd5;
                 }
             }
+            catch (UnsendableBodyException ex)
+            {
+                throw LocalFailure(endpoint, step, ex.Message, ex.InnerException);
+            }
 
+            Uri uri;
+            string timestamp;
+            byte[] signature;
+            using (signatureBase)
+            {
+                if (!string.IsNullOrEmpty(expectedMd5Hex) && !string.Equals(FVersion.ToLowerHex(md5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
+                {
+                    throw LocalFailure(endpoint, step,
+                        $"the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected {expectedMd5Hex}; the file changed after it was checked", null);
+                }
+
+                // The request target comes last in the signature base, so the ticket (which names the MD5 just computed)
+                // can be asked for after the body is hashed, and the body is still read only once to sign it.
+                string? ticket = null;
+                if (protocol.AgentId != null)
+                {
+                    ticket = await RequestUploadTicketAsync(endpoint, step, timeout, path, service, version, fversion,
+                        FVersion.ToLowerHex(md5), fileLength, cancellationToken).ConfigureAwait(false);
+                }
+
+                uri = SignedTarget(endpoint, step, protocol, path, boundary, ticket);
+                // Taken after the body is hashed: hashing a large package must not eat into the agent's clock-skew window.
+                timestamp = FloydTimestamp.Next();
+                signature = _signer.SignHash(signatureBase.Complete(timestamp, uri.PathAndQuery));
+            }
+
+            var content = new FloydMultipartContent(fields, fileName, fileLength, openFile, boundary);
             var sent = false;
             return await ExchangeAsync(endpoint, step, timeout, () =>
             {
@@ -422,6 +405,87 @@ namespace ReleaseTools.Engine.Floyd
                 return message;
             }, cancellationToken, content).ConfigureAwait(false);
         }
+
+        /// <summary>A body that cannot be signed (unreadable file, a boundary that cannot be avoided); the push names its own instance.</summary>
+        private sealed class UnsendableBodyException : Exception
+        {
+            public UnsendableBodyException(string message, Exception? inner) : base(message, inner) { }
+        }
+
+        /// <summary>
+        /// Streams the body through a new signature base and the file through MD5. The file is also searched for the
+        /// boundary: if its bytes hold it, the agent would end the part there, so another boundary is drawn.
+        /// </summary>
+        private async Task<PreparedPushBody> HashBodyAsync(IEnumerable<KeyValuePair<string, string>> fields, string fileName,
+            long fileLength, Func<Stream> openFile, CancellationToken cancellationToken)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                FloydMultipartContent content;
+                try
+                {
+                    content = new FloydMultipartContent(fields, fileName, fileLength, openFile, NewBoundary());
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new UnsendableBodyException(ex.Message, ex);
+                }
+
+                var signatureBase = _signer.BeginSignatureBase();
+                Interlocked.Increment(ref _bodiesHashed);
+                using (content)
+                using (var fileMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+                {
+                    try
+                    {
+                        await content.WriteBodyAsync(new SignatureBaseStream(signatureBase), fileMd5.AppendData, cancellationToken).ConfigureAwait(false);
+                        return new PreparedPushBody(content.Boundary, signatureBase, fileMd5.GetHashAndReset());
+                    }
+                    catch (BoundaryInContentException) when (attempt < 5)
+                    {
+                        signatureBase.Dispose();
+                    }
+                    catch (BoundaryInContentException ex)
+                    {
+                        signatureBase.Dispose();
+                        throw new UnsendableBodyException($"'{fileName}' contains every multipart boundary tried", ex);
+                    }
+                    catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                    {
+                        signatureBase.Dispose();
+                        throw new UnsendableBodyException($"cannot read '{fileName}': {ex.Message}", ex);
+                    }
+                    catch
+                    {
+                        signatureBase.Dispose();
+                        throw;
+                    }
+                }
+            }
+        }
+
+        /// <summary>The body shared under <paramref name="key"/>, hashed by the first push that needs it; a failed or cancelled preparation is tried again by the next.</summary>
+        private async Task<PreparedPushBody> PreparedBodyAsync(string key, IEnumerable<KeyValuePair<string, string>> fields,
+            string fileName, long fileLength, Func<Stream> openFile, CancellationToken cancellationToken)
+        {
+            var lazy = _preparedBodies.GetOrAdd(key, _ => new Lazy<Task<PreparedPushBody>>(() => HashBodyAsync(fields, fileName, fileLength, openFile, cancellationToken)));
+            try
+            {
+                return await lazy.Value.ConfigureAwait(false);
+            }
+            catch
+            {
+                ((ICollection<KeyValuePair<string, Lazy<Task<PreparedPushBody>>>>)_preparedBodies).Remove(new KeyValuePair<string, Lazy<Task<PreparedPushBody>>>(key, lazy));
+                throw;
+            }
+        }
+
+        /// <summary>What makes two package pushes' bodies identical: the file (by path, size and MD5), its name and the fields.</summary>
+        private static string? SharedBodyKey(string filePath, long length, string? md5, string fileName, IEnumerable<KeyValuePair<string, string>> fields) =>
+            string.IsNullOrEmpty(md5)
+                ? null
+                : string.Join("\n", new[] { Path.GetFullPath(filePath), length.ToString(System.Globalization.CultureInfo.InvariantCulture), md5!.Trim().ToLowerInvariant(), fileName }
+                    .Concat(fields.Select(f => f.Key + "=" + f.Value)));
 
         private async Task<string> ExchangeAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, Func<HttpRequestMessage> createRequest,
             CancellationToken cancellationToken, FloydMultipartContent? streamedContent = null)
@@ -592,6 +656,17 @@ namespace ReleaseTools.Engine.Floyd
             message.Headers.TryAddWithoutValidation(FloydProtocol.AuthorizationHeader, _signer.FormatAuthorization(signature));
         }
 
+        /// <summary>
+        /// Whether package pushes with the same body share one hash of it: where the runtime can copy a hash state.
+        /// Tests turn it off to exercise the per-push hashing older runtimes use.
+        /// </summary>
+        internal bool ShareBodyHashes { get; set; } = HashStateCopier.IsAvailable;
+
+        /// <summary>How many times this client has streamed a push body through the signature hash.</summary>
+        internal int BodiesHashed => Volatile.Read(ref _bodiesHashed);
+
+        private int _bodiesHashed;
+
         /// <summary>Random, so no package can be built to contain it; tests replace it to force a collision.</summary>
         internal Func<string> NewBoundary { get; set; } = () => "floyd-" + Guid.NewGuid().ToString("N");
 
@@ -654,6 +729,13 @@ namespace ReleaseTools.Engine.Floyd
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 _services.Dispose();
+                foreach (var prepared in _preparedBodies.Values)
+                {
+                    if (prepared.IsValueCreated && prepared.Value.Status == TaskStatus.RanToCompletion)
+                    {
+                        prepared.Value.Result.Dispose();
+                    }
+                }
             }
         }
     }

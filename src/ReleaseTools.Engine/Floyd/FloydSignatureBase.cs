@@ -20,6 +20,13 @@ namespace ReleaseTools.Engine.Floyd
             _hash = IncrementalHash.CreateHash(ToHashAlgorithmName(algorithm));
         }
 
+        private FloydSignatureBase(FloydHashAlgorithm algorithm, IncrementalHash hash, long bodyLength)
+        {
+            Algorithm = algorithm;
+            _hash = hash;
+            BodyLength = bodyLength;
+        }
+
         public FloydHashAlgorithm Algorithm { get; }
 
         public long BodyLength { get; private set; }
@@ -33,6 +40,22 @@ namespace ReleaseTools.Engine.Floyd
 
             _hash.AppendData(buffer, offset, count);
             BodyLength += count;
+        }
+
+        /// <summary>
+        /// A signature base that continues from this one's body (this one stays as it is), so one body hashed once can be
+        /// completed with each request's own timestamp and path. Null where the runtime cannot copy a hash state
+        /// (<see cref="HashStateCopier"/>): the caller hashes the body again.
+        /// </summary>
+        public FloydSignatureBase? TryCopy()
+        {
+            if (_completed)
+            {
+                throw new InvalidOperationException("The signature base is already complete.");
+            }
+
+            var copy = HashStateCopier.TryCopy(_hash);
+            return copy == null ? null : new FloydSignatureBase(Algorithm, copy, BodyLength);
         }
 
         /// <summary>Appends the timestamp and the path-and-query and returns the hash that is signed.</summary>

@@ -54,6 +54,55 @@ public sealed class OpenSslInteropTests
         Assert.NotEqual(0, tamperedExit);
     }
 
+    [Theory]
+    [InlineData(FloydHashAlgorithm.Sha1, true)]
+    [InlineData(FloydHashAlgorithm.Sha256, true)]
+    [InlineData(FloydHashAlgorithm.Sha1, false)]
+    public async Task One_package_pushed_to_two_agents_is_hashed_once_and_each_request_verifies_with_openssl(FloydHashAlgorithm algorithm, bool shareBodyHash)
+    {
+        var captured = new System.Collections.Concurrent.ConcurrentDictionary<int, CapturedRequest>();
+        Action<IApplicationBuilder> Capture(int agent) => app => app.Use(async (context, next) =>
+        {
+            if (context.Request.Path == "/package")
+            {
+                captured[agent] = await CapturedRequest.ReadAsync(context);
+            }
+
+            await next();
+        });
+        await using var first = await AgentHarness.StartAsync(o => o with { HashAlgorithm = algorithm }, Capture(1));
+        await using var second = await AgentHarness.StartAsync(o => o with { HashAlgorithm = algorithm, AuthorizedKeyPems = [first.Keys.PublicKeyPem] }, Capture(2));
+        using var client = first.CreateClient();
+        client.ShareBodyHashes = shareBodyHash;
+        var release = TestRelease.Create(first.Temp, "billing", "1.0.0", packageBytes: 300_000);
+
+        var receipts = await Task.WhenAll(
+            client.PushPackageAsync(first.Endpoint, release.Package, CancellationToken.None),
+            client.PushPackageAsync(second.Endpoint, release.Package, CancellationToken.None));
+
+        // Both agents verified the signature and the MD5 and kept the package.
+        Assert.All(receipts, r => Assert.Equal(release.Package.Md5, r.Md5));
+        Assert.Equal(shareBodyHash ? 1 : 2, client.BodiesHashed);
+        Assert.Equal(2, captured.Count);
+        Assert.NotEqual(captured[1].Target, captured[2].Target);
+        if (shareBodyHash)
+        {
+            // One body for both: the boundary was drawn once, only timestamp and target differ per request.
+            Assert.Equal(captured[1].Body, captured[2].Body);
+        }
+
+        var scheme = algorithm == FloydHashAlgorithm.Sha1 ? "Floyd-RSA-SHA1" : "Floyd-RSA-SHA256";
+        var digest = algorithm == FloydHashAlgorithm.Sha1 ? "-sha1" : "-sha256";
+        foreach (var (agent, request) in captured)
+        {
+            var baseFile = first.Temp.WriteFile($"openssl/base-{agent}.bin", FloydSignatureBase.Compose(request.Body, request.TimeStamp, request.Target));
+            var signatureFile = first.Temp.WriteFile($"openssl/sig-{agent}.bin", Convert.FromBase64String(request.Authorization[(scheme.Length + 1)..]));
+            var (exitCode, output) = await RunAsync("openssl", "dgst", digest, "-verify", first.Keys.PublicKeyPath, "-signature", signatureFile, baseFile);
+            Assert.True(exitCode == 0, output);
+            Assert.Contains("Verified OK", output);
+        }
+    }
+
     private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, params string[] arguments)
     {
         var start = new ProcessStartInfo(File.Exists("/usr/bin/openssl") ? "/usr/bin/openssl" : fileName)
