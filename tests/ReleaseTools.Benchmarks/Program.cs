@@ -1,7 +1,7 @@
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project tests/ReleaseTools.Benchmarks -- [fanout|fanout-real|noop|memory|store|coldstart|all] [--out results.json] [--option value]...
+// dotnet run -c Release --project tests/ReleaseTools.Benchmarks -- [fanout|fanout-real|agent-warmup|noop|memory|store|coldstart|all] [--out results.json] [--option value]...
 BenchmarkOptions options;
 try
 {
@@ -42,6 +42,7 @@ foreach (var scenario in options.Scenarios)
         {
             "fanout" => await FanOutScenario.RunAsync(options, cancellation.Token),
             "fanout-real" => await RealisticFanOutScenario.RunAsync(options, cancellation.Token),
+            "agent-warmup" => await AgentWarmUpScenario.RunAsync(options, cancellation.Token),
             "noop" => await NoOpRedeployScenario.RunAsync(options, cancellation.Token),
             "memory" => await MemoryScenario.RunAsync(options, cancellation.Token),
             "store" => await StoreScaleScenario.RunAsync(options, cancellation.Token),

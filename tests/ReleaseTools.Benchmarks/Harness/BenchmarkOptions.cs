@@ -3,7 +3,7 @@ namespace ReleaseTools.Benchmarks.Harness;
 /// <summary>Command line: <c>[scenario...] [--out results.json] [--name value]...</c>. Sizes are options so a slow machine can run smaller.</summary>
 public sealed class BenchmarkOptions
 {
-    public static readonly string[] AllScenarios = ["fanout", "fanout-real", "noop", "memory", "store", "coldstart"];
+    public static readonly string[] AllScenarios = ["fanout", "fanout-real", "agent-warmup", "noop", "memory", "store", "coldstart"];
 
     private readonly Dictionary<string, string> _values = new(StringComparer.OrdinalIgnoreCase);
 

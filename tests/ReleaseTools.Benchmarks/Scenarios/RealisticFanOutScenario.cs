@@ -32,7 +32,7 @@ public static class RealisticFanOutScenario
         var throttle = options.GetInt("real-throttle", targets);
         var repetitions = options.GetInt("real-repetitions", 1);
         var peers = (options.Get("real-peers") ?? "scp,ansible,remoting").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var agentEnvironment = ParseEnvironment(options.Get("real-agent-env"));
+        var agentEnvironment = PublishedAgent.ParseEnvironment(options.Get("real-agent-env"));
         var result = new ScenarioResult("fanout-real",
             $"{packageMiB} MiB to {targets} targets on loopback, each target its own process; ReleaseTools through pwsh and the module");
         result.Parameters["packageMiB"] = packageMiB.ToString();
@@ -43,7 +43,7 @@ public static class RealisticFanOutScenario
         result.Parameters["agentEnvironment"] = options.Get("real-agent-env") ?? "";
 
         await using var world = new BenchWorld("fanout-real");
-        var agentDirectory = options.Get("agent-dir") ?? await PublishAgentAsync(world.Scratch.Combine("floyd-agent"), cancellationToken);
+        var agentDirectory = await PublishedAgent.GetAsync(options, world, cancellationToken);
         result.Parameters["agentBuild"] = agentDirectory;
 
         var sshMissing = PrivateSshServer.MissingReason();
@@ -164,6 +164,7 @@ public static class RealisticFanOutScenario
         Ratio("ReleaseTools / Ansible copy wall", Ansible, r => r.Seconds, null);
         Ratio("ReleaseTools / Copy-Item -ToSession wall", Remoting, r => r.Seconds, null);
         result.Add("agents' CPU per GiB received", ours.ReceiverCpuSeconds / gib, "CPU-s/GiB");
+        result.Add("largest agent peak resident set", PeakAgentResidentMiB, "MiB");
         if (medians.TryGetValue(Floor, out var floor))
         {
             result.Add("floor sinks' CPU per GiB received", floor.ReceiverCpuSeconds / gib, "CPU-s/GiB");
@@ -207,6 +208,9 @@ public static class RealisticFanOutScenario
         }
     }
 
+    /// <summary>The largest peak resident set of any agent in this process's runs (one scenario per process).</summary>
+    private static double PeakAgentResidentMiB;
+
     private static async Task<ToolRun> RunReleaseToolsAsync(BenchWorld world, string agentDirectory, IReadOnlyDictionary<string, string> agentEnvironment,
         string package, int targets, int throttle, int seed, CancellationToken cancellationToken)
     {
@@ -231,6 +235,7 @@ public static class RealisticFanOutScenario
             ], TimeSpan.FromMinutes(15), cancellationToken, workingDirectory: TestPaths.RepoRoot,
                 environment: new Dictionary<string, string> { ["XDG_DATA_HOME"] = world.Scratch.CreateDirectory("pwsh-data") });
             var receivers = ProcessCpu.Sum(agents.Select(a => a.ProcessId)) - before;
+            PeakAgentResidentMiB = Math.Max(PeakAgentResidentMiB, agents.Max(a => ProcessCpu.PeakResidentMiB(a.ProcessId)));
             if (run.Succeeded != targets)
             {
                 throw new InvalidOperationException($"The deployment did not succeed everywhere: {run.Succeeded}/{targets} succeeded; {run.FirstError}");
@@ -339,15 +344,6 @@ public static class RealisticFanOutScenario
         return new ToolRun(tool, run.Seconds, run.CpuSeconds, receivers);
     }
 
-    private static async Task<string> PublishAgentAsync(string output, CancellationToken cancellationToken)
-    {
-        // The build operators install (docs/agent.md, section 1), published once per benchmark run.
-        await ChildProcessMeasurement.RunToEndAsync("agent publish",
-            ["publish", Path.Combine(TestPaths.RepoRoot, "src", "ReleaseTools.Agent"), "-c", "Release", "-o", output, "--nologo", "-v", "q"],
-            TimeSpan.FromMinutes(10), cancellationToken);
-        return output;
-    }
-
     private static string? Missing(string path, string package) => File.Exists(path) ? null : $"{path} is not installed (apt-get install {package})";
 
     private static string? FindPwshDll()
@@ -367,11 +363,6 @@ public static class RealisticFanOutScenario
     private static string DotnetHost() => Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
 
     private static string Quote(string value) => "'" + value.Replace("'", "'\\''") + "'";
-
-    private static IReadOnlyDictionary<string, string> ParseEnvironment(string? text) =>
-        (text ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(pair => pair.Split('=', 2))
-        .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "");
 
     private sealed record ChildRun(double Seconds, double CpuSeconds);
 

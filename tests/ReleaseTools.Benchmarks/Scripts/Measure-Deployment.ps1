@@ -9,6 +9,7 @@
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $StorePath,
+    # One service, or several separated by commas (pwsh -File passes one string per parameter).
     [Parameter(Mandatory)] [string] $Service,
     [Parameter(Mandatory)] [string] $Version,
     [Parameter(Mandatory)] [string] $PackageUrl,
@@ -22,7 +23,7 @@ $self = [System.Diagnostics.Process]::GetCurrentProcess()
 $self.Refresh()
 $cpuBefore = $self.TotalProcessorTime
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
-$results = @(Get-ServiceInstance -Service $Service -StorePath $StorePath |
+$results = @(Get-ServiceInstance -Service ($Service -split ',') -StorePath $StorePath |
     Invoke-Deployment -Version $Version -PackageUrl $PackageUrl -PrivateKeyPath $PrivateKeyPath -ConfigPath $ConfigPath `
         -ThrottleLimit $ThrottleLimit -RetryCount 0 -StorePath $StorePath -Force)
 $clock.Stop()
