@@ -139,6 +139,40 @@ function Invoke-XunitSuite {
     $count
 }
 
+function Write-FaultSuiteFigure {
+    <#
+    .SYNOPSIS
+        One line per category of tests/FaultSuite.psd1: how many of its cases ran (xunit classes from the .trx files,
+        Pester tests by their Fault:<category> tag), how many passed, and the time they took; then the suite's total.
+    #>
+    param([Parameter(Mandatory)] [string] $XunitDirectory, [Parameter(Mandatory)] [string] $PesterSummaryPath)
+
+    $suite = Import-PowerShellDataFile -Path (Join-Path -Path $repositoryRoot -ChildPath 'tests/FaultSuite.psd1')
+    $xunitCases = foreach ($file in Get-ChildItem -Path $XunitDirectory -Filter '*.trx' -File -ErrorAction SilentlyContinue) {
+        $run = ([xml](Get-Content -LiteralPath $file.FullName -Raw)).TestRun
+        $classes = @{}
+        foreach ($test in $run.TestDefinitions.UnitTest) { $classes[$test.id] = $test.TestMethod.className }
+        foreach ($result in $run.Results.UnitTestResult) {
+            [pscustomobject]@{ Name = $result.testName; Class = $classes[$result.testId]; Result = $result.outcome; Seconds = ([timespan]$result.duration).TotalSeconds }
+        }
+    }
+    $pesterCases = if (Test-Path -Path $PesterSummaryPath) { @((Get-Content -Path $PesterSummaryPath -Raw | ConvertFrom-Json).FaultCases) } else { @() }
+
+    $all = @{}
+    foreach ($category in $suite.Categories) {
+        $cases = @($xunitCases | Where-Object { $category.Xunit -contains $_.Class }) +
+            @($pesterCases | Where-Object { $null -ne $_ -and @($_.Categories | Where-Object { $category.Pester -contains "Fault:$_" }).Count -gt 0 })
+        foreach ($case in $cases) { $all[$case.Name] = $case }
+        $passed = @($cases | Where-Object Result -eq 'Passed').Count
+        $failed = @($cases | Where-Object Result -eq 'Failed').Count
+        $seconds = [double]($cases | Measure-Object -Property Seconds -Sum).Sum
+        Write-Information -MessageData ("Fault suite, {0}: {1} cases, {2} passed, {3} failed, {4} skipped, {5:0} s" -f $category.Name, $cases.Count, $passed, $failed, ($cases.Count - $passed - $failed), $seconds) -InformationAction Continue
+    }
+    $total = @($all.Values)
+    Write-Information -MessageData ("Fault suite: {0} cases, {1} passed, {2} failed, {3:0} s of test time" -f $total.Count, @($total | Where-Object Result -eq 'Passed').Count,
+        @($total | Where-Object Result -eq 'Failed').Count, ($total | Measure-Object -Property Seconds -Sum).Sum) -InformationAction Continue
+}
+
 function Get-PesterModulePath {
     <#
     .SYNOPSIS
@@ -220,6 +254,7 @@ if ($Test) {
     $skipped = $xunit.Skipped + $pester.Skipped
     Write-Information -MessageData "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped" -InformationAction Continue
     Write-Information -MessageData "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped" -InformationAction Continue
+    Write-FaultSuiteFigure -XunitDirectory (Join-Path -Path $testResultsDirectory -ChildPath 'xunit') -PesterSummaryPath (Join-Path -Path $testResultsDirectory -ChildPath 'pester-summary.json')
     Write-Information -MessageData "Tests: $passed passed, $failed failed, $skipped skipped" -InformationAction Continue
     if ($failed -gt 0) {
         throw "$failed test(s) failed."

@@ -43,7 +43,7 @@ AfterAll {
     $script:Fleet | Remove-TestFleet
 }
 
-Describe 'Unattended deployments without -Force' {
+Describe 'Unattended deployments without -Force' -Tag 'Fault', 'Fault:bad-input' {
     It 'say to pass -Force or -Confirm:$false under pwsh -NonInteractive' {
         $command = Get-ChildPwshCommand
         $output = & $command[0] @($command | Select-Object -Skip 1) -NoProfile -NonInteractive -File $script:ChildScript 2>&1 | Out-String
@@ -75,7 +75,7 @@ Describe 'Unattended deployments without -Force' {
     }
 }
 
-Describe 'Registrations that cannot work' {
+Describe 'Registrations that cannot work' -Tag 'Fault', 'Fault:bad-input' {
     BeforeEach {
         $script:RegistryPath = Join-Path -Path $script:Fleet.Directory -ChildPath "registry-$([guid]::NewGuid().ToString('N')).db"
     }

@@ -42,9 +42,19 @@ if ($ResultPath) {
 $result = Invoke-Pester -Configuration $configuration
 # A container that failed outside any test (a broken BeforeAll, a parse error) fails no test but must fail the run.
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+# The fault suite's cases (tests under a 'Fault:<category>' tag, on the test or a block around it), for build.ps1's figures.
+$faultCases = foreach ($test in $result.Tests) {
+    $tags = @($test.Tag)
+    for ($block = $test.Block; $block; $block = $block.Parent) { $tags += @($block.Tag) }
+    $categories = @($tags | Where-Object { $_ -like 'Fault:*' } | ForEach-Object { $_.Substring('Fault:'.Length) } | Sort-Object -Unique)
+    if ($categories) {
+        [pscustomobject]@{ Name = $test.ExpandedPath; Categories = $categories; Result = "$($test.Result)"; Seconds = $test.Duration.TotalSeconds }
+    }
+}
 [pscustomobject]@{
-    Passed  = $result.PassedCount
-    Failed  = $failed
-    Skipped = $result.SkippedCount + $result.NotRunCount
-} | ConvertTo-Json | Set-Content -Path $SummaryPath
+    Passed     = $result.PassedCount
+    Failed     = $failed
+    Skipped    = $result.SkippedCount + $result.NotRunCount
+    FaultCases = @($faultCases)
+} | ConvertTo-Json -Depth 4 | Set-Content -Path $SummaryPath
 exit $failed

@@ -40,7 +40,7 @@ AfterAll {
     $script:Fleet | Remove-TestFleet
 }
 
-Describe 'A PostgreSQL store shared by several processes' -Skip:$script:NoServer {
+Describe 'A PostgreSQL store shared by several processes' -Tag 'Fault', 'Fault:concurrency', 'Fault:crash' -Skip:$script:NoServer {
     BeforeEach {
         # Passed to each command explicitly: $PSDefaultParameterValues is shared with the other test files of this session.
         $script:Store = "$env:RELEASETOOLS_TEST_POSTGRES;Search Path=rt_pester_$([guid]::NewGuid().ToString('N').Substring(0, 12))"
