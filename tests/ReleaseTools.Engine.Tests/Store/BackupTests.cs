@@ -96,6 +96,27 @@ public abstract class BackupContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_backup_of_format_1_without_history_outcomes_restores_with_every_row_a_release()
+    {
+        var source = NewScope().Store;
+        await source.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var run = await source.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        await source.RecordReleaseAsync(StoreSamples.Release(run.DeploymentId, "orders-1", "2.0.0"), None);
+        var path = _files.Combine("format-2.rtbackup");
+        await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+        var older = _files.Combine("format-1.rtbackup");
+        BackupSamples.WriteLines(older, BackupSamples.AsFormat1(BackupSamples.ReadLines(path)));
+
+        var target = NewScope().Store;
+        var restored = await StoreBackup.RestoreAsync(target, older, replace: false, None);
+
+        Assert.Equal(1, restored.FormatVersion);
+        var history = Assert.Single(await target.GetHistoryIncludingRevertedAsync("orders-1", 0, None));
+        Assert.Equal(("2.0.0", HistoryOutcome.Released, (string?)null), (history.Version, history.Outcome, history.FailedCheck));
+        Assert.Equal(await source.GetHistoryAsync("orders-1", 0, None), await target.GetHistoryAsync("orders-1", 0, None));
+    }
+
+    [SkippableFact]
     public async Task A_store_that_holds_records_is_refused_unless_replace_is_asked_for()
     {
         var source = NewScope().Store;
@@ -340,6 +361,46 @@ internal static class BackupSamples
         }
 
         return lines;
+    }
+
+    /// <summary>
+    /// A format-2 backup as format 1 wrote it: history rows without their outcome and failed check, and the header and
+    /// manifest (content digest, history digest) that a format-1 release computed over those lines.
+    /// </summary>
+    public static List<string> AsFormat1(List<string> lines)
+    {
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        var header = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!;
+        header["formatVersion"] = 1;
+        var historyColumns = header["tables"]!["version_history"]!.AsArray();
+        historyColumns.RemoveAt(historyColumns.Count - 1);
+        historyColumns.RemoveAt(historyColumns.Count - 1);
+        var output = new List<string> { header.ToJsonString() };
+        var historyHashes = new List<byte[]>();
+        foreach (var line in lines.Skip(1).Take(lines.Count - 2))
+        {
+            var row = System.Text.Json.Nodes.JsonNode.Parse(line)!;
+            if ((string?)row["t"] != "version_history")
+            {
+                output.Add(line);
+                continue;
+            }
+
+            var values = row["r"]!.AsArray();
+            values.RemoveAt(values.Count - 1);
+            values.RemoveAt(values.Count - 1);
+            var canonical = values.ToJsonString();
+            historyHashes.Add(sha.ComputeHash(Encoding.UTF8.GetBytes(canonical)));
+            output.Add("{\"t\":\"version_history\",\"r\":" + canonical + "}");
+        }
+
+        historyHashes.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(lines[^1])!;
+        manifest["manifest"]!["formatVersion"] = 1;
+        manifest["manifest"]!["digests"]!["HistoryRows"] = Convert.ToHexStringLower(sha.ComputeHash(historyHashes.SelectMany(h => h).ToArray()));
+        manifest["manifest"]!["contentDigest"] = Convert.ToHexStringLower(sha.ComputeHash(Encoding.UTF8.GetBytes(string.Concat(output.Select(l => l + "\n")))));
+        output.Add(manifest.ToJsonString());
+        return output;
     }
 
     public static void WriteLines(string path, IEnumerable<string> lines)
