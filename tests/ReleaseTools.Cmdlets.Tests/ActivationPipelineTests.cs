@@ -31,7 +31,8 @@ public sealed class ActivationFixture : IAsyncLifetime
         var sections = new List<string>();
         foreach (var service in Services)
         {
-            // Free now; the service binds it when its release starts.
+            // Free now; the service binds it when its release starts. 60 attempts: on a loaded machine a restarted python
+            // service can take seconds before its port answers.
             Ports[service] = AgentFleet.ClosedPort();
             sections.Add($"""
                   {service}:
@@ -40,7 +41,7 @@ public sealed class ActivationFixture : IAsyncLifetime
                       activate: {"{"} run: "sh {restart}", timeout: 20s {"}"}
                     healthCheck:
                       http: {"{"} url: "http://127.0.0.1:{Ports[service]}/health", expectStatus: 200, bodyContains: ok, timeout: 1s {"}"}
-                      attempts: 25
+                      attempts: 60
                       interval: 100ms
                 """);
         }
@@ -198,6 +199,14 @@ public sealed class ActivationPipelineTests : IClassFixture<ActivationFixture>
         Assert.Equal("version=1.0.0 greeting=hello", await TinyService.AskAsync(_fixture.Ports[service]));
         var instance = Assert.Single(_fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service").ThrowOnError().Output);
         Assert.Equal("1.0.0", instance.Properties["Version"].Value);
+
+        // The reverted bytes never became a release, so a rebuilt 3.0.0 package is no checksum conflict.
+        File.Delete((string)packages["3.0.0"]!);
+        packages["3.0.0"] = _fixture.Package(service, "3.0.0", "zip", ArchiveEntry.Text("FIXED", "health endpoint fixed\n"));
+        var fixedRun = Assert.Single(_fixture.Invoke(store, service, "$Version = '3.0.0'; $Greeting = 'hi'; $Health = 200\n" + Deploy, packages).ThrowOnError().Output);
+        Assert.Equal(("Succeeded", "1.0.0"), (fixedRun.Properties["Status"].Value.ToString(), fixedRun.Properties["FromVersion"].Value));
+        var latest = _fixture.Invoke(store, service, "Get-ServiceInstance -Service $Service | Get-InstanceVersionHistory -Limit 1").ThrowOnError().Output;
+        Assert.Equal(("3.0.0", "Released"), ((string)latest[0].Properties["Version"].Value, latest[0].Properties["Outcome"].Value.ToString()));
     }
 
     [Fact]

@@ -53,6 +53,7 @@ public sealed class AgentProcess : IAsyncDisposable
     /// parent: it waits for the agent instead of exec'ing it) and NOTIFY_SOCKET names <paramref name="notifySocket"/>.
     /// Unix only.
     /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public static Task<AgentProcess> StartAsSystemdServiceAsync(string parentDirectory, string notifySocket, string dataDirectory,
         IEnumerable<string> authorizedKeyFiles, CancellationToken cancellationToken = default)
     {

@@ -41,7 +41,7 @@ public class RunSemanticsIntegrationTests
         await using var world = await DeploymentWorld.CreateAsync(2);
         DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, await world.DeployAsync("1.0.0"));
         var rebuiltBytes = PackageServer.RandomBytes(32 * 1024, 4242);
-        var rebuilt = world.Packages.Add("packages/rebuilt/orders-1.0.0.zip", rebuiltBytes);
+        var rebuilt = world.Packages.Add("packages/rebuilt/orders-1.0.0.bin", rebuiltBytes);
         var releasedMd5 = Convert.ToHexString(MD5.HashData(DeploymentWorld.PackageContent("1.0.0"))).ToLowerInvariant();
         var rebuiltMd5 = Convert.ToHexString(MD5.HashData(rebuiltBytes)).ToLowerInvariant();
         world.ResetCounts();
