@@ -34,6 +34,20 @@
         'Disable-ReleaseWebhook'
         'Test-ReleaseWebhook'
         'Get-ReleaseNotification'
+        'New-Release'
+        'Get-Release'
+        'Add-ReleaseItem'
+        'Set-Release'
+        'Approve-Release'
+        'Deny-Release'
+        'Lock-Release'
+        'Start-ReleaseStage'
+        'Complete-Release'
+        'Stop-Release'
+        'Invoke-ReleaseScan'
+        'Wait-Release'
+        'Get-ReleasePolicy'
+        'Set-ReleasePolicy'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

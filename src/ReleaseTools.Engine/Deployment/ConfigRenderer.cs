@@ -38,20 +38,26 @@ namespace ReleaseTools.Engine.Deployment
         /// <summary>Reads the source once; the renderer then serves every (service, environment) of the run.</summary>
         public static ConfigRenderer Load(ConfigSource source)
         {
-            var hasTemplate = !string.IsNullOrWhiteSpace(source.TemplatePath);
-            var hasReady = !string.IsNullOrWhiteSpace(source.ReadyFilePath);
+            var hasTemplate = !string.IsNullOrWhiteSpace(source.TemplatePath) || source.TemplateContent != null;
+            var hasReady = !string.IsNullOrWhiteSpace(source.ReadyFilePath) || source.ReadyContent != null;
             if (hasTemplate && hasReady)
             {
                 throw new DeploymentException(EngineErrorIds.InvalidParameter, DeploymentErrorKind.InvalidArgument,
                     "Give either a config template or a ready config file, not both.");
             }
 
-            if (hasTemplate)
+            if ((source.TemplateContent != null || source.ReadyContent != null) && string.IsNullOrWhiteSpace(source.FileName))
             {
-                return new ConfigRenderer(source, Utf8NoBom.GetString(Read(source.TemplatePath!)).TrimStart('\uFEFF'), null);
+                throw new DeploymentException(EngineErrorIds.InvalidParameter, DeploymentErrorKind.InvalidArgument,
+                    "A config given as content needs the file name it has on the agent.");
             }
 
-            return hasReady ? new ConfigRenderer(source, null, Read(source.ReadyFilePath!)) : new ConfigRenderer(source, null, null);
+            if (hasTemplate)
+            {
+                return new ConfigRenderer(source, Utf8NoBom.GetString(source.TemplateContent ?? Read(source.TemplatePath!)).TrimStart('\uFEFF'), null);
+            }
+
+            return hasReady ? new ConfigRenderer(source, null, source.ReadyContent ?? Read(source.ReadyFilePath!)) : new ConfigRenderer(source, null, null);
         }
 
         /// <summary>The config for one (service, environment, version); an empty file when the run has no config source.</summary>
@@ -60,7 +66,7 @@ namespace ReleaseTools.Engine.Deployment
         {
             if (_ready != null)
             {
-                return Create(FileName(_source.ReadyFilePath!), _ready) with { Origin = $"file {_source.ReadyFilePath}" };
+                return Create(FileName(_source.ReadyFilePath ?? _source.FileName!), _ready) with { Origin = _source.ContentOrigin ?? $"file {_source.ReadyFilePath}" };
             }
 
             if (_template == null)
@@ -96,12 +102,14 @@ namespace ReleaseTools.Engine.Deployment
             if (unknown.Count > 0)
             {
                 throw new DeploymentException(EngineErrorIds.ConfigPlaceholderUnknown, DeploymentErrorKind.InvalidData,
-                    $"The config template '{_source.TemplatePath}' uses placeholder(s) with no value: {string.Join(", ", unknown.Select(n => "{{" + n + "}}"))}. " +
-                    "Supply them in the config values (built-ins: Service, Environment, Version).", _source.TemplatePath);
+                    $"The config template '{TemplateName}' uses placeholder(s) with no value: {string.Join(", ", unknown.Select(n => "{{" + n + "}}"))}. " +
+                    "Supply them in the config values (built-ins: Service, Environment, Version).", TemplateName);
             }
 
-            return Create(FileName(_source.TemplatePath!), Utf8NoBom.GetBytes(text)) with { Origin = $"rendered from {_source.TemplatePath}" };
+            return Create(FileName(_source.TemplatePath ?? _source.FileName!), Utf8NoBom.GetBytes(text)) with { Origin = $"rendered from {TemplateName}" };
         }
+
+        private string TemplateName => _source.TemplatePath ?? _source.ContentOrigin ?? _source.FileName ?? "template";
 
         private RenderedConfig Create(string defaultName, byte[] content) => new RenderedConfig
         {
@@ -110,7 +118,8 @@ namespace ReleaseTools.Engine.Deployment
             Digest = Md5Hex.Of(content),
         };
 
-        private static string FileName(string path)
+        /// <summary>The name a config has on the agent: the file's name without a .template, .tmpl or .tpl suffix.</summary>
+        public static string FileName(string path)
         {
             var name = Path.GetFileName(path);
             foreach (var suffix in TemplateSuffixes)

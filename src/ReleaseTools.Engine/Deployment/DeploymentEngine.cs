@@ -106,6 +106,32 @@ namespace ReleaseTools.Engine.Deployment
         public Task<IReadOnlyList<InstanceHealthResult>> TestInstancesAsync(IReadOnlyList<string> instanceIds, RunSettings settings, IDeploymentObserver? observer, CancellationToken cancellationToken)
             => new InstanceHealthChecker(_services).CheckAsync(instanceIds ?? Array.Empty<string>(), settings ?? new RunSettings(), observer, cancellationToken);
 
+        /// <summary>
+        /// The package's MD5 (lowercase hex), acquired through the package cache as a deployment would (downloaded once,
+        /// checked against <paramref name="expectedChecksum"/> when given): how a release freezes the bytes it ships.
+        /// </summary>
+        public async Task<string> ChecksumPackageAsync(string packageUrl, bool allowLocalPackage, string? expectedChecksum, CancellationToken cancellationToken)
+        {
+            var location = Packages.PackageLocation.Parse(packageUrl, allowLocalPackage);
+            var package = await _services.Packages.AcquireAsync(location, Packages.PackageAcquirer.NormalizeChecksum(expectedChecksum), null, cancellationToken)
+                .ConfigureAwait(false);
+            return package.Md5;
+        }
+
+        /// <summary>
+        /// Renders a config held in memory (a template, or a ready file) for one service, environment and version, exactly as
+        /// a deployment would render it; null content gives the config that service and environment would keep (the last one
+        /// deployed there, or an empty one).
+        /// </summary>
+        public async Task<RenderedConfig> RenderConfigAsync(ConfigSource source, string service, string environment, string version, CancellationToken cancellationToken)
+        {
+            var renderer = ConfigRenderer.Load(source ?? new ConfigSource());
+            var instance = new InstanceRecord { InstanceId = service, Service = service, Environment = environment };
+            var configs = await DeployReleases.ResolveConfigsAsync(Store, new[] { instance }, renderer, source ?? new ConfigSource(), version, new EventPublisher(null),
+                cancellationToken).ConfigureAwait(false);
+            return configs[(service, environment)]!;
+        }
+
         public void Dispose() => _services.Dispose();
 
         private static T Require<T>(T request) where T : class =>

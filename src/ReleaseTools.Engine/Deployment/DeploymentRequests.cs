@@ -54,6 +54,17 @@ namespace ReleaseTools.Engine.Deployment
         public bool Empty { get; init; }
         public string? TemplatePath { get; init; }
         public string? ReadyFilePath { get; init; }
+        /// <summary>
+        /// Ready config bytes held in memory instead of a file (a release's config frozen at tagging), sent byte for byte
+        /// under <see cref="FileName"/>; <see cref="ContentOrigin"/> says where they came from.
+        /// </summary>
+        public byte[]? ReadyContent { get; init; }
+        /// <summary>A template held in memory (a release entry's), rendered like a template file; <see cref="FileName"/> names the result.</summary>
+        public byte[]? TemplateContent { get; init; }
+        public string? ContentOrigin { get; init; }
+
+        /// <summary>The name a config file or template has on the agent: its file name without a .template, .tmpl or .tpl suffix.</summary>
+        public static string FileNameOf(string path) => ConfigRenderer.FileName(path);
         public IReadOnlyDictionary<string, string> Values { get; init; } = new Dictionary<string, string>();
         /// <summary>Name the config has on the agent; defaults to the source file's name.</summary>
         public string? FileName { get; init; }

@@ -15,6 +15,9 @@ namespace ReleaseTools.Engine.Store
         /// <summary>Where the store lives, for messages (a file path for SQLite).</summary>
         string Location { get; }
 
+        /// <summary>The release lifecycle's records in this store: releases, their transitions, approvals and stage runs.</summary>
+        Lifecycle.ILifecycleStore Lifecycle { get; }
+
         // Instance registry --------------------------------------------------------------------------
         /// <summary>Adds the instance, or updates its service/environment/host/port/tags if the id exists (version history is kept).</summary>
         Task<InstanceRecord> RegisterInstanceAsync(InstanceRegistration registration, CancellationToken cancellationToken);

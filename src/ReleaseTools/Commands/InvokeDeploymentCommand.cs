@@ -1,7 +1,6 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
-using System.IO;
 using System.Management.Automation;
 using ReleaseTools.Completion;
 using ReleaseTools.Engine.Deployment;
@@ -107,17 +106,8 @@ namespace ReleaseTools.Commands
 
         private DeploymentRequest WithPackage(DeploymentRequest request)
         {
-            // Anything that is, or tries to be, a URL goes to the engine as it is (which says what is wrong with a bad one);
-            // anything else names a local file.
-            var parsed = Uri.TryCreate(PackageUrl, UriKind.Absolute, out var uri);
-            var looksLikeUrl = PackageUrl.IndexOf("://", StringComparison.Ordinal) > 0 && !PackageUrl.StartsWith("file://", StringComparison.OrdinalIgnoreCase);
-            if (string.IsNullOrWhiteSpace(PackageUrl) || looksLikeUrl || parsed && !uri!.IsFile && uri.Scheme.Length > 1)
-            {
-                return request with { PackageUrl = PackageUrl };
-            }
-
-            var path = parsed && uri!.IsFile ? uri.LocalPath : ResolvePath(PackageUrl);
-            return request with { PackageUrl = path, AllowLocalPackage = true };
+            var (url, local) = ResolvePackageLocation(PackageUrl);
+            return request with { PackageUrl = url, AllowLocalPackage = local };
         }
 
         private ConfigSource BuildConfig()
@@ -150,22 +140,7 @@ namespace ReleaseTools.Commands
                 return new ConfigSource();
             }
 
-            var path = ResolvePath(ConfigPath);
-            if (!File.Exists(path))
-            {
-                ThrowReportedError(new ErrorRecord(
-                    new FileNotFoundException($"The config template '{path}' does not exist.", path),
-                    "ConfigTemplateNotFound",
-                    ErrorCategory.ObjectNotFound,
-                    path));
-            }
-
-            var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (DictionaryEntry entry in ConfigValues ?? new Hashtable())
-            {
-                values[entry.Key.ToString()!] = LanguagePrimitives.ConvertTo<string>(entry.Value) ?? "";
-            }
-
+            var (path, values) = ReadConfigTemplate(ConfigPath, ConfigValues);
             return new ConfigSource { TemplatePath = path, Values = values };
         }
     }

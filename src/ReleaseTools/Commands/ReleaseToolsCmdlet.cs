@@ -179,6 +179,44 @@ namespace ReleaseTools.Commands
         private protected string ResolveStoreLocation(string location) =>
             Engine.Store.Postgres.PostgresStoreAddress.Looks(location) ? location : ResolvePath(location);
 
+        /// <summary>
+        /// A -PackageUrl as the engine takes it: anything that is, or tries to be, a URL as it is (the engine says what is
+        /// wrong with a bad one); anything else names a local file, resolved like any PowerShell path.
+        /// </summary>
+        private protected (string Url, bool Local) ResolvePackageLocation(string packageUrl)
+        {
+            var parsed = Uri.TryCreate(packageUrl, UriKind.Absolute, out var uri);
+            var looksLikeUrl = packageUrl.IndexOf("://", StringComparison.Ordinal) > 0 && !packageUrl.StartsWith("file://", StringComparison.OrdinalIgnoreCase);
+            if (string.IsNullOrWhiteSpace(packageUrl) || looksLikeUrl || parsed && !uri!.IsFile && uri.Scheme.Length > 1)
+            {
+                return (packageUrl, false);
+            }
+
+            return (parsed && uri!.IsFile ? uri.LocalPath : ResolvePath(packageUrl), true);
+        }
+
+        /// <summary>A -ConfigPath template that must exist (ConfigTemplateNotFound otherwise), with its -ConfigValues as strings.</summary>
+        private protected (string Path, Dictionary<string, string> Values) ReadConfigTemplate(string configPath, System.Collections.Hashtable? configValues)
+        {
+            var path = ResolvePath(configPath);
+            if (!File.Exists(path))
+            {
+                ThrowReportedError(new ErrorRecord(
+                    new FileNotFoundException($"The config template '{path}' does not exist.", path),
+                    "ConfigTemplateNotFound",
+                    ErrorCategory.ObjectNotFound,
+                    path));
+            }
+
+            var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (System.Collections.DictionaryEntry entry in configValues ?? new System.Collections.Hashtable())
+            {
+                values[entry.Key.ToString()!] = LanguagePrimitives.ConvertTo<string>(entry.Value) ?? "";
+            }
+
+            return (path, values);
+        }
+
         /// <summary>A PowerShell path (relative to the current location, PSDrive-aware) as a file-system path.</summary>
         private protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
@@ -243,6 +281,40 @@ namespace ReleaseTools.Commands
             {
                 ThrowReportedError(ErrorMapping.FromStoreException(exception, _session?.StorePath));
                 throw;
+            }
+            catch (Engine.Lifecycle.LifecycleException exception) when (!_lifecycleErrorsPerItem)
+            {
+                ThrowReportedError(ErrorMapping.FromLifecycleException(exception));
+                throw;
+            }
+        }
+
+        private bool _lifecycleErrorsPerItem;
+
+        /// <summary>
+        /// Runs lifecycle work for one item (one release): a refusal (wrong state, frozen, lost race...) is written as that
+        /// item's error and the command goes on with the next; false then.
+        /// </summary>
+        private protected bool TryLifecycle<T>(Func<CancellationToken, Task<T>> work, out T result) => TryLifecycleItem(() => Await(work), out result);
+
+        /// <summary>As <see cref="TryLifecycle{T}"/>, for work that drains engine events itself (RunDraining).</summary>
+        private protected bool TryLifecycleItem<T>(Func<T> body, out T result)
+        {
+            _lifecycleErrorsPerItem = true;
+            try
+            {
+                result = body();
+                return true;
+            }
+            catch (Engine.Lifecycle.LifecycleException exception)
+            {
+                WriteItemError(ErrorMapping.FromLifecycleException(exception));
+                result = default!;
+                return false;
+            }
+            finally
+            {
+                _lifecycleErrorsPerItem = false;
             }
         }
 

@@ -28,6 +28,9 @@ namespace ReleaseTools.Hosting
         public static ErrorRecord FromDeploymentException(DeploymentException exception)
             => new ErrorRecord(exception, exception.ErrorId, ToCategory(exception.Kind), exception.Target);
 
+        public static ErrorRecord FromLifecycleException(Engine.Lifecycle.LifecycleException exception)
+            => new ErrorRecord(exception, exception.ErrorId, ToCategory(exception.Kind), exception.Target);
+
         public static ErrorRecord FromStoreException(StoreException exception, object? target) => new ErrorRecord(
             exception,
             exception.ErrorId,

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Lifecycle;
 using ReleaseTools.Engine.Lifecycle.Notifications;
 using ReleaseTools.Engine.Store;
 
@@ -11,6 +12,7 @@ namespace ReleaseTools.Hosting
     {
         private DeploymentEngine? _engine;
         private WebhookNotifier? _notifier;
+        private ReleaseLifecycle? _lifecycle;
 
         private ReleaseSession(IReleaseStore store, StoreTarget target)
         {
@@ -33,6 +35,9 @@ namespace ReleaseTools.Hosting
 
         /// <summary>Announces release transitions to the store's webhooks (see WebhookNotifier for how long it may take).</summary>
         public WebhookNotifier Notifier => _notifier ??= new WebhookNotifier(Store);
+
+        /// <summary>The release lifecycle over this store's engine, announcing to the store's webhooks.</summary>
+        public ReleaseLifecycle Lifecycle => _lifecycle ??= new ReleaseLifecycle(Engine, Notifier);
 
         /// <summary>Opens (creating if needed) the store at the resolved location: explicit location, RELEASETOOLS_STORE, per-user default.</summary>
         public static ReleaseSession Open(string? explicitStoreLocation) => Open(StoreLocation.ResolveTarget(explicitStoreLocation));

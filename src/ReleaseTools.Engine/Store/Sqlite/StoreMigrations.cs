@@ -208,6 +208,95 @@ CREATE INDEX ix_deployments_service_created ON deployments (service, created_at,
 ALTER TABLE version_history ADD COLUMN outcome TEXT NOT NULL DEFAULT 'released';
 ALTER TABLE version_history ADD COLUMN failed_check TEXT;
 "),
+            new StoreMigration(8, "Release lifecycle: releases, service entries, frozen configs, transitions, approvals, stage runs, lifecycle leases", @"
+-- State is the lifecycle's numeric code (PendingReview 0 ... Cancelled 90), kept as a number for interoperability.
+CREATE TABLE releases (
+    release_id       TEXT NOT NULL PRIMARY KEY,
+    name             TEXT NOT NULL COLLATE NOCASE,
+    description      TEXT,
+    pre_environment  TEXT NOT NULL COLLATE NOCASE,
+    prod_environment TEXT NOT NULL COLLATE NOCASE,
+    state            INTEGER NOT NULL,
+    revision         INTEGER NOT NULL,
+    created_by       TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX ix_releases_state_created ON releases (state, created_at);
+CREATE INDEX ix_releases_created ON releases (created_at);
+
+CREATE TABLE release_entries (
+    release_id          TEXT NOT NULL,
+    service             TEXT NOT NULL COLLATE NOCASE,
+    position            INTEGER NOT NULL,
+    version             TEXT NOT NULL,
+    package_url         TEXT NOT NULL,
+    checksum            TEXT,
+    allow_local_package INTEGER NOT NULL DEFAULT 0,
+    config_kind         TEXT NOT NULL,
+    config_content      BLOB,
+    config_file_name    TEXT,
+    config_values       TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (release_id, service)
+);
+
+-- The config each entry sends to each environment, frozen when the release is tagged (bytes in config_snapshots).
+CREATE TABLE release_config_snapshots (
+    release_id  TEXT NOT NULL,
+    service     TEXT NOT NULL COLLATE NOCASE,
+    environment TEXT NOT NULL COLLATE NOCASE,
+    digest      TEXT NOT NULL,
+    file_name   TEXT NOT NULL,
+    PRIMARY KEY (release_id, service, environment)
+);
+
+CREATE TABLE release_transitions (
+    sequence    INTEGER PRIMARY KEY AUTOINCREMENT,
+    release_id  TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    from_state  INTEGER,
+    to_state    INTEGER NOT NULL,
+    actor       TEXT NOT NULL,
+    comment     TEXT,
+    recorded_at INTEGER NOT NULL
+);
+CREATE INDEX ix_release_transitions_release ON release_transitions (release_id, sequence);
+
+CREATE TABLE release_approvals (
+    release_id  TEXT NOT NULL,
+    revision    INTEGER NOT NULL,
+    approver    TEXT NOT NULL COLLATE NOCASE,
+    comment     TEXT,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (release_id, revision, approver)
+);
+
+CREATE TABLE release_runs (
+    sequence      INTEGER PRIMARY KEY AUTOINCREMENT,
+    release_id    TEXT NOT NULL,
+    -- The start_* transition row this run belongs to: a stage run again after a failure has runs of its own.
+    transition    INTEGER NOT NULL,
+    stage         TEXT NOT NULL,
+    service       TEXT NOT NULL COLLATE NOCASE,
+    environment   TEXT NOT NULL COLLATE NOCASE,
+    deployment_id TEXT,
+    status        TEXT NOT NULL,
+    error         TEXT,
+    started_at    INTEGER NOT NULL,
+    ended_at      INTEGER
+);
+CREATE INDEX ix_release_runs_release ON release_runs (release_id, sequence);
+
+-- Named leases: the scanner's (one scanner acts at a time across machines) and each stage's while it deploys.
+CREATE TABLE lifecycle_leases (
+    name        TEXT NOT NULL PRIMARY KEY,
+    holder_id   TEXT NOT NULL,
+    host_name   TEXT NOT NULL,
+    process_id  INTEGER NOT NULL,
+    acquired_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;
