@@ -60,6 +60,12 @@ public static class ChildProcessMeasurement
             throw new InvalidOperationException($"The {what} failed ({child.ExitCode}): {Tail(await stderr)} {Tail(await stdout)}");
         }
 
+        if (Environment.GetEnvironmentVariable("RELEASETOOLS_BENCH_CHILD_STDERR") == "1")
+        {
+            // For looking into a child's timing: what it wrote to stderr, after it ended.
+            Console.Error.WriteLine($"[{what}] {await stderr}");
+        }
+
         return await stdout;
     }
 

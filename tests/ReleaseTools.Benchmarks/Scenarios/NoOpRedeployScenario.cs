@@ -2,7 +2,6 @@ using System.Diagnostics;
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
-using ReleaseTools.Testing;
 
 namespace ReleaseTools.Benchmarks.Scenarios;
 
@@ -64,14 +63,7 @@ public static class NoOpRedeployScenario
 
         // The same redeploy as a user runs it: pwsh, the built module, Get-ServiceInstance | Invoke-Deployment.
         var bytesBeforeModule = agents.Sum(a => a.Metrics.BytesReceived.Value);
-        var throughModule = await ChildProcessMeasurement.RunAsync<ModuleRun>("pwsh no-op redeploy",
-        [
-            "pwsh", "-NoProfile", "-NonInteractive", "-File", Path.Combine(AppContext.BaseDirectory, "Scripts", "Measure-Deployment.ps1"),
-            "-ModulePath", Path.Combine(TestPaths.ModuleDirectory, "ReleaseTools.psd1"), "-StorePath", world.Store.Location,
-            "-Service", string.Join(',', registrations.Select(r => r.Service).Distinct()), "-Version", "2.0.0", "-PackageUrl", package,
-            "-PrivateKeyPath", world.Keys.Pkcs8PrivateKeyPath, "-ConfigPath", world.ConfigPath, "-ThrottleLimit", throttle.ToString(),
-        ], TimeSpan.FromMinutes(10), cancellationToken, workingDirectory: TestPaths.RepoRoot,
-            environment: new Dictionary<string, string> { ["XDG_DATA_HOME"] = world.Scratch.CreateDirectory("pwsh-data") });
+        var throughModule = await ModuleDeployment.RunAsync(world, registrations.Select(r => r.Service).Distinct(), "2.0.0", package, throttle, cancellationToken, twice: true);
         var bytesThroughModule = agents.Sum(a => a.Metrics.BytesReceived.Value) - bytesBeforeModule;
 
         var baseline = await HealthRoundTripsAsync(registrations, throttle, cancellationToken);
@@ -84,16 +76,16 @@ public static class NoOpRedeployScenario
         result.Add("instances reported Unchanged", second.Unchanged, "count", $"= {instanceCount}", second.Unchanged == instanceCount);
         result.Add("package bytes sent", second.PackageBytesSent, "bytes", "= 0", second.PackageBytesSent == 0);
         result.Add("bytes received by agents during redeploy", bytesDuring, "bytes");
-        result.AddAtMost("through the module (pwsh): no-op redeploy wall time", throughModule.Seconds, "s", 1.0);
-        result.Add("through the module (pwsh): client CPU", throughModule.CpuSeconds, "CPU-s");
-        result.Add("through the module (pwsh): instances reported Unchanged", throughModule.Unchanged, "count", $"= {instanceCount}", throughModule.Unchanged == instanceCount);
+        result.AddAtMost("through the module (pwsh): no-op redeploy wall time, first pipeline of a fresh process", throughModule.Seconds, "s", 1.0);
+        result.Add("through the module (pwsh): the same pipeline again in that session", throughModule.SecondSeconds ?? double.NaN, "s");
+        result.Add("through the module (pwsh): client CPU of the second pipeline", throughModule.SecondCpuSeconds ?? double.NaN, "CPU-s");
+        result.Add("through the module (pwsh): client CPU of the first pipeline", throughModule.CpuSeconds, "CPU-s");
+        result.Add("through the module (pwsh): instances reported Unchanged", throughModule.Unchanged, "count", $"= {instanceCount}", throughModule.Unchanged == instanceCount && throughModule.SecondUnchanged == instanceCount);
         result.Add("through the module (pwsh): bytes received by agents", bytesThroughModule, "bytes");
         result.Add("baseline: plain GET /health round trips", baseline.TotalSeconds, "s");
         result.Add("no-op redeploy / baseline ratio", redeploy.Elapsed.TotalSeconds / baseline.TotalSeconds, "x");
         return result;
     }
-
-    private sealed record ModuleRun(double Seconds, double CpuSeconds, int Succeeded, int Unchanged, int Failed, string? FirstError);
 
     private static async Task<TimeSpan> HealthRoundTripsAsync(IReadOnlyList<InstanceRegistration> instances, int throttle, CancellationToken cancellationToken)
     {

@@ -226,14 +226,7 @@ public static class RealisticFanOutScenario
             }).ToList(), cancellationToken);
 
             var before = ProcessCpu.Sum(agents.Select(a => a.ProcessId));
-            var run = await ChildProcessMeasurement.RunAsync<ModuleRun>("pwsh deployment",
-            [
-                "pwsh", "-NoProfile", "-NonInteractive", "-File", Path.Combine(AppContext.BaseDirectory, "Scripts", "Measure-Deployment.ps1"),
-                "-ModulePath", Path.Combine(TestPaths.ModuleDirectory, "ReleaseTools.psd1"), "-StorePath", world.Store.Location,
-                "-Service", service, "-Version", $"1.0.{seed}", "-PackageUrl", package, "-PrivateKeyPath", world.Keys.Pkcs8PrivateKeyPath,
-                "-ConfigPath", world.ConfigPath, "-ThrottleLimit", throttle.ToString(),
-            ], TimeSpan.FromMinutes(15), cancellationToken, workingDirectory: TestPaths.RepoRoot,
-                environment: new Dictionary<string, string> { ["XDG_DATA_HOME"] = world.Scratch.CreateDirectory("pwsh-data") });
+            var run = await ModuleDeployment.RunAsync(world, [service], $"1.0.{seed}", package, throttle, cancellationToken);
             var receivers = ProcessCpu.Sum(agents.Select(a => a.ProcessId)) - before;
             PeakAgentResidentMiB = Math.Max(PeakAgentResidentMiB, agents.Max(a => ProcessCpu.PeakResidentMiB(a.ProcessId)));
             if (run.Succeeded != targets)
@@ -365,6 +358,4 @@ public static class RealisticFanOutScenario
     private static string Quote(string value) => "'" + value.Replace("'", "'\\''") + "'";
 
     private sealed record ChildRun(double Seconds, double CpuSeconds);
-
-    private sealed record ModuleRun(double Seconds, double CpuSeconds, int Succeeded, int Unchanged, int Failed, string? FirstError);
 }
