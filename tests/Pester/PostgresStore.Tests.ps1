@@ -34,6 +34,38 @@ BeforeAll {
         Start-Process -FilePath $pwsh -ArgumentList $arguments -PassThru `
             -RedirectStandardOutput (Join-Path $script:Fleet.Directory "$Name.out") -RedirectStandardError (Join-Path $script:Fleet.Directory "$Name.err")
     }
+
+    function script:Remove-TestSchema {
+        <#
+        .SYNOPSIS
+            Drops one test schema with psql (installed beside the server .ci/postgres.sh starts), reading host, port, user and
+            database from the Npgsql connection string the tests are given.
+        #>
+        [CmdletBinding(SupportsShouldProcess)]
+        param([Parameter(Mandatory)] [string] $ConnectionString, [Parameter(Mandatory)] [string] $Schema)
+        if (-not $PSCmdlet.ShouldProcess($Schema, 'Drop schema')) {
+            return
+        }
+        $psql = Get-Command -Name psql -CommandType Application -ErrorAction Ignore | Select-Object -First 1 -ExpandProperty Source
+        if (-not $psql) {
+            $psql = Get-ChildItem -Path '/usr/lib/postgresql/*/bin/psql' -ErrorAction Ignore | Select-Object -Last 1 -ExpandProperty FullName
+        }
+        if (-not $psql) {
+            Write-Warning "psql was not found, so the test schema $Schema stays on the server."
+            return
+        }
+        $settings = @{}
+        foreach ($pair in $ConnectionString -split ';' | Where-Object { $_ -match '=' }) {
+            $key, $value = $pair -split '=', 2
+            $settings[$key.Trim().ToLowerInvariant()] = $value.Trim()
+        }
+        $arguments = @('-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', $settings['host'], '-c', 'SET client_min_messages = warning', '-c', "DROP SCHEMA IF EXISTS `"$Schema`" CASCADE")
+        if ($settings['port']) { $arguments += @('-p', $settings['port']) }
+        if ($settings['username']) { $arguments += @('-U', $settings['username']) }
+        if ($settings['database']) { $arguments += @('-d', $settings['database']) }
+        & $psql @arguments
+        $LASTEXITCODE | Should -Be 0 -Because "psql drops the test schema $Schema"
+    }
 }
 
 AfterAll {
@@ -43,7 +75,13 @@ AfterAll {
 Describe 'A PostgreSQL store shared by several processes' -Tag 'Fault', 'Fault:concurrency', 'Fault:crash' -Skip:$script:NoServer {
     BeforeEach {
         # Passed to each command explicitly: $PSDefaultParameterValues is shared with the other test files of this session.
-        $script:Store = "$env:RELEASETOOLS_TEST_POSTGRES;Search Path=rt_pester_$([guid]::NewGuid().ToString('N').Substring(0, 12))"
+        $script:Schema = "rt_pester_$([guid]::NewGuid().ToString('N').Substring(0, 12))"
+        $script:Store = "$env:RELEASETOOLS_TEST_POSTGRES;Search Path=$($script:Schema)"
+    }
+
+    AfterEach {
+        # The test's schema goes with it, so a shared server keeps nothing from the run.
+        Remove-TestSchema -ConnectionString $env:RELEASETOOLS_TEST_POSTGRES -Schema $script:Schema
     }
 
     It 'lets one of two simultaneous runs on overlapping instances deploy, names the holder to the other, and resumes a killed run' {
