@@ -114,8 +114,7 @@ namespace ReleaseTools.Engine.Store.Postgres
                     await insertTargets.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                await RecountAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
-                return (await ReadDeploymentAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false))!;
+                return await RecountAndReadAsync(connection, transaction, id, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
         }
 
@@ -140,14 +139,13 @@ namespace ReleaseTools.Engine.Store.Postgres
                     }
                 }
 
-                await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
-                // Most runs resumed nothing, and skip the walk along the chain.
+                // Most runs resumed nothing, and skip the walk along the chain (which never reaches this run itself).
                 if (StoreValues.IsFinal(status) && resumedFrom is string)
                 {
                     await PropagateStatusAsync(connection, transaction, deploymentId, status, cancellationToken).ConfigureAwait(false);
                 }
 
-                return (await ReadDeploymentAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false))!;
+                return await RecountAndReadAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
 
         public Task<DeploymentRecord?> GetDeploymentAsync(string deploymentId, CancellationToken cancellationToken) =>
@@ -294,6 +292,25 @@ namespace ReleaseTools.Engine.Store.Postgres
         {
             using var recount = PostgresCommands.Create(connection, transaction, RecountSql).With("id", deploymentId);
             await recount.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Recounts the run's targets and reads the run back, in one round trip (one command of two statements).</summary>
+        private static async Task<DeploymentRecord> RecountAndReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string deploymentId, CancellationToken cancellationToken)
+        {
+            using var command = PostgresCommands.Create(connection, transaction,
+                RecountSql + "; SELECT " + DeploymentColumns + " FROM deployments WHERE deployment_id = @id").With("id", deploymentId);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            do
+            {
+                // The recount returns no rows; the run is the result that has columns.
+                if (reader.FieldCount > 0 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return ReadDeployment(reader);
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+
+            throw new InvalidOperationException($"Deployment '{deploymentId}' vanished inside its own transaction.");
         }
 
         private static async Task<DeploymentRecord?> ReadDeploymentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string deploymentId, CancellationToken cancellationToken)

@@ -261,40 +261,44 @@ namespace ReleaseTools.Engine.Store.Postgres
 
         private async Task WriteReleaseAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ReleaseOutcome outcome, DateTimeOffset now, CancellationToken cancellationToken)
         {
-            // from_version keeps what the engine learnt from the Floyd agent; the registry's view only fills a gap.
-            using (var updateTarget = PostgresCommands.Create(connection, transaction,
+            // Two round trips per release, each one command of two statements that the server runs in order: the target
+            // and the instance, then the history row and the version catalogue. from_version keeps what the engine learnt
+            // from the Floyd agent; the registry's view (read before the instance moves) only fills a gap.
+            string? previousVersion;
+            string? previousFVersion;
+            string service;
+            string environment;
+            using (var release = PostgresCommands.Create(connection, transaction,
                 "UPDATE deployment_targets SET status = @status, attempts = @attempts, package_transferred = @package, config_transferred = @config, " +
                 "started_at = coalesce(@started, started_at), ended_at = @ended, failed_step = NULL, error = NULL, " +
                 "from_version = coalesce(from_version, (SELECT version FROM instances WHERE instance_id = @instance)), " +
                 "from_fversion = coalesce(from_fversion, (SELECT fversion FROM instances WHERE instance_id = @instance)) " +
-                "WHERE deployment_id = @deployment AND instance_id = @instance"))
+                "WHERE deployment_id = @deployment AND instance_id = @instance RETURNING 1; " +
+                // Locks the instance row (FOR UPDATE) so two releases of one instance cannot both read the same previous version.
+                "UPDATE instances AS i SET version = @version, fversion = @fversion, status = 'active', updated_at = @now " +
+                "FROM (SELECT instance_id, version, fversion FROM instances WHERE instance_id = @instance FOR UPDATE) AS previous " +
+                "WHERE i.instance_id = previous.instance_id RETURNING previous.version, previous.fversion, i.service, i.environment"))
             {
-                updateTarget.With("status", StoreValues.ToText(outcome.TargetStatus))
+                release.With("status", StoreValues.ToText(outcome.TargetStatus))
                     .With("attempts", outcome.Attempts)
                     .With("package", outcome.PackageTransferred)
                     .With("config", outcome.ConfigTransferred)
                     .With("ended", StoreValues.ToUnixMs(outcome.EndedAt == default ? now : outcome.EndedAt))
                     .With("deployment", outcome.DeploymentId)
-                    .With("instance", outcome.InstanceId);
-                updateTarget.Parameters.Add(new NpgsqlParameter("started", NpgsqlTypes.NpgsqlDbType.Bigint) { Value = StoreValues.ToDb(outcome.StartedAt) });
-                if (await updateTarget.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                    .With("instance", outcome.InstanceId)
+                    .With("version", outcome.Version)
+                    .With("fversion", outcome.FVersion)
+                    .With("now", StoreValues.ToUnixMs(now));
+                release.Parameters.Add(new NpgsqlParameter("started", NpgsqlTypes.NpgsqlDbType.Bigint) { Value = StoreValues.ToDb(outcome.StartedAt) });
+                using var reader = await release.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
                     throw StoreValidation.TargetNotFound(outcome.DeploymentId, outcome.InstanceId, Location);
                 }
-            }
 
-            string? previousVersion;
-            string? previousFVersion;
-            string service;
-            string environment;
-            // Locks the instance row so two releases of one instance cannot both read the same previous version.
-            using (var readInstance = PostgresCommands.Create(connection, transaction,
-                "SELECT version, fversion, service, environment FROM instances WHERE instance_id = @instance FOR UPDATE").With("instance", outcome.InstanceId))
-            using (var reader = await readInstance.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-            {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                if (!await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) || !await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    // Thrown after the target update on purpose: the transaction must undo it, never leave half a release.
+                    // The target was already written in this transaction: it must undo that, never leave half a release.
                     throw StoreValidation.InstanceNotFound(outcome.InstanceId, Location);
                 }
 
@@ -304,29 +308,18 @@ namespace ReleaseTools.Engine.Store.Postgres
                 environment = reader.GetString(3);
             }
 
-            using (var updateInstance = PostgresCommands.Create(connection, transaction,
-                "UPDATE instances SET version = @version, fversion = @fversion, status = 'active', updated_at = @now WHERE instance_id = @instance"))
-            {
-                await updateInstance.With("version", outcome.Version).With("fversion", outcome.FVersion)
-                    .With("now", StoreValues.ToUnixMs(now)).With("instance", outcome.InstanceId).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
             if (outcome.TargetStatus == TargetStatus.Unchanged)
             {
                 // Nothing moved: the instance already ran this release, so history gains no row.
                 return;
             }
 
-            using (var insertHistory = PostgresCommands.Create(connection, transaction, InsertHistorySql))
+            // The catalogue statement takes the history row's own @service and @version.
+            using (var insertHistory = PostgresCommands.Create(connection, transaction, InsertHistorySql + "; " + CatalogueVersionSql))
             {
                 await BindHistory(insertHistory, outcome.InstanceId, service, environment, outcome.Version, outcome.FVersion, previousVersion, previousFVersion,
                     outcome.DeploymentId, outcome.Operation, outcome.PackageUrl, outcome.PackageMd5, outcome.ConfigDigest, outcome.ConfigFileName, now)
                     .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            using (var catalogue = PostgresCommands.Create(connection, transaction, CatalogueVersionSql))
-            {
-                await catalogue.With("service", service).With("version", outcome.Version).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
