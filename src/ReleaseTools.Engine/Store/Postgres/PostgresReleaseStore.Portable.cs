@@ -29,21 +29,7 @@ namespace ReleaseTools.Engine.Store.Postgres
                     await readOnly.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                foreach (var table in PortableSchema.Tables)
-                {
-                    using var select = PostgresCommands.Create(connection, snapshot, "SELECT " + table.ColumnList + " FROM " + table.Name);
-                    using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        var values = new object?[table.Columns.Count];
-                        for (var i = 0; i < values.Length; i++)
-                        {
-                            values[i] = PortableSchema.Read(reader, i, table.Columns[i].Kind);
-                        }
-
-                        row(table, values);
-                    }
-                }
+                await PortableRows.ReadAllAsync(connection, snapshot, row, cancellationToken).ConfigureAwait(false);
             }
             catch (NpgsqlException ex)
             {

@@ -39,21 +39,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 using (var copy = new SqliteConnection(copyConnectionString))
                 {
                     copy.Open();
-                    foreach (var table in PortableSchema.Tables)
-                    {
-                        using var select = StoreCommands.Create(copy, null, "SELECT " + table.ColumnList + " FROM " + table.Name);
-                        using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                        {
-                            var values = new object?[table.Columns.Count];
-                            for (var i = 0; i < values.Length; i++)
-                            {
-                                values[i] = PortableSchema.Read(reader, i, table.Columns[i].Kind);
-                            }
-
-                            row(table, values);
-                        }
-                    }
+                    await PortableRows.ReadAllAsync(copy, null, row, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (SqliteException ex)
