@@ -29,6 +29,7 @@ public static class MemoryScenario
 
         await using var world = new BenchWorld("memory");
         var measurements = new List<ChildMeasurement>();
+        var agentPeaks = new List<double>();
         var seed = 100;
         foreach (var packageMiB in new[] { smallMiB, largeMiB })
         {
@@ -48,6 +49,7 @@ public static class MemoryScenario
                     InstanceId = ids[i], Service = service, Environment = "bench", Host = "127.0.0.1", Port = agent.Port,
                 }).ToList(), cancellationToken);
                 measurements.Add(await RunChildAsync(world, package, ids, cancellationToken));
+                agentPeaks.Add(agents.Max(a => ProcessCpu.PeakResidentMiB(a.ProcessId)));
             }
             finally
             {
@@ -70,6 +72,9 @@ public static class MemoryScenario
         result.Add($"{largeMiB} MiB: managed allocations", large.AllocatedMiB, "MiB");
         result.Add($"{largeMiB} MiB: wall time", large.Seconds, "s");
         result.Add("peak working set growth large/small", large.PeakWorkingSetMiB / small.PeakWorkingSetMiB, "x");
+        result.Add($"{smallMiB} MiB: largest agent peak resident set", agentPeaks[0], "MiB");
+        result.Add($"{largeMiB} MiB: largest agent peak resident set", agentPeaks[1], "MiB");
+        result.Add("agent peak resident set growth large/small", agentPeaks[1] / agentPeaks[0], "x");
         result.Notes.Add("The client runs in its own process (dotnet ReleaseTools.Benchmarks.dll memory-child); peak working set is the OS high-water mark of that process.");
         return result;
     }
