@@ -147,6 +147,10 @@ Describe 'The release lifecycle on <Kind>' -ForEach $script:Stores {
         $web = "web$($script:Counter)"
         Register-Pair -Service $broken -StagingPort (Get-ClosedPort) -ProdPort $script:Fleet.Agents[1].Port
         Register-Pair -Service $web -StagingPort $script:Fleet.Agents[0].Port -ProdPort (Get-ClosedPort)
+        # A team channel on a real receiver: its first answer is a 500, so that notice is retried.
+        $receiver = Start-WebhookReceiver
+        $receiver.Script('hooks/team', [int[]]@(500, 200))
+        Register-ReleaseWebhook -Name team -Url $receiver.Url('hooks/team')
         $failsEarly = Initialize-ApprovedRelease -Service $broken | Lock-Release -PassThru
         $failsLate = Initialize-ApprovedRelease -Service $web | Lock-Release -PassThru
 
@@ -173,6 +177,30 @@ Describe 'The release lifecycle on <Kind>' -ForEach $script:Stores {
         $late.History.Event | Select-Object -Last 2 | Should -Be 'start_prod_deploy', 'prod_deploy_failed'
         ($late.Runs | Where-Object Stage -EQ 'Production').Status | Should -Be 'Failed'
         $late.AvailableEvents | Should -Be 'cancel', 'start_prod_deploy'
+
+        # Both failures were announced with their states' names and codes and the stage's runs; the 500 was retried.
+        $posts = @($receiver.Received('hooks/team'))
+        $receiver.Dispose()
+        $notices = @($posts | ForEach-Object { $_.Text | ConvertFrom-Json })
+        $preFailed = @($notices | Where-Object { $_.event -eq 'pre_deploy_failed' -and $_.release.id -eq $failsEarly.ReleaseId })
+        $preFailed | Should -HaveCount 1
+        ($preFailed[0].from.state, $preFailed[0].from.code, $preFailed[0].to.state, $preFailed[0].to.code) | Should -Be 'PreDeploying', 21, 'Tagged', 11
+        $preFailed[0].kind | Should -Be 'stage-result'
+        $preFailed[0].stage.outcome | Should -Be 'failed'
+        $preFailed[0].stage.environment | Should -Be 'staging'
+        $preFailed[0].stage.runIds | Should -Be @($early.Runs.DeploymentId)
+        $prodFailed = @($notices | Where-Object { $_.event -eq 'prod_deploy_failed' -and $_.release.id -eq $failsLate.ReleaseId })
+        $prodFailed | Should -HaveCount 1
+        ($prodFailed[0].from.state, $prodFailed[0].from.code, $prodFailed[0].to.state, $prodFailed[0].to.code) | Should -Be 'ProdDeploying', 31, 'PreDeployed', 22
+        $prodFailed[0].stage.environment | Should -Be 'prod'
+        $prodFailed[0].stage.runIds | Should -Be @(($late.Runs | Where-Object Stage -EQ 'Production').DeploymentId)
+        $retried = @($notices | Group-Object -Property noticeId | Where-Object Count -EQ 2)
+        $retried | Should -HaveCount 1
+        $posts.Count | Should -Be ((@($notices.noticeId | Sort-Object -Unique)).Count + 1)
+        $logged = Get-ReleaseNotification -Webhook team -Limit 100
+        $logged.Status | Sort-Object -Unique | Should -Be 'Delivered'
+        ($logged | Where-Object NoticeId -EQ $retried[0].Name).Attempts | Should -Be 2
+        ($logged | Where-Object ReleaseId -EQ $failsEarly.ReleaseId).Event | Should -Contain 'pre_deploy_failed'
     }
 
     It 'deploys to production exactly the package bytes frozen at tagging, and refuses bytes that changed since when it has no copy of them' {
