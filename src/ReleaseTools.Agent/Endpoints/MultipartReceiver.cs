@@ -165,17 +165,26 @@ public static class MultipartReceiver
         }
     }
 
-    /// <summary>Content-MD5 is the base64 of the 16-byte digest (RFC 1864); returns it as lowercase hex, or null if absent or unusable.</summary>
+    /// <summary>
+    /// Content-MD5 is the standard base64 of the 16-byte digest of the file part (RFC 1864): exactly 24 characters,
+    /// ending in its "==" padding, optional whitespace around it. Returns it as lowercase hex, or null if absent or
+    /// anything else (unpadded, base64url, hex, spaces inside): one spelling, so what was checked is what was meant.
+    /// </summary>
     public static string? Md5HexFromHeader(string header)
     {
-        if (string.IsNullOrWhiteSpace(header))
+        var text = header.Trim();
+        if (text.Length != 24 || !text.EndsWith("==", StringComparison.Ordinal) ||
+            text.AsSpan(0, 22).ContainsAnyExcept(Base64Alphabet))
         {
             return null;
         }
 
         var bytes = new byte[16];
-        return Convert.TryFromBase64String(header.Trim(), bytes, out var written) && written == 16 ? Convert.ToHexStringLower(bytes) : null;
+        return Convert.TryFromBase64String(text, bytes, out var written) && written == 16 ? Convert.ToHexStringLower(bytes) : null;
     }
+
+    private static readonly System.Buffers.SearchValues<char> Base64Alphabet =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
 
     private static async Task<string> ReadFieldAsync(Stream body, string name, CancellationToken cancellationToken)
     {

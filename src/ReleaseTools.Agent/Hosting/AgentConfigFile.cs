@@ -41,6 +41,8 @@ public static class AgentConfigFile
         if (document.Urls is { Count: > 0 }) result = result with { Urls = document.Urls };
         if (!string.IsNullOrWhiteSpace(document.DataDir)) result = result with { DataDirectory = Resolve(document.DataDir) };
         if (!string.IsNullOrWhiteSpace(document.AgentId)) result = result with { AgentId = document.AgentId };
+        if (!string.IsNullOrWhiteSpace(document.TlsCertificate)) result = result with { TlsCertificatePath = Resolve(document.TlsCertificate) };
+        if (!string.IsNullOrWhiteSpace(document.TlsCertificateKey)) result = result with { TlsCertificateKeyPath = Resolve(document.TlsCertificateKey) };
         if (document.AuthorizedKeys is { Count: > 0 }) result = result with { AuthorizedKeyFiles = document.AuthorizedKeys.Select(Resolve).ToArray() };
         if (document.HashAlgorithm != null) result = result with { HashAlgorithm = FloydAgentCommandLine.ParseAlgorithm(document.HashAlgorithm) };
         if (document.ClockSkew != null) result = result with { ClockSkew = DurationText.Parse(document.ClockSkew, Where("clockSkew")) };
@@ -156,6 +158,8 @@ public static class AgentConfigFile
         public List<string>? Urls { get; set; }
         public string? DataDir { get; set; }
         public string? AgentId { get; set; }
+        public string? TlsCertificate { get; set; }
+        public string? TlsCertificateKey { get; set; }
         public List<string>? AuthorizedKeys { get; set; }
         public string? HashAlgorithm { get; set; }
         public string? ClockSkew { get; set; }

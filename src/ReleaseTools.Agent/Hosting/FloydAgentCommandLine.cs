@@ -12,6 +12,8 @@ public static class FloydAgentCommandLine
                                   [--urls http://127.0.0.1:7070[;http://...]] [--hash-algorithm sha1|sha256]
                                   [--clock-skew <30s|5m|hh:mm:ss>] [--max-body-bytes <n>] [--keep-releases <n>]
                                   [--max-expanded-bytes <n>] [--log-level Information|Debug|Warning] [--agent-id <id>]
+                                  [--tls-certificate <agent.pfx|agent.pem> [--tls-certificate-key <agent.key>]]
+        https:// addresses need --tls-certificate; a password for it is read from FLOYD_TLS_CERTIFICATE_PASSWORD.
         --config reads the agent config file (YAML or JSON: the options below and one section per service with its
         hooks and health check); options given on the command line override the file. --data-dir and
         --authorized-key are required, on the command line or in the file.
@@ -49,6 +51,8 @@ public static class FloydAgentCommandLine
                 "--urls" => options with { Urls = Value().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--data-dir" => options with { DataDirectory = Value() },
                 "--agent-id" => options with { AgentId = Value() },
+                "--tls-certificate" => options with { TlsCertificatePath = Path.GetFullPath(Value()) },
+                "--tls-certificate-key" => options with { TlsCertificateKeyPath = Path.GetFullPath(Value()) },
                 "--authorized-key" => AddKey(options, keys, Value()),
                 "--hash-algorithm" => options with { HashAlgorithm = ParseAlgorithm(Value()) },
                 "--clock-skew" => options with { ClockSkew = DurationText.Parse(Value(), name) },
@@ -60,10 +64,14 @@ public static class FloydAgentCommandLine
             };
         }
 
+        // Never on the command line, where every user of the machine can read it.
+        if (Environment.GetEnvironmentVariable(TlsPasswordVariable) is { Length: > 0 } password) options = options with { TlsCertificatePassword = password };
         if (string.IsNullOrWhiteSpace(options.DataDirectory)) throw new FormatException("--data-dir is required.");
         if (options.AuthorizedKeyFiles.Count == 0) throw new FormatException("At least one --authorized-key (or authorizedKeys in the config file) is required.");
         return options;
     }
+
+    public const string TlsPasswordVariable = "FLOYD_TLS_CERTIFICATE_PASSWORD";
 
     private static FloydAgentOptions AddKey(FloydAgentOptions options, List<string> keys, string path)
     {

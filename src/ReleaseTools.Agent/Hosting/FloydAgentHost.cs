@@ -24,6 +24,7 @@ public static class FloydAgentHost
         }
 
         var keys = AuthorizedKeys.Load(options.AuthorizedKeyFiles, options.AuthorizedKeyPems);
+        var certificate = AgentListeners.LoadCertificate(options.TlsCertificatePath, options.TlsCertificateKeyPath, options.TlsCertificatePassword);
         var identity = AgentIdentity.Load(Path.GetFullPath(options.DataDirectory), options.AgentId);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -62,9 +63,9 @@ public static class FloydAgentHost
             builder.Logging.AddEventLog(eventLog => eventLog.SourceName = "FloydAgent");
         }
 
-        builder.WebHost.UseUrls(options.Urls.ToArray());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            AgentListeners.Configure(kestrel, options, certificate);
             // The ceiling; SignatureMiddleware lowers it per request to what the request has earned (section 2.5).
             kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes + UploadLimits.FramingAllowance;
             kestrel.AddServerHeader = false;
@@ -91,10 +92,9 @@ public static class FloydAgentHost
         await app.Services.GetRequiredService<ReleaseActivator>().RecoverAsync(cancellationToken);
         var metrics = app.Services.GetRequiredService<AgentMetrics>();
 
-        beforeFloyd?.Invoke(app);
         app.Use((context, next) =>
         {
-            // On every answer, errors included, so a client can tell a 1.1 agent from any response.
+            // On every answer, errors included (those of test middleware too), so a client can tell a 1.1 agent from any response.
             context.Response.OnStarting(() =>
             {
                 context.Response.Headers[FloydProtocol.ProtocolHeader] = FloydProtocol.Version;
@@ -102,6 +102,7 @@ public static class FloydAgentHost
             });
             return next(context);
         });
+        beforeFloyd?.Invoke(app);
         app.UseMiddleware<ErrorMiddleware>();
         app.Use((context, next) =>
         {
@@ -133,7 +134,7 @@ public static class FloydAgentHost
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? Array.Empty<string>();
         app.Logger.LogInformation("Floyd agent {AgentId} (protocol {Protocol}) serving {DataDirectory} on {Addresses} ({Scheme})",
             identity.Id, FloydProtocol.Version, Path.GetFullPath(options.DataDirectory), string.Join(", ", addresses), FloydProtocol.SchemeFor(options.HashAlgorithm));
-        return new RunningFloydAgent(app, addresses, Path.GetFullPath(options.DataDirectory), keys, identity.Id);
+        return new RunningFloydAgent(app, addresses, Path.GetFullPath(options.DataDirectory), keys, identity.Id, certificate);
     }
 }
 
@@ -142,10 +143,13 @@ public sealed class RunningFloydAgent : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly AuthorizedKeys _keys;
+    private readonly System.Security.Cryptography.X509Certificates.X509Certificate2? _certificate;
     private int _disposed;
 
-    internal RunningFloydAgent(WebApplication app, IReadOnlyList<string> addresses, string dataDirectory, AuthorizedKeys keys, string agentId)
+    internal RunningFloydAgent(WebApplication app, IReadOnlyList<string> addresses, string dataDirectory, AuthorizedKeys keys, string agentId,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
     {
+        _certificate = certificate;
         AgentId = agentId;
         _app = app;
         _keys = keys;
@@ -188,6 +192,7 @@ public sealed class RunningFloydAgent : IAsyncDisposable
         {
             await _app.DisposeAsync();
             _keys.Dispose();
+            _certificate?.Dispose();
         }
     }
 }

@@ -19,6 +19,18 @@ public sealed record FloydAgentOptions
     /// <summary>Addresses to bind. Port 0 picks a free port; the real address is reported after start.</summary>
     public IReadOnlyList<string> Urls { get; init; } = new[] { "http://127.0.0.1:0" };
 
+    /// <summary>
+    /// The certificate https addresses serve: a PKCS#12 file (.pfx/.p12) or a PEM certificate (its key in the same file
+    /// or in <see cref="TlsCertificateKeyPath"/>). Required when an address is https.
+    /// </summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertificatePath"/>, when it is not in the certificate file.</summary>
+    public string? TlsCertificateKeyPath { get; init; }
+
+    /// <summary>Opens a PKCS#12 certificate or an encrypted PEM key; the command line reads it from FLOYD_TLS_CERTIFICATE_PASSWORD.</summary>
+    public string? TlsCertificatePassword { get; init; }
+
     /// <summary>PEM files with the public keys whose signatures are accepted (a file may hold several keys).</summary>
     public IReadOnlyList<string> AuthorizedKeyFiles { get; init; } = Array.Empty<string>();
 

@@ -54,6 +54,7 @@ public sealed class SignatureMiddleware
                 $"No Floyd endpoint {context.Request.Method} {Printable(path)}; paths are lowercase, without a trailing slash.");
         }
 
+        RequireSingleHeaders(context.Request.Headers, path);
         var now = options.TimeProvider.GetUtcNow();
         var timestampText = context.Request.Headers[FloydProtocol.TimeStampHeader].ToString();
         var authorizationText = context.Request.Headers[FloydProtocol.AuthorizationHeader].ToString();
@@ -199,6 +200,35 @@ public sealed class SignatureMiddleware
         }
 
         return ticket;
+    }
+
+    /// <summary>
+    /// A header the protocol reads must appear once: two values would be joined with a comma, and which of them the
+    /// client meant is not for the agent to guess (docs/floyd-protocol.md, section 1).
+    /// </summary>
+    private static void RequireSingleHeaders(IHeaderDictionary headers, string path)
+    {
+        foreach (var name in new[] { FloydProtocol.TimeStampHeader, FloydProtocol.AuthorizationHeader })
+        {
+            if (headers[name].Count > 1)
+            {
+                throw new FloydRejection(StatusCodes.Status401Unauthorized, FloydErrorCodes.SignatureMalformed,
+                    $"The '{name}' header appears more than once; send it once.");
+            }
+        }
+
+        if (headers[FloydProtocol.ContentMd5Header].Count > 1)
+        {
+            throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.Md5HeaderInvalid,
+                $"The '{FloydProtocol.ContentMd5Header}' header appears more than once; send it once.");
+        }
+
+        if (headers.ContentType.Count > 1)
+        {
+            throw new FloydRejection(StatusCodes.Status400BadRequest,
+                StreamedPaths.Contains(path) ? FloydErrorCodes.MultipartMalformed : FloydErrorCodes.InvalidRequest,
+                "The 'Content-Type' header appears more than once; send it once.");
+        }
     }
 
     private static void LimitBody(IHttpMaxRequestBodySizeFeature? feature, long limit)

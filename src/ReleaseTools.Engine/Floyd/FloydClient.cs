@@ -81,6 +81,12 @@ namespace ReleaseTools.Engine.Floyd
                 UseCookies = false,
                 AutomaticDecompression = System.Net.DecompressionMethods.None,
             };
+            var pins = AgentCertificatePins.From(options.TrustedAgentCertificates);
+            if (pins.Count > 0)
+            {
+                handler.ServerCertificateCustomValidationCallback = (_, certificate, _, _) => certificate != null && pins.Contains(AgentCertificatePins.Fingerprint(certificate));
+            }
+
             try
             {
                 // Parallel pushes to one agent share this pool; the per-step timeouts bound each request instead.

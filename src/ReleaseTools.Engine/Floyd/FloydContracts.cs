@@ -55,6 +55,14 @@ namespace ReleaseTools.Engine.Floyd
         public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
         /// <summary>Connections kept per agent; pushes to one agent share them.</summary>
         public int MaxConnectionsPerServer { get; init; } = 16;
+
+        /// <summary>
+        /// SHA-256 fingerprints (hex, any case, ':' or spaces allowed) of the agents' TLS certificates to trust. Empty: an
+        /// https agent's certificate must chain to a root this machine trusts and name the host. Given: an https agent
+        /// is trusted only when its certificate is one of these (a pin; chain and name are then not asked for), so a
+        /// self-signed agent certificate works without touching the machine's trust store.
+        /// </summary>
+        public IReadOnlyCollection<string> TrustedAgentCertificates { get; init; } = Array.Empty<string>();
     }
 
     public sealed record PingRequest
