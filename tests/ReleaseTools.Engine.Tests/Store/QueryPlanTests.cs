@@ -94,6 +94,12 @@ public sealed class QueryPlanTests : IClassFixture<QueryPlanTests.LargeStore>
     }
 
     [Fact]
+    public void Instances_of_a_service_in_one_environment_are_found_through_the_service_index()
+    {
+        AssertIndexed(InstancePlan(new InstanceQuery { Services = new[] { "svc-07" }, Environments = new[] { "prod" } }), "instances", "ix_instances_service_version");
+    }
+
+    [Fact]
     public void Instances_of_an_environment_are_found_through_an_index()
     {
         AssertIndexed(InstancePlan(new InstanceQuery { Environments = new[] { "prod" } }), "instances", "ix_instances_environment");

@@ -137,7 +137,9 @@ namespace ReleaseTools.Engine.Store.Sqlite
             var sql = new StringBuilder("SELECT " + InstanceColumns + " FROM instances WHERE 1 = 1");
             var command = connection.CreateCommand();
             AddListFilter(sql, command, "service", "$services", query.Services);
-            AddListFilter(sql, command, "environment", "$environments", query.Environments);
+            // With a service filter, "+environment" keeps SQLite (which has no statistics to choose by) on the service index:
+            // a service's instances are a few hundred, an environment's can be half the registry. The unary + keeps NOCASE.
+            AddListFilter(sql, command, query.Services != null ? "+environment" : "environment", "$environments", query.Environments);
             AddListFilter(sql, command, "instance_id", "$ids", query.InstanceIds);
             if (query.Version != null)
             {
