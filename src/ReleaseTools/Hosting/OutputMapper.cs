@@ -167,6 +167,10 @@ namespace ReleaseTools.Hosting
             HistoryRows = Count(manifest, "HistoryRows"),
             ConfigSnapshots = Count(manifest, "ConfigSnapshots"),
             AuditEntries = Count(manifest, "AuditEntries"),
+            Releases = Count(manifest, "Releases"),
+            ReleaseTransitions = Count(manifest, "ReleaseTransitions"),
+            Webhooks = Count(manifest, "Webhooks"),
+            WebhookDeliveries = Count(manifest, "WebhookDeliveries"),
             ContentDigest = manifest.ContentDigest,
         };
 

@@ -21,6 +21,14 @@ namespace ReleaseTools
         public long HistoryRows { get; set; }
         public long ConfigSnapshots { get; set; }
         public long AuditEntries { get; set; }
+        /// <summary>Releases of the lifecycle (0 for a backup older than format 3, which does not carry them).</summary>
+        public long Releases { get; set; }
+        /// <summary>The releases' recorded transitions (their history).</summary>
+        public long ReleaseTransitions { get; set; }
+        /// <summary>Registered webhooks, with their URLs and secrets (see Backup-ReleaseStore).</summary>
+        public long Webhooks { get; set; }
+        /// <summary>Rows of the webhooks' delivery log.</summary>
+        public long WebhookDeliveries { get; set; }
         /// <summary>SHA-256 of the backup's contents, as its manifest records it.</summary>
         public string ContentDigest { get; set; } = "";
 

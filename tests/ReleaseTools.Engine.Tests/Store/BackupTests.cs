@@ -1,5 +1,7 @@
 using System.IO.Compression;
 using System.Text;
+using System.Text.Json;
+using ReleaseTools.Engine.Lifecycle;
 using ReleaseTools.Engine.Store;
 using ReleaseTools.Engine.Store.Portable;
 using ReleaseTools.Testing;
@@ -136,10 +138,97 @@ public abstract class BackupContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_backup_carries_the_releases_their_policy_and_the_webhooks_but_no_lifecycle_lease()
+    {
+        var source = NewScope().Store;
+        await BackupSamples.PopulateAsync(source);
+        var releases = await BackupSamples.PopulateLifecycleAsync(source);
+        var path = _files.Combine("lifecycle.rtbackup");
+
+        var written = await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+        var target = NewScope().Store;
+        var restored = await StoreBackup.RestoreAsync(target, path, replace: false, None);
+
+        Assert.Equal(3, restored.FormatVersion);
+        Assert.Equal((4L, 4L, 4L, 3L, 2L, 3L, 2L, 3L), (written.Counts["Releases"], written.Counts["ReleaseEntries"], written.Counts["ReleaseConfigs"],
+            written.Counts["ReleaseApprovals"], written.Counts["ReleaseRuns"], written.Counts["ReleasePolicy"], written.Counts["Webhooks"], written.Counts["WebhookDeliveries"]));
+        Assert.Equal(1L + 7 + 2 + 8, written.Counts["ReleaseTransitions"]);
+        Assert.True(written.SameRecordsAs(restored));
+        Assert.True(written.SameRecordsAs(await StoreBackup.SummarizeAsync(target, None)));
+        await BackupSamples.AssertSameLifecycleAsync(source, target, releases);
+        Assert.Null(await target.Lifecycle.GetLifecycleLeaseAsync("release-scanner", None));
+        await BackupSamples.AssertLifecycleContinuesAsync(target, releases);
+    }
+
+    [SkippableFact]
+    public async Task A_backup_of_format_2_restores_with_no_releases_policy_or_webhooks()
+    {
+        var source = NewScope().Store;
+        var deploymentId = await BackupSamples.PopulateAsync(source);
+        await BackupSamples.PopulateLifecycleAsync(source);
+        var path = _files.Combine("format-3.rtbackup");
+        await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+        var older = _files.Combine("format-2.rtbackup");
+        BackupSamples.WriteLines(older, BackupSamples.AsFormat2(BackupSamples.ReadLines(path)));
+
+        var target = NewScope().Store;
+        var restored = await StoreBackup.RestoreAsync(target, older, replace: false, None);
+
+        Assert.Equal(2, restored.FormatVersion);
+        Assert.False(restored.Counts.ContainsKey("Releases"));
+        await BackupSamples.AssertSameRecordsAsync(source, target, deploymentId);
+        Assert.Empty(await target.Lifecycle.FindReleasesAsync(new ReleaseQuery(), None));
+        Assert.Empty(await target.GetWebhooksAsync(None));
+        Assert.Empty(await target.FindWebhookDeliveriesAsync(new WebhookDeliveryQuery(), None));
+        Assert.Equal((1, true, 0), ((await target.Lifecycle.GetReleasePolicyAsync(None)).RequiredApprovals, (await target.Lifecycle.GetReleasePolicyAsync(None)).AllowSelfApproval,
+            (await target.Lifecycle.GetReleasePolicyAsync(None)).Approvers.Count));
+        var summary = await StoreBackup.SummarizeAsync(target, None);
+        Assert.All(new[] { "Releases", "ReleaseEntries", "ReleaseConfigs", "ReleaseTransitions", "ReleaseApprovals", "ReleaseRuns", "ReleasePolicy", "Webhooks", "WebhookDeliveries" },
+            label => Assert.Equal(0, summary.Counts[label]));
+        Assert.All(restored.Counts, c => Assert.Equal(c.Value, summary.Counts[c.Key]));
+        Assert.All(restored.Digests, d => Assert.Equal(d.Value, summary.Digests[d.Key]));
+
+        // The restored store takes new releases from there.
+        var created = await target.Lifecycle.CreateReleaseAsync(BackupSamples.NewRelease("after the move"), new[] { BackupSamples.Entry("payments") }, None);
+        Assert.Equal(ReleaseState.PendingReview, created.State);
+    }
+
+    [SkippableFact]
+    public async Task A_store_that_holds_only_a_webhook_or_a_policy_is_not_empty()
+    {
+        var source = NewScope().Store;
+        await BackupSamples.PopulateAsync(source);
+        var path = _files.Combine("store.rtbackup");
+        await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+        var withWebhook = NewScope().Store;
+        await withWebhook.SaveWebhookAsync(new WebhookRegistration { Name = "ops", Url = "https://hooks.example.test/ops/T1/B2/token-ops", Format = WebhookFormat.Generic, Enabled = true }, false, None);
+        var withPolicy = NewScope().Store;
+        await withPolicy.Lifecycle.SetReleasePolicyAsync(new ReleasePolicy { RequiredApprovals = 3 }, None);
+
+        foreach (var target in new[] { withWebhook, withPolicy })
+        {
+            var refused = await Assert.ThrowsAsync<StoreException>(() => StoreBackup.RestoreAsync(target, path, replace: false, None));
+            Assert.Equal(StoreErrorIds.StoreNotEmpty, refused.ErrorId);
+        }
+
+        Assert.Single(await withWebhook.GetWebhooksAsync(None));
+        Assert.Equal(3, (await withPolicy.Lifecycle.GetReleasePolicyAsync(None)).RequiredApprovals);
+
+        // Replacing takes the backup's (empty) webhooks and policy, and lifecycle leases go with the records.
+        await withPolicy.Lifecycle.TryClaimLifecycleLeaseAsync("release-scanner", "scanner-1", TimeSpan.FromMinutes(5), None);
+        await StoreBackup.RestoreAsync(withWebhook, path, replace: true, None);
+        await StoreBackup.RestoreAsync(withPolicy, path, replace: true, None);
+        Assert.Empty(await withWebhook.GetWebhooksAsync(None));
+        Assert.Equal(1, (await withPolicy.Lifecycle.GetReleasePolicyAsync(None)).RequiredApprovals);
+        Assert.Null(await withPolicy.Lifecycle.GetLifecycleLeaseAsync("release-scanner", None));
+    }
+
+    [SkippableFact]
     public async Task A_truncated_or_altered_backup_is_refused_and_nothing_is_written()
     {
         var source = NewScope().Store;
         await BackupSamples.PopulateAsync(source);
+        await BackupSamples.PopulateLifecycleAsync(source);
         var path = _files.Combine("store.rtbackup");
         await StoreBackup.BackupAsync(source, path, overwrite: false, None);
         var lines = BackupSamples.ReadLines(path);
@@ -160,7 +249,9 @@ public abstract class BackupContract : IDisposable
             Assert.Contains("Nothing was changed", refused.Message);
         }
 
-        Assert.All((await StoreBackup.SummarizeAsync(target, None)).Counts, c => Assert.Equal(0, c.Value));
+        var untouched = await StoreBackup.SummarizeAsync(target, None);
+        Assert.Contains("WebhookDeliveries", untouched.Counts.Keys);
+        Assert.All(untouched.Counts, c => Assert.Equal(0, c.Value));
     }
 
     [SkippableFact]
@@ -284,6 +375,34 @@ public sealed class StoreMoveTests : IDisposable
         Assert.True(history[0].Sequence > history[1].Sequence);
     }
 
+    [SkippableFact]
+    public async Task Releases_and_webhooks_move_from_SQLite_to_PostgreSQL_and_back_and_the_releases_carry_on()
+    {
+        var sqlite = Add(new StoreScope()).Store;
+        await BackupSamples.PopulateAsync(sqlite);
+        var releases = await BackupSamples.PopulateLifecycleAsync(sqlite);
+        var postgres = Add(new PostgresStoreScope()).Store;
+        var sqliteAgain = Add(new StoreScope()).Store;
+
+        var fromSqlite = await StoreBackup.BackupAsync(sqlite, _files.Combine("from-sqlite.rtbackup"), false, None);
+        var intoPostgres = await StoreBackup.RestoreAsync(postgres, _files.Combine("from-sqlite.rtbackup"), false, None);
+        var fromPostgres = await StoreBackup.BackupAsync(postgres, _files.Combine("from-postgres.rtbackup"), false, None);
+        await StoreBackup.RestoreAsync(sqliteAgain, _files.Combine("from-postgres.rtbackup"), false, None);
+
+        Assert.Equal(4, fromSqlite.Counts["Releases"]);
+        Assert.Equal(3, fromSqlite.Counts["WebhookDeliveries"]);
+        Assert.True(fromSqlite.SameRecordsAs(intoPostgres));
+        Assert.True(fromSqlite.SameRecordsAs(fromPostgres), "the PostgreSQL store holds exactly what the SQLite store held");
+        Assert.True(fromSqlite.SameRecordsAs(await StoreBackup.SummarizeAsync(sqliteAgain, None)));
+        await BackupSamples.AssertSameLifecycleAsync(sqlite, postgres, releases);
+        await BackupSamples.AssertSameLifecycleAsync(sqlite, sqliteAgain, releases);
+        Assert.Null(await postgres.Lifecycle.GetLifecycleLeaseAsync("release-scanner", None));
+        Assert.Null(await sqliteAgain.Lifecycle.GetLifecycleLeaseAsync("release-scanner", None));
+
+        await BackupSamples.AssertLifecycleContinuesAsync(postgres, releases);
+        await BackupSamples.AssertLifecycleContinuesAsync(sqliteAgain, releases);
+    }
+
     private IStoreScope Add(IStoreScope scope)
     {
         _scopes.Add(scope);
@@ -337,6 +456,193 @@ internal static class BackupSamples
         return finished.DeploymentId;
     }
 
+    public static NewRelease NewRelease(string name) => new()
+    {
+        Name = name, Description = "card payments and the ledger", PreEnvironment = "staging", ProdEnvironment = "prod", CreatedBy = "alice", Comment = "first cut",
+    };
+
+    public static ReleaseEntry Entry(string service, string version = "2.0.0") => new()
+    {
+        Service = service,
+        Version = version,
+        PackageUrl = $"https://packages.example.test/{service}/{version}.zip",
+        ConfigKind = ReleaseConfigKind.Template,
+        ConfigContent = Encoding.UTF8.GetBytes("{ \"env\": \"{{Environment}}\", \"colour\": \"{{Colour}}\" }\n\u00e9"),
+        ConfigFileName = "appsettings.json",
+        ConfigValues = new Dictionary<string, string> { ["Colour"] = "blue" },
+    };
+
+    /// <summary>The releases <see cref="PopulateLifecycleAsync"/> leaves, by the state each is in.</summary>
+    public sealed record LifecycleSample(string PendingReview, string PreDeployed, string Rejected, string Accepted)
+    {
+        public IEnumerable<string> All => new[] { PendingReview, PreDeployed, Rejected, Accepted };
+    }
+
+    /// <summary>
+    /// Releases in four states (awaiting a second approval; tagged with frozen configs and pre-deployed after a failed
+    /// first attempt; rejected; accepted), the approval policy, a signed and an unsigned webhook with deliveries, and the
+    /// scanner's lifecycle lease, which a backup must not carry.
+    /// </summary>
+    public static async Task<LifecycleSample> PopulateLifecycleAsync(IReleaseStore store)
+    {
+        var lifecycle = store.Lifecycle;
+        await lifecycle.SetReleasePolicyAsync(new ReleasePolicy { RequiredApprovals = 2, AllowSelfApproval = false, Approvers = new[] { "bob", "carol", "dave" } }, None);
+
+        var pending = await lifecycle.CreateReleaseAsync(NewRelease("2026.12 payments"), new[] { Entry("payments"), Entry("ledger", "1.4.0") }, None);
+        await lifecycle.ApproveReleaseAsync(new ReleaseApproval { ReleaseId = pending.ReleaseId, Approver = "bob", Revision = 1, RequiredApprovals = 2, Comment = "ok" }, None);
+
+        var deployed = await lifecycle.CreateReleaseAsync(NewRelease("2026.12 ledger"), new[] { Entry("ledger", "1.5.0") }, None);
+        await lifecycle.ApproveReleaseAsync(new ReleaseApproval { ReleaseId = deployed.ReleaseId, Approver = "carol", Revision = 1, RequiredApprovals = 1 }, None);
+        await TagAsync(store, deployed.ReleaseId, "ledger", "0123456789abcdef0123456789abcdef");
+        var firstTry = await Move(lifecycle, deployed.ReleaseId, ReleaseEvent.StartPreDeploy);
+        var started = DateTimeOffset.UtcNow.AddMinutes(-30);
+        var failedRun = await lifecycle.AddReleaseRunAsync(new ReleaseRunRecord
+        {
+            ReleaseId = deployed.ReleaseId, TransitionSequence = firstTry.Sequence, Stage = ReleaseStage.PreRelease, Service = "ledger", Environment = "staging",
+            Status = ReleaseRunStatus.Running, StartedAt = started,
+        }, None);
+        await lifecycle.UpdateReleaseRunAsync(failedRun with { DeploymentId = "d-stage-1", Status = ReleaseRunStatus.Failed, Error = "web-01 failed at activate", EndedAt = started.AddSeconds(9) }, None);
+        await Move(lifecycle, deployed.ReleaseId, ReleaseEvent.PreDeployFailed);
+        var secondTry = await Move(lifecycle, deployed.ReleaseId, ReleaseEvent.StartPreDeploy);
+        var run = await lifecycle.AddReleaseRunAsync(new ReleaseRunRecord
+        {
+            ReleaseId = deployed.ReleaseId, TransitionSequence = secondTry.Sequence, Stage = ReleaseStage.PreRelease, Service = "ledger", Environment = "staging",
+            Status = ReleaseRunStatus.Running, StartedAt = started.AddMinutes(5),
+        }, None);
+        await lifecycle.UpdateReleaseRunAsync(run with { DeploymentId = "d-stage-2", Status = ReleaseRunStatus.Succeeded, EndedAt = started.AddMinutes(6) }, None);
+        await Move(lifecycle, deployed.ReleaseId, ReleaseEvent.PreDeployCompleted);
+
+        var rejected = await lifecycle.CreateReleaseAsync(NewRelease("2026.11 hotfix"), Array.Empty<ReleaseEntry>(), None);
+        await Move(lifecycle, rejected.ReleaseId, ReleaseEvent.Reject, comment: "wrong ledger version");
+
+        var accepted = await lifecycle.CreateReleaseAsync(NewRelease("2026.10 orders"), new[] { Entry("orders", "1.9.0") }, None);
+        await lifecycle.ApproveReleaseAsync(new ReleaseApproval { ReleaseId = accepted.ReleaseId, Approver = "dave", Revision = 1, RequiredApprovals = 1 }, None);
+        await TagAsync(store, accepted.ReleaseId, "orders", "fedcba9876543210fedcba9876543210");
+        foreach (var step in new[] { ReleaseEvent.StartPreDeploy, ReleaseEvent.PreDeployCompleted, ReleaseEvent.StartProdDeploy, ReleaseEvent.ProdDeployCompleted, ReleaseEvent.FinalAccept })
+        {
+            await Move(lifecycle, accepted.ReleaseId, step);
+        }
+
+        await store.SaveWebhookAsync(new WebhookRegistration
+        {
+            Name = "audit", Url = "https://audit.example.test/releasetools/T0123/B0456/token-audit", Format = WebhookFormat.Generic, Enabled = true, Secret = "s3cret-signing-key",
+        }, false, None);
+        await store.SaveWebhookAsync(new WebhookRegistration
+        {
+            Name = "releases-slack", Url = "https://hooks.example.test/services/T0123/B0456/token-slack", Format = WebhookFormat.Slack, Enabled = false,
+        }, false, None);
+        foreach (var (webhook, status) in new[] { ("audit", WebhookDeliveryStatus.Delivered), ("releases-slack", WebhookDeliveryStatus.Failed), ("audit", WebhookDeliveryStatus.Delivered) })
+        {
+            await store.RecordWebhookDeliveryAsync(new NewWebhookDelivery
+            {
+                Webhook = webhook, NoticeId = "n-" + Guid.NewGuid().ToString("N"), ReleaseId = deployed.ReleaseId, Event = "pre_deploy_completed", Status = status,
+                Attempts = status == WebhookDeliveryStatus.Delivered ? 1 : 4, LastStatusCode = status == WebhookDeliveryStatus.Delivered ? 200 : 500,
+                Error = status == WebhookDeliveryStatus.Delivered ? null : "HTTP 500 Internal Server Error", Elapsed = TimeSpan.FromMilliseconds(1234),
+            }, None);
+        }
+
+        Assert.True((await lifecycle.TryClaimLifecycleLeaseAsync("release-scanner", "scanner-1", TimeSpan.FromMinutes(5), None)).Acquired);
+        return new LifecycleSample(pending.ReleaseId, deployed.ReleaseId, rejected.ReleaseId, accepted.ReleaseId);
+    }
+
+    /// <summary>Tags the release: its one entry's checksum and the config of each environment frozen (the config bytes saved first).</summary>
+    private static async Task TagAsync(IReleaseStore store, string releaseId, string service, string checksum)
+    {
+        var snapshots = new List<ReleaseConfigSnapshot>();
+        foreach (var environment in new[] { "staging", "prod" })
+        {
+            var digest = $"d-{service}-{environment}";
+            await store.SaveConfigSnapshotAsync(digest, "appsettings.json", Encoding.UTF8.GetBytes($"{{ \"env\": \"{environment}\" }}"), None);
+            snapshots.Add(new ReleaseConfigSnapshot { Environment = environment, Digest = digest, FileName = "appsettings.json" });
+        }
+
+        await Move(store.Lifecycle, releaseId, ReleaseEvent.ConfirmTag, freeze: new[] { new FrozenEntry { Service = service, Checksum = checksum, Snapshots = snapshots } });
+    }
+
+    private static async Task<ReleaseTransitionRecord> Move(ILifecycleStore lifecycle, string releaseId, ReleaseEvent step, IReadOnlyList<FrozenEntry>? freeze = null,
+        string? comment = null)
+    {
+        var release = (await lifecycle.GetReleaseAsync(releaseId, None))!;
+        var change = await lifecycle.TransitionReleaseAsync(new ReleaseTransition
+        {
+            ReleaseId = releaseId, Event = ReleaseStateMachine.NameOf(step), From = release.State, To = ReleaseStateMachine.Next(release.State, step)!.Value,
+            Actor = "alice", Comment = comment, Revision = release.Revision, Freeze = freeze,
+        }, None);
+        Assert.True(change.Applied, $"{step} from {release.State} was refused: {change.Refusal}");
+        return change.Transition!;
+    }
+
+    /// <summary>Records are compared as JSON: entries hold bytes and dictionaries, which records compare by reference.</summary>
+    private static void AssertSameJson<T>(T expected, T actual) => Assert.Equal(JsonSerializer.Serialize(expected), JsonSerializer.Serialize(actual));
+
+    public static async Task AssertSameLifecycleAsync(IReleaseStore expected, IReleaseStore actual, LifecycleSample releases)
+    {
+        AssertSameJson(await expected.Lifecycle.FindReleasesAsync(new ReleaseQuery(), None), await actual.Lifecycle.FindReleasesAsync(new ReleaseQuery(), None));
+        foreach (var id in releases.All)
+        {
+            AssertSameJson(await expected.Lifecycle.GetReleaseAsync(id, None), await actual.Lifecycle.GetReleaseAsync(id, None));
+            AssertSameJson(await expected.Lifecycle.GetReleaseEntriesAsync(id, None), await actual.Lifecycle.GetReleaseEntriesAsync(id, None));
+            AssertSameJson(await expected.Lifecycle.GetReleaseTransitionsAsync(id, None), await actual.Lifecycle.GetReleaseTransitionsAsync(id, None));
+            AssertSameJson(await expected.Lifecycle.GetReleaseApprovalsAsync(id, None), await actual.Lifecycle.GetReleaseApprovalsAsync(id, None));
+            AssertSameJson(await expected.Lifecycle.GetReleaseRunsAsync(id, None), await actual.Lifecycle.GetReleaseRunsAsync(id, None));
+        }
+
+        Assert.Equal(new[] { ReleaseState.PendingReview, ReleaseState.PreDeployed, ReleaseState.Rejected, ReleaseState.Accepted },
+            await Task.WhenAll(releases.All.Select(async id => (await actual.Lifecycle.GetReleaseAsync(id, None))!.State)));
+        var frozen = Assert.Single(await actual.Lifecycle.GetReleaseEntriesAsync(releases.PreDeployed, None));
+        Assert.Equal(new[] { ("prod", "d-ledger-prod"), ("staging", "d-ledger-staging") }, frozen.Snapshots.Select(s => (s.Environment, s.Digest)));
+        Assert.Equal(await expected.GetConfigSnapshotAsync("d-ledger-prod", None), await actual.GetConfigSnapshotAsync("d-ledger-prod", None));
+        Assert.Equal(2, (await actual.Lifecycle.GetReleaseRunsAsync(releases.PreDeployed, None)).Count);
+        AssertSameJson(await expected.Lifecycle.GetReleasePolicyAsync(None), await actual.Lifecycle.GetReleasePolicyAsync(None));
+        Assert.Equal(new[] { "bob", "carol", "dave" }, (await actual.Lifecycle.GetReleasePolicyAsync(None)).Approvers);
+
+        var webhooks = await actual.GetWebhooksAsync(None);
+        AssertSameJson(await expected.GetWebhooksAsync(None), webhooks);
+        Assert.Equal(("s3cret-signing-key", false), (webhooks.Single(w => w.Name == "audit").Secret, webhooks.Single(w => w.Name == "releases-slack").Enabled));
+        var deliveries = await actual.FindWebhookDeliveriesAsync(new WebhookDeliveryQuery(), None);
+        Assert.Equal(3, deliveries.Count);
+        AssertSameJson(await expected.FindWebhookDeliveriesAsync(new WebhookDeliveryQuery(), None), deliveries);
+    }
+
+    /// <summary>A restored store goes on with its releases: allowed events apply, and new rows are numbered after the restored ones.</summary>
+    public static async Task AssertLifecycleContinuesAsync(IReleaseStore store, LifecycleSample releases)
+    {
+        var lifecycle = store.Lifecycle;
+        var lastTransition = (await lifecycle.GetReleaseTransitionsAsync(releases.PreDeployed, None)).Max(t => t.Sequence);
+        var lastRun = (await lifecycle.GetReleaseRunsAsync(releases.PreDeployed, None)).Max(r => r.Sequence);
+        var lastDelivery = (await store.FindWebhookDeliveriesAsync(new WebhookDeliveryQuery(), None)).Max(d => d.Sequence);
+
+        // The restored approval still counts: its approver cannot approve again, and the second of the two approvals the
+        // restored policy asks for approves the pending release.
+        var again = await lifecycle.ApproveReleaseAsync(new ReleaseApproval { ReleaseId = releases.PendingReview, Approver = "BOB", Revision = 1, RequiredApprovals = 2 }, None);
+        Assert.Equal(ReleaseChangeRefusal.AlreadyApproved, again.Refusal);
+        var approved = await lifecycle.ApproveReleaseAsync(new ReleaseApproval
+        {
+            ReleaseId = releases.PendingReview, Approver = "carol", Revision = 1, RequiredApprovals = (await lifecycle.GetReleasePolicyAsync(None)).RequiredApprovals,
+        }, None);
+        Assert.Equal((2, ReleaseState.Approved), (approved.Approvals, approved.Release!.State));
+
+        Assert.Equal(new[] { ReleaseEvent.StartProdDeploy, ReleaseEvent.Cancel }.OrderBy(e => e), ReleaseStateMachine.AllowedEvents(ReleaseState.PreDeployed).OrderBy(e => e));
+        var prod = await Move(lifecycle, releases.PreDeployed, ReleaseEvent.StartProdDeploy);
+        Assert.True(prod.Sequence > lastTransition, "a new transition is numbered after the restored ones");
+        var run = await lifecycle.AddReleaseRunAsync(new ReleaseRunRecord
+        {
+            ReleaseId = releases.PreDeployed, TransitionSequence = prod.Sequence, Stage = ReleaseStage.Production, Service = "ledger", Environment = "prod",
+            Status = ReleaseRunStatus.Running, StartedAt = DateTimeOffset.UtcNow,
+        }, None);
+        Assert.True(run.Sequence > lastRun, "a new stage run is numbered after the restored ones");
+        var delivery = await store.RecordWebhookDeliveryAsync(new NewWebhookDelivery
+        {
+            Webhook = "audit", NoticeId = "n-after", ReleaseId = releases.PreDeployed, Event = "start_prod_deploy", Status = WebhookDeliveryStatus.Delivered, Attempts = 1,
+            LastStatusCode = 200, Elapsed = TimeSpan.FromMilliseconds(20),
+        }, None);
+        Assert.True(delivery.Sequence > lastDelivery, "a new delivery is numbered after the restored ones");
+        var history = await lifecycle.GetReleaseTransitionsAsync(releases.PreDeployed, None);
+        Assert.Equal(new[] { "create", "approve", "confirm_tag", "start_pre_deploy", "pre_deploy_failed", "start_pre_deploy", "pre_deploy_completed", "start_prod_deploy" },
+            history.Select(h => h.Event));
+        Assert.Equal(ReleaseState.ProdDeploying, (await lifecycle.GetReleaseAsync(releases.PreDeployed, None))!.State);
+    }
+
     public static async Task AssertSameRecordsAsync(IReleaseStore expected, IReleaseStore actual, string deploymentId)
     {
         Assert.Equal(await expected.FindInstancesAsync(new InstanceQuery(), None), await actual.FindInstancesAsync(new InstanceQuery(), None), new RecordComparer<InstanceRecord>());
@@ -363,12 +669,51 @@ internal static class BackupSamples
         return lines;
     }
 
-    /// <summary>
-    /// A format-2 backup as format 1 wrote it: history rows without their outcome and failed check, and the header and
-    /// manifest (content digest, history digest) that a format-1 release computed over those lines.
-    /// </summary>
-    public static List<string> AsFormat1(List<string> lines)
+    /// <summary>The tables format 3 added: what a format-2 backup does not carry, with their manifest labels.</summary>
+    private static readonly Dictionary<string, string> Format3Tables = new()
     {
+        ["releases"] = "Releases", ["release_entries"] = "ReleaseEntries", ["release_config_snapshots"] = "ReleaseConfigs", ["release_transitions"] = "ReleaseTransitions",
+        ["release_approvals"] = "ReleaseApprovals", ["release_runs"] = "ReleaseRuns", ["releasetools_store"] = "ReleasePolicy", ["webhooks"] = "Webhooks",
+        ["webhook_deliveries"] = "WebhookDeliveries",
+    };
+
+    /// <summary>
+    /// A format-3 backup as format 2 wrote it: no lifecycle or webhook tables in the header, rows or manifest, and the
+    /// content digest a format-2 release computed over those lines.
+    /// </summary>
+    public static List<string> AsFormat2(List<string> lines)
+    {
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        var header = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!;
+        header["formatVersion"] = 2;
+        var tables = header["tables"]!.AsObject();
+        foreach (var table in Format3Tables.Keys)
+        {
+            Assert.True(tables.Remove(table), $"a format-3 header declares {table}");
+        }
+
+        var output = new List<string> { header.ToJsonString() };
+        output.AddRange(lines.Skip(1).Take(lines.Count - 2).Where(line => !Format3Tables.ContainsKey((string)System.Text.Json.Nodes.JsonNode.Parse(line)!["t"]!)));
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(lines[^1])!;
+        manifest["manifest"]!["formatVersion"] = 2;
+        foreach (var label in Format3Tables.Values)
+        {
+            Assert.True(manifest["manifest"]!["counts"]!.AsObject().Remove(label));
+            Assert.True(manifest["manifest"]!["digests"]!.AsObject().Remove(label));
+        }
+
+        manifest["manifest"]!["contentDigest"] = Convert.ToHexStringLower(sha.ComputeHash(Encoding.UTF8.GetBytes(string.Concat(output.Select(l => l + "\n")))));
+        output.Add(manifest.ToJsonString());
+        return output;
+    }
+
+    /// <summary>
+    /// A format-3 backup as format 1 wrote it: what format 2 carried, less the history rows' outcome and failed check, and
+    /// the header and manifest (content digest, history digest) that a format-1 release computed over those lines.
+    /// </summary>
+    public static List<string> AsFormat1(List<string> format3)
+    {
+        var lines = AsFormat2(format3);
         using var sha = System.Security.Cryptography.SHA256.Create();
         var header = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!;
         header["formatVersion"] = 1;

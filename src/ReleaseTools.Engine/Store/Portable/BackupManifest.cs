@@ -17,7 +17,11 @@ namespace ReleaseTools.Engine.Store.Portable
         public string SourceStore { get; init; } = "";
         /// <summary>The schema version of the store it was taken from, in that store's own numbering.</summary>
         public int SourceSchemaVersion { get; init; }
-        /// <summary>Rows per kind of record: Instances, Deployments, Targets, HistoryRows, ConfigSnapshots, AuditEntries, ServiceVersions.</summary>
+        /// <summary>
+        /// Rows per kind of record: Instances, Deployments, Targets, HistoryRows, ConfigSnapshots, AuditEntries, ServiceVersions, and
+        /// since format 3 Releases, ReleaseEntries, ReleaseConfigs, ReleaseTransitions, ReleaseApprovals, ReleaseRuns, ReleasePolicy,
+        /// Webhooks, WebhookDeliveries (absent from the manifest of an older backup).
+        /// </summary>
         public IReadOnlyDictionary<string, long> Counts { get; init; } = new Dictionary<string, long>();
         /// <summary>SHA-256 per kind of record over its rows' canonical form, independent of row order and of the store kind.</summary>
         public IReadOnlyDictionary<string, string> Digests { get; init; } = new Dictionary<string, string>();

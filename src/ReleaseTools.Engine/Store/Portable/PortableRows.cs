@@ -15,7 +15,7 @@ namespace ReleaseTools.Engine.Store.Portable
             {
                 using var select = connection.CreateCommand();
                 select.Transaction = transaction;
-                select.CommandText = "SELECT " + table.ColumnList + " FROM " + table.Name;
+                select.CommandText = "SELECT " + table.ColumnList + " FROM " + table.Source;
                 using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {

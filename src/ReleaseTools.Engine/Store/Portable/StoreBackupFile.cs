@@ -188,7 +188,8 @@ namespace ReleaseTools.Engine.Store.Portable
                 }
 
                 var recomputed = digests.ToManifest(manifest.CreatedAt, manifest.SourceKind, manifest.SourceStore, manifest.SourceSchemaVersion, contentDigest);
-                foreach (var table in PortableSchema.Tables)
+                // Only the tables the backup's format carries: an older backup's manifest does not name the newer ones (and has no rows of them).
+                foreach (var table in PortableSchema.Tables.Where(t => tables.ContainsKey(t.Name)))
                 {
                     if (recomputed.Counts[table.Label] != (manifest.Counts.TryGetValue(table.Label, out var count) ? count : -1) ||
                         recomputed.Digests[table.Label] != (manifest.Digests.TryGetValue(table.Label, out var digest) ? digest : null))
@@ -259,7 +260,7 @@ namespace ReleaseTools.Engine.Store.Portable
             }
 
             var formatVersion = version.GetInt32();
-            foreach (var table in PortableSchema.Tables)
+            foreach (var table in PortableSchema.TablesIn(formatVersion))
             {
                 if (!declared.TryGetProperty(table.Name, out var columns) || columns.ValueKind != JsonValueKind.Array ||
                     !columns.EnumerateArray().Select(c => c.GetString()).SequenceEqual(table.ColumnsIn(formatVersion).Select(c => c.Name)))

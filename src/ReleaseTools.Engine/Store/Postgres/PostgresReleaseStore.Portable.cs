@@ -46,8 +46,15 @@ namespace ReleaseTools.Engine.Store.Postgres
                 if (replace)
                 {
                     using var truncate = PostgresCommands.Create(connection, transaction,
-                        "TRUNCATE " + string.Join(", ", PortableSchema.Tables.Select(t => t.Name).Append("instance_leases")));
+                        "TRUNCATE " + string.Join(", ", PortableSchema.Tables.Where(t => t.Rows == null).Select(t => t.Name).Concat(PortableSchema.LeaseTables)));
                     await truncate.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+                    // A table shared with rows that are not carried (the store's key/value table) loses only the carried ones.
+                    foreach (var shared in PortableSchema.Tables.Where(t => t.Rows != null))
+                    {
+                        using var delete = PostgresCommands.Create(connection, transaction, "DELETE FROM " + shared.Source);
+                        await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 else if (!await IsEmptyAsync(connection, transaction, cancellationToken).ConfigureAwait(false))
                 {
@@ -58,8 +65,8 @@ namespace ReleaseTools.Engine.Store.Postgres
 
                 // Rows came with their sequence numbers; new rows must continue after them.
                 using (var sequences = PostgresCommands.Create(connection, transaction,
-                    "SELECT setval(pg_get_serial_sequence('version_history', 'sequence'), coalesce((SELECT max(sequence) FROM version_history), 0) + 1, false), " +
-                    "setval(pg_get_serial_sequence('deployment_audit', 'sequence'), coalesce((SELECT max(sequence) FROM deployment_audit), 0) + 1, false)"))
+                    "SELECT " + string.Join(", ", PortableSchema.Tables.Where(t => t.Identity != null).Select(t =>
+                        $"setval(pg_get_serial_sequence('{t.Name}', '{t.Identity}'), coalesce((SELECT max({t.Identity}) FROM {t.Name}), 0) + 1, false)"))))
                 {
                     await sequences.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
@@ -172,9 +179,7 @@ namespace ReleaseTools.Engine.Store.Postgres
 
         private static async Task<bool> IsEmptyAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
         {
-            using var count = PostgresCommands.Create(connection, transaction,
-                "SELECT NOT (EXISTS (SELECT 1 FROM instances) OR EXISTS (SELECT 1 FROM deployments) OR EXISTS (SELECT 1 FROM version_history) " +
-                "OR EXISTS (SELECT 1 FROM config_snapshots) OR EXISTS (SELECT 1 FROM deployment_audit))");
+            using var count = PostgresCommands.Create(connection, transaction, PortableSchema.NoRecordsQuery);
             return (bool)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
     }

@@ -75,7 +75,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
             {
                 if (replace)
                 {
-                    foreach (var table in PortableSchema.Tables.Select(t => t.Name).Append("instance_leases"))
+                    foreach (var table in PortableSchema.Tables.Select(t => t.Source).Concat(PortableSchema.LeaseTables))
                     {
                         using var delete = StoreCommands.Create(connection, transaction, "DELETE FROM " + table);
                         await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -143,10 +143,8 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
         private static async Task<bool> IsEmptyAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
         {
-            using var count = StoreCommands.Create(connection, transaction,
-                "SELECT EXISTS (SELECT 1 FROM instances) OR EXISTS (SELECT 1 FROM deployments) OR EXISTS (SELECT 1 FROM version_history) " +
-                "OR EXISTS (SELECT 1 FROM config_snapshots) OR EXISTS (SELECT 1 FROM deployment_audit)");
-            return Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 0;
+            using var count = StoreCommands.Create(connection, transaction, PortableSchema.NoRecordsQuery);
+            return Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) != 0;
         }
     }
 }
