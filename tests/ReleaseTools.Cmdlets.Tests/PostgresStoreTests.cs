@@ -96,6 +96,57 @@ public sealed class PostgresStoreTests : IClassFixture<AgentFleet>, IDisposable
     }
 
     [SkippableFact]
+    public void A_release_and_a_signed_webhook_move_to_PostgreSQL_and_the_release_goes_on_there()
+    {
+        var sqlite = _fleet.NewStorePath();
+        var server = NewServerStore();
+        var backup = Path.Combine(Path.GetDirectoryName(sqlite)!, Guid.NewGuid().ToString("N") + ".rtbackup");
+        const string Secret = "Sup3r-signing-key-4471";
+        using var receiver = new WebhookReceiver();
+        var hookUrl = receiver.Url("releasetools/T0123/B0456/token-audit");
+        var made = _fleet.Invoke(sqlite, $$"""
+            # A SecureString as Get-Secret hands one over (the hosted session has no ConvertTo-SecureString).
+            $secret = [System.Security.SecureString]::new(); foreach ($c in '{{Secret}}'.ToCharArray()) { $secret.AppendChar($c) }
+            Register-ReleaseWebhook -Name audit -Url '{{hookUrl}}' -Secret $secret | Out-Null
+            (New-Release -Name '2026.12 payments' -PreEnvironment staging -ProdEnvironment prod -Comment 'first cut').ReleaseId
+            """).ThrowOnError();
+        var releaseId = made.Output.Last().ToString();
+
+        var moved = _fleet.Shell.Invoke("""
+            param($Backup, $From, $To)
+            Backup-ReleaseStore -Path $Backup -StorePath $From -Verbose 4>&1
+            Restore-ReleaseStore -Path $Backup -Store $To -Confirm:$false -Verbose 4>&1
+            """, new System.Collections.Hashtable { ["Backup"] = backup, ["From"] = sqlite, ["To"] = server }).ThrowOnError();
+        var show = $"Get-Release -ReleaseId '{releaseId}' | ForEach-Object {{ '{{0}} {{1}} {{2}}' -f $_.State, $_.Revision, (($_.History | ForEach-Object {{ $_.Event + ':' + $_.Actor }}) -join ',') }}";
+        var onServer = _fleet.Invoke(server, show).ThrowOnError();
+        var approved = _fleet.Invoke(server, $"Approve-Release -ReleaseId '{releaseId}' -Force -PassThru | ForEach-Object {{ $_.State.ToString() }}").ThrowOnError();
+        var webhook = _fleet.Invoke(server, "Get-ReleaseWebhook -Name audit | ForEach-Object { '{0} {1}' -f $_.HasSecret, $_.Url }").ThrowOnError();
+
+        var outputs = moved.Output.Where(o => o.TypeNames[0] == "ReleaseTools.ReleaseStoreBackup").ToList();
+        Assert.Equal(2, outputs.Count);
+        Assert.All(outputs, o => Assert.Equal((3, 1L, 1L, 1L), ((int)o.Properties["FormatVersion"].Value, (long)o.Properties["Releases"].Value,
+            (long)o.Properties["Webhooks"].Value, (long)o.Properties["WebhookDeliveries"].Value)));
+        Assert.Equal(
+            _fleet.Invoke(sqlite, show).ThrowOnError().Output.Select(o => o.ToString()),
+            onServer.Output.Select(o => o.ToString()));
+        Assert.StartsWith("PendingReview 1 create:", Assert.Single(onServer.Output).ToString());
+        Assert.Equal("Approved", Assert.Single(approved.Output).ToString());
+        Assert.StartsWith($"True http://127.0.0.1:{receiver.Port}/", Assert.Single(webhook.Output).ToString());
+
+        // The restored webhook keeps its secret: the server's approval notice arrives signed, like the one sent before the move.
+        var notices = receiver.Received("releasetools/T0123/B0456/token-audit");
+        Assert.Equal(2, notices.Count);
+        Assert.Contains("\"approve\"", notices[1].Text);
+        Assert.All(notices, notice => Assert.Equal(
+            "sha256=" + Convert.ToHexString(System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Secret), notice.Body)).ToLowerInvariant(),
+            notice.Header("X-ReleaseTools-Signature-256")));
+        var everything = string.Join("\n", moved.Output.Select(o => o.ToString()).Concat(outputs.SelectMany(o => o.Properties.Select(p => p.Value?.ToString() ?? "")))
+            .Concat(moved.Errors.Select(e => e.ToString())).Concat(webhook.Output.Select(o => o.ToString())));
+        Assert.DoesNotContain(Secret, everything);
+        Assert.DoesNotContain("token-audit", everything);
+    }
+
+    [SkippableFact]
     public void A_SQLite_store_moves_to_PostgreSQL_with_Backup_and_Restore_ReleaseStore()
     {
         var sqlite = _fleet.NewStorePath();

@@ -35,9 +35,11 @@ namespace ReleaseTools.Engine.Store
         private const string RunColumns = "sequence, release_id, transition, stage, service, environment, deployment_id, status, error, started_at, ended_at";
         private const string LeaseColumns = "name, holder_id, host_name, process_id, acquired_at, expires_at";
 
-        private const string PolicyRequiredKey = "release_policy.required_approvals";
-        private const string PolicySelfKey = "release_policy.allow_self_approval";
-        private const string PolicyApproversKey = "release_policy.approvers";
+        /// <summary>What the approval policy's keys in the store's key/value table start with (a backup carries exactly those rows).</summary>
+        internal const string PolicyKeyPrefix = "release_policy.";
+        private const string PolicyRequiredKey = PolicyKeyPrefix + "required_approvals";
+        private const string PolicySelfKey = PolicyKeyPrefix + "allow_self_approval";
+        private const string PolicyApproversKey = PolicyKeyPrefix + "approvers";
 
         private readonly ILifecycleDatabase _database;
         private readonly string _lockRow;

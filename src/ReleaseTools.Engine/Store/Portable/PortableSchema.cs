@@ -119,7 +119,7 @@ namespace ReleaseTools.Engine.Store.Portable
         /// and format marker describe the store itself (each store numbers its own migrations), and the lease fencing
         /// counter belongs with the leases, which are not carried either.
         /// </summary>
-        private const string PolicyRows = "key LIKE 'release_policy.%'";
+        private const string PolicyRows = "key LIKE '" + LifecycleStore.PolicyKeyPrefix + "%'";
 
         private static PortableColumn T(string name) => new PortableColumn(name, PortableKind.Text);
         private static PortableColumn I(string name) => new PortableColumn(name, PortableKind.Integer);
