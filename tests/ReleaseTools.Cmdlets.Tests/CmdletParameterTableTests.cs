@@ -43,7 +43,7 @@ public sealed class CmdletParameterTableTests : IClassFixture<AgentFleet>, IDisp
             data.Add("Get-ReleaseDeployment -DeploymentId $V", value, "DeploymentNotFound");
         }
 
-        foreach (var value in new[] { "a\nb", "a\u0001b", "ñandú", "../etc", Long })
+        foreach (var value in new[] { " ", "a\nb", "a\u0001b", "ñandú", "../etc", Long })
         {
             data.Add("Test-ServiceInstance -InstanceId $V -PrivateKeyPath $Key", value, "InstanceNotFound");
             data.Add("Unlock-ServiceInstance -InstanceId $V -Reason 'the run is dead' -Force", value, "InstanceNotFound");

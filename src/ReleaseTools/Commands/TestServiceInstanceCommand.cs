@@ -18,6 +18,7 @@ namespace ReleaseTools.Commands
         private readonly InstanceSelection _selection = new InstanceSelection();
         private string[]? _selectorServices;
         private string[]? _selectorEnvironments;
+        private bool _blankIdReported;
 
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
         [ArgumentCompleter(typeof(InstanceIdCompleter))]
@@ -64,6 +65,18 @@ namespace ReleaseTools.Commands
         protected override void ProcessRecord()
         {
             _selection.Add(InputObject);
+            foreach (var id in InstanceId ?? Array.Empty<string>())
+            {
+                // A blank id names no instance; said here, with the value, rather than dropped by the selection.
+                if (string.IsNullOrWhiteSpace(id))
+                {
+                    WriteError(new ErrorRecord(
+                        new ItemNotFoundException($"No instance '{id}' is registered in the store '{Session.StorePath}': an instance id is never blank. List what exists with Get-ServiceInstance."),
+                        "InstanceNotFound", ErrorCategory.ObjectNotFound, id));
+                    _blankIdReported = true;
+                }
+            }
+
             _selection.Add(InstanceId);
         }
 
@@ -77,6 +90,11 @@ namespace ReleaseTools.Commands
             }
 
             var (instanceIds, noMatch) = Await(token => _selection.ResolveAsync(Session.Store, _selectorServices, _selectorEnvironments, token));
+            if (instanceIds.Count == 0 && _blankIdReported && _selectorServices is null && _selectorEnvironments is null)
+            {
+                return; // each blank id already has its error; "no instances to test" would only repeat it without the value
+            }
+
             if (instanceIds.Count == 0)
             {
                 ThrowReportedError(new ErrorRecord(
