@@ -173,30 +173,7 @@ public sealed class CmdletParameterTableTests : IClassFixture<AgentFleet>, IDisp
         Assert.Equal(0, _agent.TotalRequests);
     }
 
-    private string KeyFile(string kind)
-    {
-        var path = _directory.Combine($"{kind.ToLowerInvariant()}.pem");
-        switch (kind)
-        {
-            case "NOT-PEM":
-                File.WriteAllText(path, "this is the ops wiki page about keys, not a key\n");
-                break;
-            case "EC":
-                using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
-                {
-                    File.WriteAllText(path, ec.ExportECPrivateKeyPem());
-                }
-
-                break;
-            case "PUBLIC":
-                return _fleet.Keys.PublicKeyPath;
-            case "ENCRYPTED":
-                File.WriteAllText(path, _fleet.Keys.Rsa.ExportEncryptedPkcs8PrivateKeyPem("secret", new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000)));
-                break;
-        }
-
-        return path;
-    }
+    private string KeyFile(string kind) => UnusableKeyFiles.Create(kind, _directory, _fleet.Keys);
 
     private static Dictionary<string, byte[]> StoreFiles(string store)
     {
