@@ -173,6 +173,31 @@ function Write-FaultSuiteFigure {
         @($total | Where-Object Result -eq 'Failed').Count, ($total | Measure-Object -Property Seconds -Sum).Sum) -InformationAction Continue
 }
 
+function Write-FailedTest {
+    <#
+    .SYNOPSIS
+        Names every failed test (xunit from the .trx files, Pester from its summary) with the first lines of its
+        message, last, so that the tail of a CI log says what failed without scrolling back through the run.
+    #>
+    param([Parameter(Mandatory)] [string] $XunitDirectory, [Parameter(Mandatory)] [string] $PesterSummaryPath)
+
+    $failures = @(foreach ($file in Get-ChildItem -Path $XunitDirectory -Filter '*.trx' -File -ErrorAction SilentlyContinue) {
+        foreach ($result in ([xml](Get-Content -LiteralPath $file.FullName -Raw)).TestRun.Results.UnitTestResult) {
+            if ($result.outcome -ne 'Passed' -and $result.outcome -ne 'NotExecuted') {
+                [pscustomobject]@{ Name = "xunit: $($result.testName)"; Message = "$($result.Output.ErrorInfo.Message)" }
+            }
+        }
+    })
+    if (Test-Path -Path $PesterSummaryPath) {
+        $failures += @((Get-Content -Path $PesterSummaryPath -Raw | ConvertFrom-Json).FailedTests | Where-Object { $null -ne $_ } |
+            ForEach-Object { [pscustomobject]@{ Name = "Pester: $($_.Name)"; Message = "$($_.Message)" } })
+    }
+    foreach ($failure in $failures) {
+        $lines = @($failure.Message -split "`r?`n" | Where-Object { $_.Trim() } | Select-Object -First 6)
+        Write-Information -MessageData ("FAILED {0}`n    {1}" -f $failure.Name, ($lines -join "`n    ")) -InformationAction Continue
+    }
+}
+
 function Get-PesterModulePath {
     <#
     .SYNOPSIS
@@ -255,6 +280,7 @@ if ($Test) {
     Write-Information -MessageData "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped" -InformationAction Continue
     Write-Information -MessageData "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped" -InformationAction Continue
     Write-FaultSuiteFigure -XunitDirectory (Join-Path -Path $testResultsDirectory -ChildPath 'xunit') -PesterSummaryPath (Join-Path -Path $testResultsDirectory -ChildPath 'pester-summary.json')
+    Write-FailedTest -XunitDirectory (Join-Path -Path $testResultsDirectory -ChildPath 'xunit') -PesterSummaryPath (Join-Path -Path $testResultsDirectory -ChildPath 'pester-summary.json')
     Write-Information -MessageData "Tests: $passed passed, $failed failed, $skipped skipped" -InformationAction Continue
     if ($failed -gt 0) {
         throw "$failed test(s) failed."

@@ -51,10 +51,15 @@ $faultCases = foreach ($test in $result.Tests) {
         [pscustomobject]@{ Name = $test.ExpandedPath; Categories = $categories; Result = "$($test.Result)"; Seconds = $test.Duration.TotalSeconds }
     }
 }
+# Failed tests and failed blocks or containers (a broken BeforeAll fails no test), named for build.ps1's last lines.
+$failedTests = @($result.Failed | ForEach-Object { [pscustomobject]@{ Name = $_.ExpandedPath; Message = "$($_.ErrorRecord | Select-Object -First 1)" } }) +
+    @($result.FailedBlocks | ForEach-Object { [pscustomobject]@{ Name = $_.ExpandedPath; Message = "$($_.ErrorRecord | Select-Object -First 1)" } }) +
+    @($result.FailedContainers | ForEach-Object { [pscustomobject]@{ Name = "$($_.Item)"; Message = "$($_.ErrorRecord | Select-Object -First 1)" } })
 [pscustomobject]@{
     Passed     = $result.PassedCount
     Failed     = $failed
     Skipped    = $result.SkippedCount + $result.NotRunCount
     FaultCases = @($faultCases)
+    FailedTests = $failedTests
 } | ConvertTo-Json -Depth 4 | Set-Content -Path $SummaryPath
 exit $failed
