@@ -305,11 +305,13 @@ public abstract class WebhookNotifierContract : IDisposable
         await Register("stalled", WebhookFormat.Generic);
         _receiver.Script("hooks/stalled/T0SECRETTOKEN", new WebhookAnswer(200, "late", Stall: TimeSpan.FromSeconds(20)));
 
-        var report = await Notify(Approved, Fast with { AttemptTimeout = TimeSpan.FromMilliseconds(200) });
+        // A second per attempt: long enough that on a loaded machine each attempt reaches the receiver before it
+        // times out (the receiver's count is asserted), short enough that four attempts stay a few seconds.
+        var report = await Notify(Approved, Fast with { AttemptTimeout = TimeSpan.FromSeconds(1) });
 
         var stalled = Assert.Single(report.Deliveries);
         Assert.Equal((false, 4, (int?)null), (stalled.Delivered, stalled.Attempts, stalled.LastStatusCode));
-        Assert.Equal("failed after 4 attempt(s): no answer within 0.2 s", stalled.Error);
+        Assert.Equal("failed after 4 attempt(s): no answer within 1 s", stalled.Error);
         Assert.Equal(4, _receiver.Received("hooks/stalled/T0SECRETTOKEN").Count);
     }
 
@@ -319,16 +321,18 @@ public abstract class WebhookNotifierContract : IDisposable
         await Register("stalled", WebhookFormat.Generic);
         await Register("quick", WebhookFormat.Generic);
         _receiver.Script("hooks/stalled/T0SECRETTOKEN", new WebhookAnswer(200, "late", Stall: TimeSpan.FromSeconds(20)));
-        var options = Fast with { AttemptTimeout = TimeSpan.FromSeconds(10), Deadline = TimeSpan.FromMilliseconds(800) };
+        // The deadline leaves the quick webhook seconds to be delivered on a loaded machine (a first delivery pays for
+        // connecting and JIT), and is far enough below the 20 s stall that the elapsed time proves what ended the wait.
+        var options = Fast with { AttemptTimeout = TimeSpan.FromSeconds(15), Deadline = TimeSpan.FromSeconds(4) };
         var clock = Stopwatch.StartNew();
 
         var report = await Notify(Approved, options);
 
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(700), TimeSpan.FromSeconds(8));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(3.9), TimeSpan.FromSeconds(15));
         Assert.True(report.Deliveries.Single(d => d.Webhook == "quick").Delivered);
         var stalled = report.Deliveries.Single(d => d.Webhook == "stalled");
         Assert.Equal((false, 1, (int?)null), (stalled.Delivered, stalled.Attempts, stalled.LastStatusCode));
-        Assert.Equal("gave up after 1 attempt(s): the notice's delivery deadline (0.8 s) passed; last attempt: stopped while waiting for an answer", stalled.Error);
+        Assert.Equal("gave up after 1 attempt(s): the notice's delivery deadline (4 s) passed; last attempt: stopped while waiting for an answer", stalled.Error);
         Assert.Single(await Store.FindWebhookDeliveriesAsync(new WebhookDeliveryQuery { Webhook = "stalled", Status = WebhookDeliveryStatus.Failed }, None));
     }
 
