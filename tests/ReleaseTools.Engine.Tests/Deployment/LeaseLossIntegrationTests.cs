@@ -13,8 +13,9 @@ public sealed class LeaseLossIntegrationTests
         await using var world = await DeploymentWorld.CreateAsync(2);
         var lost = world.Instances[0];
         lost.Probe.Delay(FloydProtocol.PackagePath, TimeSpan.FromSeconds(20));
-        // Short leases, so the heartbeat (a third of the duration) notices within a fraction of a second.
-        using var engine = new DeploymentEngine(world.Store, new EngineOptions { PackageCacheDirectory = world.CacheDirectory, LeaseDuration = TimeSpan.FromMilliseconds(600) });
+        // Short leases, so the heartbeat (a third of the duration) notices within a second or so; not shorter, or on a
+        // loaded machine a late heartbeat loses the healthy instance's lease too.
+        using var engine = new DeploymentEngine(world.Store, new EngineOptions { PackageCacheDirectory = world.CacheDirectory, LeaseDuration = TimeSpan.FromSeconds(3) });
         var log = new EventLog();
         log.When(e => e is InstanceStepStarted { Step: "package" } started && started.InstanceId == lost.InstanceId, () =>
             _ = Task.Run(async () =>

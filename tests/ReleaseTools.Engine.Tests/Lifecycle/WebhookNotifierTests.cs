@@ -384,7 +384,8 @@ public abstract class WebhookNotifierContract : IDisposable
     {
         await Register("stalled", WebhookFormat.Generic);
         _receiver.Script("hooks/stalled/T0SECRETTOKEN", new WebhookAnswer(200, "late", Stall: TimeSpan.FromSeconds(20)));
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        // Cancelled while the first attempt waits on the 20 s stall; two seconds so that attempt has surely started.
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(2));
 
         var report = await Notify(Approved, cancellationToken: cancel.Token);
 
