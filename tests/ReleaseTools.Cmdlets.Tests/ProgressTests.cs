@@ -65,13 +65,19 @@ public sealed class ProgressTests : IClassFixture<AgentFleet>
         var ports = new[] { ((System.Net.IPEndPoint)silent.LocalEndpoint).Port, _fleet.Agents[0].Port, _fleet.Agents[1].Port };
         _fleet.Invoke(store, "$Service = 'stream'\n" + RegisterFleet, ports).ThrowOnError();
 
-        _fleet.Shell.InvokeThenStop(
-            AgentFleet.Prologue + "$global:answered = @(); Test-ServiceInstance -Service stream | ForEach-Object { $global:answered += $_.InstanceId }",
-            AgentFleet.Parameters(_fleet, store, null),
-            TimeSpan.FromSeconds(4));
+        var answered = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var parameters = AgentFleet.Parameters(_fleet, store, null);
+        parameters["Answered"] = answered;
 
-        var answered = _fleet.Shell.Run("$global:answered").ThrowOnError().Output.Select(o => o.ToString()).Order().ToList();
-        Assert.Equal(new[] { "stream-02", "stream-03" }, answered);
+        // Stopped once two results arrived (or after a minute): the third agent never answers, so the pipeline is still
+        // running when they do only if each result is written as its agent answers.
+        _fleet.Shell.InvokeThenStop(
+            AgentFleet.Prologue.Replace("$Ports)", "$Ports, $Answered)") + "Test-ServiceInstance -Service stream | ForEach-Object { $Answered.Enqueue($_.InstanceId) }",
+            parameters,
+            TimeSpan.FromSeconds(60),
+            stopWhen: () => answered.Count >= 2);
+
+        Assert.Equal(new[] { "stream-02", "stream-03" }, answered.Order().ToArray());
     }
 
     [Fact]
