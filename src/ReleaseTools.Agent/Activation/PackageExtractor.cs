@@ -1,5 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using ReleaseTools.Engine.Floyd;
 
 namespace ReleaseTools.Agent.Activation;
@@ -48,30 +50,75 @@ public static class PackageExtractor
     public static async Task<long> ExtractAsync(string packagePath, string fileName, string destination, long maxBytes, CancellationToken cancellationToken)
     {
         var kind = KindOf(fileName);
-        await using var input = new FileStream(packagePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
         var budget = new ByteBudget(maxBytes);
-        switch (kind)
+        if (kind == PackageKind.SingleFile)
         {
-            case PackageKind.Zip:
-                RequireMagic(input, fileName, "zip", 0x50, 0x4B);
-                await ExtractZipAsync(input, destination, budget, cancellationToken);
-                break;
-            case PackageKind.TarGzip:
-                RequireMagic(input, fileName, "gzip", 0x1F, 0x8B);
-                await ExtractTarGzipAsync(input, destination, budget, cancellationToken);
-                break;
-            default:
-                var target = Path.Combine(destination, fileName);
-                await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
-                {
-                    await budget.CopyAsync(input, output, fileName, cancellationToken);
-                }
+            return InstallSingleFile(packagePath, Path.Combine(destination, fileName), fileName, budget);
+        }
 
-                break;
+        await using var input = new FileStream(packagePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+        if (kind == PackageKind.Zip)
+        {
+            RequireMagic(input, fileName, "zip", 0x50, 0x4B);
+            await ExtractZipAsync(input, destination, budget, cancellationToken);
+        }
+        else
+        {
+            RequireMagic(input, fileName, "gzip", 0x1F, 0x8B);
+            await ExtractTarGzipAsync(input, destination, budget, cancellationToken);
         }
 
         return budget.Used;
     }
+
+    /// <summary>
+    /// A package that is not an archive is installed as it is. Where the release directory is on the file system of
+    /// the package store (the default layout), the installed file is a hard link to the stored bytes: the package was
+    /// written once, when it was received, instead of a second time here. Both names then share one file, so it is made
+    /// read-only first: a service that changes its installed file must replace it (write a new file, rename it over),
+    /// which leaves the stored bytes alone. Elsewhere (another file system, Windows) the file is copied, by the kernel.
+    /// </summary>
+    private static long InstallSingleFile(string packagePath, string target, string fileName, ByteBudget budget)
+    {
+        var length = new FileInfo(packagePath).Length;
+        if (length > budget.Limit)
+        {
+            throw budget.Exceeded($"'{Printable(fileName)}'");
+        }
+
+        if (OperatingSystem.IsWindows() || !TryHardLink(packagePath, target))
+        {
+            File.Copy(packagePath, target);
+        }
+
+        return length;
+    }
+
+    private const UnixFileMode WriteBits = UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+
+    [UnsupportedOSPlatform("windows")]
+    private static bool TryHardLink(string existing, string link)
+    {
+        try
+        {
+            var mode = File.GetUnixFileMode(existing);
+            if ((mode & WriteBits) != 0)
+            {
+                File.SetUnixFileMode(existing, mode & ~WriteBits);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        // EXDEV (another file system), EPERM or ENOTSUP (one without hard links), EMLINK: copied instead. link(2) never
+        // follows a link at the new name; the staging directory is new and empty anyway.
+        return Link(existing, link) == 0;
+    }
+
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static extern int Link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string link);
 
     private static void RequireMagic(FileStream input, string fileName, string what, byte first, byte second)
     {

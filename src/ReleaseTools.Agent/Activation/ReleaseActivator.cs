@@ -230,12 +230,14 @@ public sealed class ReleaseActivator
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        if (new FileInfo(target).LinkTarget != null)
+        // Replaced, never written through: a link would lead the write elsewhere, and a file of the package may be the
+        // package store's own bytes (a single-file package is installed as a hard link to them).
+        if (File.Exists(target) || new FileInfo(target).LinkTarget != null)
         {
             File.Delete(target);
         }
 
-        File.Copy(configSource, target, overwrite: true);
+        File.Copy(configSource, target);
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
@@ -20,6 +21,13 @@ public sealed record ReceivedFile(string Service, string Version, string FVersio
 public static class MultipartReceiver
 {
     private const int MaxFieldBytes = 1024;
+
+    /// <summary>
+    /// One read of the body, one MD5 update and one file write per this many bytes: large enough that the per-read
+    /// costs (an await, the boundary search, three calls) vanish against the hashing, small enough to stay in the CPU's
+    /// cache between the two hashes and the write.
+    /// </summary>
+    internal const int ReceiveBufferBytes = 64 * 1024;
 
     public static async Task<ReceivedFile> ReceiveAsync(HttpContext context, ReleaseRepository repository, bool requireValidFileName, CancellationToken cancellationToken)
     {
@@ -58,7 +66,9 @@ public static class MultipartReceiver
                 : "The multipart boundary of the Content-Type differs from the one in the signed URI; the headers were changed on the way.");
         }
 
-        var reader = new MultipartReader(boundary, context.Request.Body) { HeadersLengthLimit = 16 * 1024, HeadersCountLimit = 16 };
+        // The reader's buffer bounds every read of the file part: at its default 4 KiB a 64 MiB package took 16,000 reads,
+        // each through the signature hash, the boundary search and an await. ReceiveBufferBytes per push instead.
+        var reader = new MultipartReader(boundary, context.Request.Body, ReceiveBufferBytes) { HeadersLengthLimit = 16 * 1024, HeadersCountLimit = 16 };
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
         MultipartSection? fileSection = null;
         ContentDispositionHeaderValue? fileDisposition = null;
@@ -106,14 +116,14 @@ public static class MultipartReceiver
 
         var expectedMd5 = context.Request.Headers[FloydProtocol.ContentMd5Header].ToString();
         var receipt = repository.BeginReceive(service, version, fversion, Md5HexFromHeader(expectedMd5));
+        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
         try
         {
             long bytes = 0;
             byte[] md5;
             using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
-            await using (var file = new FileStream(receipt.TempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            await using (var file = CreateIncomingFile(receipt.TempPath, ticket.Bytes))
             {
-                var buffer = new byte[81920];
                 int read;
                 while ((read = await fileSection.Body.ReadAsync(buffer, cancellationToken)) > 0)
                 {
@@ -123,13 +133,13 @@ public static class MultipartReceiver
                         throw TicketMismatch($"The file is longer than the {ticket.Bytes} bytes its upload ticket was issued for; nothing was stored.");
                     }
 
+                    // MD5 over the chunk while it is still in the cache, then straight to the file (no second buffer).
                     hash.AppendData(buffer, 0, read);
                     await WriteLocalAsync(file, buffer, read, cancellationToken);
                     bytes += read;
                 }
 
-                await file.FlushAsync(cancellationToken);
-                file.Flush(flushToDisk: true);
+                FlushLocal(file);
                 md5 = hash.GetHashAndReset();
             }
 
@@ -150,6 +160,35 @@ public static class MultipartReceiver
             receipt.Dispose();
             throw;
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// The incoming file, sized up front from the ticket (one allocation of the disk space instead of growing it chunk
+    /// by chunk, and a full disk is found before a byte is read) and unbuffered: every write is already a whole
+    /// receive buffer, so a FileStream buffer would only copy each byte once more.
+    /// </summary>
+    private static FileStream CreateIncomingFile(string path, long expectedBytes)
+    {
+        try
+        {
+            return new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                BufferSize = 0,
+                PreallocationSize = expectedBytes,
+                Options = FileOptions.Asynchronous,
+            });
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException($"Cannot create the incoming file '{path}' for {expectedBytes} bytes: {ex.Message}", ex);
+        }
     }
 
     /// <summary>A local disk failure is the agent's problem (500), not a malformed body, so it must not surface as an IOException here.</summary>
@@ -158,6 +197,19 @@ public static class MultipartReceiver
         try
         {
             await file.WriteAsync(buffer.AsMemory(0, count), cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException($"Cannot write the incoming file '{file.Name}': {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>On disk before the package is committed: the version record written after it must never name lost bytes.</summary>
+    private static void FlushLocal(FileStream file)
+    {
+        try
+        {
+            file.Flush(flushToDisk: true);
         }
         catch (IOException ex)
         {

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using ReleaseTools.Agent.Activation;
 using ReleaseTools.Agent.Hosting;
 using ReleaseTools.Engine.Floyd;
@@ -184,6 +185,84 @@ public sealed class ActivationTests
         Assert.Equal(new[] { "3.0.0", "4.0.0" }, status.StoredVersions);
     }
 
+    [Fact]
+    public async Task A_single_file_package_is_installed_as_the_stored_bytes_themselves_read_only_and_whole()
+    {
+        await using var world = await World.StartAsync(_ => new ServiceSettings());
+        var bytes = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
+        var release = TestRelease.FromPackage(Service, "1.0.0", world.Temp.WriteFile("packages/tool-1.0.0.jar", bytes), "value: 1.0.0\n");
+
+        await release.PushAndActivateAsync(world.Client, world.Endpoint);
+
+        var installed = Path.Combine(world.ReleaseDirectory(release), "tool-1.0.0.jar");
+        var stored = world.StoredPackage(release);
+        Assert.Equal(bytes, File.ReadAllBytes(installed));
+        // One write of the package: the installed name and the stored one are the same file (same inode, two links).
+        Assert.Equal(Stat("%i %h", stored), Stat("%i %h", installed));
+        Assert.EndsWith(" 2", Stat("%i %h", installed));
+        Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(installed) & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
+        Assert.Equal(release.PackageMd5, Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(stored))));
+    }
+
+    [Fact]
+    public async Task A_config_placed_at_the_name_of_a_single_file_package_replaces_it_in_the_release_and_leaves_the_stored_package_whole()
+    {
+        // configPath names the package's own file: the config wins in the release directory, as it did when the package
+        // was copied; writing it through the shared file would have changed the stored package too.
+        await using var world = await World.StartAsync(_ => new ServiceSettings { ConfigPath = "tool.jar" });
+        var bytes = RandomNumberGenerator.GetBytes(64 * 1024);
+        var package = world.Temp.WriteFile("packages/tool.jar", bytes);
+        var first = TestRelease.FromPackage(Service, "1.0.0", package, "value: first\n");
+        var second = TestRelease.FromPackage(Service, "1.0.0", package, "value: second\n");
+
+        await first.PushAndActivateAsync(world.Client, world.Endpoint);
+
+        Assert.Equal("value: first\n", File.ReadAllText(Path.Combine(world.ReleaseDirectory(first), "tool.jar")));
+        Assert.Equal(first.PackageMd5, Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(world.StoredPackage(first)))));
+        var ping = await world.Client.PingAsync(world.Endpoint, second.Ping(), CancellationToken.None);
+        Assert.False(ping.NeedPackage);
+        await second.PushAndActivateAsync(world.Client, world.Endpoint);
+        Assert.Equal("value: second\n", File.ReadAllText(Path.Combine(world.ReleaseDirectory(second), "tool.jar")));
+        Assert.Equal(first.PackageMd5, Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(world.StoredPackage(first)))));
+    }
+
+    [Fact]
+    public async Task A_single_file_package_on_another_file_system_than_the_package_store_is_copied()
+    {
+        // /dev/shm is a tmpfs of its own on Linux: link(2) from the data directory fails there with EXDEV and the agent copies.
+        Assert.True(Directory.Exists("/dev/shm"), "this test needs /dev/shm");
+        Assert.NotEqual(Stat("%d", Path.GetTempPath()), Stat("%d", "/dev/shm"));
+
+        var serviceDirectory = Path.Combine("/dev/shm", $"floyd-service-{Guid.NewGuid():N}");
+        try
+        {
+            await using var world = await World.StartAsync(_ => new ServiceSettings { Directory = serviceDirectory });
+            var bytes = RandomNumberGenerator.GetBytes(256 * 1024);
+            var release = TestRelease.FromPackage(Service, "1.0.0", world.Temp.WriteFile("packages/tool.bin", bytes), "value: 1.0.0\n");
+
+            await release.PushAndActivateAsync(world.Client, world.Endpoint);
+
+            var installed = Path.Combine(serviceDirectory, "releases", release.ReleaseName, "tool.bin");
+            Assert.Equal(bytes, File.ReadAllBytes(installed));
+            Assert.EndsWith(" 1", Stat("%i %h", installed));
+            Assert.Equal(release.ReleaseName, CurrentLink.Read(serviceDirectory));
+        }
+        finally
+        {
+            if (Directory.Exists(serviceDirectory)) Directory.Delete(serviceDirectory, recursive: true);
+        }
+    }
+
+    /// <summary><c>stat -c FORMAT</c>: the inode, link count or device of a file, which .NET does not expose.</summary>
+    private static string Stat(string format, string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", format, path]) { RedirectStandardOutput = true })!;
+        var output = stat.StandardOutput.ReadToEnd().Trim();
+        Assert.True(stat.WaitForExit(30_000), "stat did not finish");
+        Assert.Equal(0, stat.ExitCode);
+        return output;
+    }
+
     [Theory]
     [InlineData("zip-slip")]
     [InlineData("tar-symlink-escape")]
@@ -289,6 +368,8 @@ public sealed class ActivationTests
             TestRelease.FromPackage(Service, version, Package(version, kind, new[] { ArchiveEntry.Text("VERSION", version + "\n") }.Concat(extra).ToArray()), $"value: {version}\n");
 
         public string ReleaseDirectory(TestRelease release) => Path.Combine(ServiceDirectory, "releases", release.ReleaseName);
+
+        public string StoredPackage(TestRelease release) => Path.Combine(_harness.DataDirectory, "packages", release.PackageMd5 + ".pkg");
 
         public string[] Log() => File.Exists(LogPath) ? File.ReadAllLines(LogPath) : Array.Empty<string>();
 
