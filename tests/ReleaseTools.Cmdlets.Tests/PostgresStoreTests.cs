@@ -124,7 +124,7 @@ public sealed class PostgresStoreTests : IClassFixture<AgentFleet>, IDisposable
 
         var outputs = moved.Output.Where(o => o.TypeNames[0] == "ReleaseTools.ReleaseStoreBackup").ToList();
         Assert.Equal(2, outputs.Count);
-        Assert.All(outputs, o => Assert.Equal((3, 1L, 1L, 1L), ((int)o.Properties["FormatVersion"].Value, (long)o.Properties["Releases"].Value,
+        Assert.All(outputs, o => Assert.Equal((4, 1L, 1L, 1L), ((int)o.Properties["FormatVersion"].Value, (long)o.Properties["Releases"].Value,
             (long)o.Properties["Webhooks"].Value, (long)o.Properties["WebhookDeliveries"].Value)));
         Assert.Equal(
             _fleet.Invoke(sqlite, show).ThrowOnError().Output.Select(o => o.ToString()),

@@ -25,16 +25,18 @@ namespace ReleaseTools.Engine.Floyd
             var pins = new HashSet<string>(StringComparer.Ordinal);
             foreach (var text in fingerprints ?? Array.Empty<string>())
             {
-                var hex = new string((text ?? "").Where(c => c != ':' && !char.IsWhiteSpace(c)).ToArray()).ToLowerInvariant();
-                if (hex.Length != 64 || !hex.All(c => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-                {
-                    throw new ArgumentException($"'{text}' is not a SHA-256 certificate fingerprint (64 hexadecimal digits, colons allowed).", nameof(fingerprints));
-                }
-
-                pins.Add(hex);
+                pins.Add(Normalize(text)
+                    ?? throw new ArgumentException($"'{text}' is not a SHA-256 certificate fingerprint (64 hexadecimal digits, colons allowed).", nameof(fingerprints)));
             }
 
             return pins;
+        }
+
+        /// <summary>The fingerprint as 64 lowercase hex digits (colons, spaces and case as people copy them removed), or null when it is not one.</summary>
+        public static string? Normalize(string? text)
+        {
+            var hex = new string((text ?? "").Where(c => c != ':' && !char.IsWhiteSpace(c)).ToArray()).ToLowerInvariant();
+            return hex.Length == 64 && hex.All(c => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) ? hex : null;
         }
     }
 }

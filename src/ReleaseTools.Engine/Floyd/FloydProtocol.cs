@@ -20,6 +20,25 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>Query parameter of a signed 1.1 push: the single-use upload ticket a signed ping issued for it.</summary>
         public const string TicketQueryParameter = "ticket";
 
+        /// <summary>
+        /// Query parameter of a signed 1.1 request to one of several instances of a service on one agent (section 4.1):
+        /// which instance. Absent: the agent's default instance.
+        /// </summary>
+        public const string InstanceQueryParameter = "instance";
+
+        /// <summary>What a 1.1 agent that hosts several instances of a service lists in <c>features</c> of /health.</summary>
+        public const string InstancesFeature = "instances";
+
+        /// <summary>The rule of an agent instance id (section 4.1): the whole value, 1 to 64 letters, digits, '_' or '-', starting with a letter or digit.</summary>
+        public const string AgentInstancePattern = "\\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\\z";
+
+        private static readonly System.Text.RegularExpressions.Regex AgentInstanceRegex =
+            new System.Text.RegularExpressions.Regex(AgentInstancePattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        /// <summary>True for an agent instance id a 1.1 agent accepts (the pattern, and not a Windows device name).</summary>
+        public static bool IsValidAgentInstance(string? value) =>
+            value != null && AgentInstanceRegex.IsMatch(value) && !PortableNames.IsWindowsDeviceName(value);
+
         public const string TimeStampHeader = "TimeStamp";
         public const string AuthorizationHeader = "Authorization";
         public const string ContentMd5Header = "Content-MD5";

@@ -24,6 +24,8 @@ namespace ReleaseTools.Engine.Store
         public const string HostNameInvalid = "HostNameInvalid";
         public const string PortInvalid = "PortInvalid";
         public const string TagInvalid = "TagInvalid";
+        public const string AgentInstanceInvalid = "AgentInstanceInvalid";
+        public const string AgentCertificateInvalid = "AgentCertificateInvalid";
         public const int MaxTagLength = 100;
 
         private static readonly Regex NamePattern = new Regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\\z", RegexOptions.CultureInvariant);
@@ -46,7 +48,39 @@ namespace ReleaseTools.Engine.Store
                     ? new RegistrationProblem(PortInvalid, "Port", registration.Port.ToString(CultureInfo.InvariantCulture),
                         $"Port {registration.Port} of instance '{registration.InstanceId}' is not a TCP port; give the agent's port, 1 to 65535.")
                     : null)
-                ?? CheckTags(registration.Tags);
+                ?? CheckTags(registration.Tags)
+                ?? CheckAgentInstance(registration.AgentInstance)
+                ?? CheckAgentCertificate(registration);
+        }
+
+        /// <summary>Null is the agent's default instance; anything else travels as <c>instance=</c> in every signed request.</summary>
+        private static RegistrationProblem? CheckAgentInstance(string? agentInstance) =>
+            agentInstance == null || Floyd.FloydProtocol.IsValidAgentInstance(agentInstance)
+                ? null
+                : new RegistrationProblem(AgentInstanceInvalid, "AgentInstance", agentInstance,
+                    $"'{Printable(agentInstance)}' is not an agent instance id: use 1 to 64 letters, digits, '_' or '-', starting with a letter or digit, " +
+                    "and not a Windows device name (the rule Floyd agents apply to instance ids). Leave it out for the agent's default instance.");
+
+        /// <summary>A pinned certificate is stored as 64 lowercase hex digits and only means something over HTTPS.</summary>
+        private static RegistrationProblem? CheckAgentCertificate(InstanceRegistration registration)
+        {
+            var pinned = registration.AgentCertificate;
+            if (pinned == null)
+            {
+                return null;
+            }
+
+            if (!string.Equals(Floyd.AgentCertificatePins.Normalize(pinned), pinned, StringComparison.Ordinal))
+            {
+                return new RegistrationProblem(AgentCertificateInvalid, "AgentCertificateFingerprint", pinned,
+                    $"'{Printable(pinned)}' is not a SHA-256 certificate fingerprint: give the 64 hexadecimal digits that " +
+                    "'openssl x509 -in agent.crt -noout -fingerprint -sha256' prints (colons allowed).");
+            }
+
+            return registration.UseHttps
+                ? null
+                : new RegistrationProblem(AgentCertificateInvalid, "AgentCertificateFingerprint", pinned,
+                    $"Instance '{registration.InstanceId}' pins an agent certificate but is not reached over HTTPS; add -UseHttps, or leave the fingerprint out.");
         }
 
         /// <summary>

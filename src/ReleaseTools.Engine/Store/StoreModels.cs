@@ -12,6 +12,12 @@ namespace ReleaseTools.Engine.Store
         public string Host { get; init; } = "";
         public int Port { get; init; }
         public IReadOnlyList<string> Tags { get; init; } = Array.Empty<string>();
+        /// <summary>Which of its agent's instances this is (Floyd 1.1, the <c>instance</c> parameter); null: the agent's default instance.</summary>
+        public string? AgentInstance { get; init; }
+        /// <summary>The agent is reached over HTTPS.</summary>
+        public bool UseHttps { get; init; }
+        /// <summary>SHA-256 fingerprint (64 lowercase hex digits) of the agent's TLS certificate to trust; null: the machine's trust store decides.</summary>
+        public string? AgentCertificate { get; init; }
     }
 
     /// <summary>One registered service instance and what it runs now, as far as the store knows.</summary>
@@ -28,6 +34,11 @@ namespace ReleaseTools.Engine.Store
         public string? FVersion { get; init; }
         public InstanceStatus Status { get; init; }
         public DateTimeOffset UpdatedAt { get; init; }
+        /// <summary>Which of its agent's instances this is; null: the agent's default instance.</summary>
+        public string? AgentInstance { get; init; }
+        public bool UseHttps { get; init; }
+        /// <summary>The pinned SHA-256 fingerprint of the agent's TLS certificate (lowercase hex), or null.</summary>
+        public string? AgentCertificate { get; init; }
     }
 
     public enum InstanceStatus

@@ -101,6 +101,9 @@ namespace ReleaseTools.Engine.Store
             FVersion = reader.NullableString(7),
             Status = StoreValues.Parse<InstanceStatus>(reader.GetString(8)),
             UpdatedAt = reader.Time(9),
+            AgentInstance = reader.NullableString(10),
+            UseHttps = Convert.ToBoolean(reader.GetValue(11), System.Globalization.CultureInfo.InvariantCulture),
+            AgentCertificate = reader.NullableString(12),
         };
 
         public static VersionHistoryRecord ReadHistory(DbDataReader reader) => new VersionHistoryRecord

@@ -60,6 +60,12 @@ public sealed class RegistrationRulesTests
     [InlineData("Environment", "/prod", RegistrationRules.EnvironmentNameInvalid)]
     [InlineData("Environment", "", RegistrationRules.EnvironmentNameInvalid)]
     [InlineData("HostName", "127.0.0.1:7070", RegistrationRules.HostNameInvalid)]
+    [InlineData("AgentInstance", "b\n", RegistrationRules.AgentInstanceInvalid)]
+    [InlineData("AgentInstance", "", RegistrationRules.AgentInstanceInvalid)]
+    [InlineData("AgentInstance", "a.b", RegistrationRules.AgentInstanceInvalid)]
+    [InlineData("AgentInstance", "-b", RegistrationRules.AgentInstanceInvalid)]
+    [InlineData("AgentInstance", "Nul", RegistrationRules.AgentInstanceInvalid)]
+    [InlineData("AgentCertificateFingerprint", "abc", RegistrationRules.AgentCertificateInvalid)]
     public void The_first_broken_rule_names_the_parameter_and_the_value(string parameter, string value, string errorId)
     {
         var registration = new InstanceRegistration { InstanceId = "web-01", Service = "web", Environment = "prod", Host = "10.0.0.11", Port = 7070 };
@@ -68,6 +74,8 @@ public sealed class RegistrationRulesTests
             "InstanceId" => registration with { InstanceId = value },
             "Service" => registration with { Service = value },
             "Environment" => registration with { Environment = value },
+            "AgentInstance" => registration with { AgentInstance = value },
+            "AgentCertificateFingerprint" => registration with { AgentCertificate = value, UseHttps = true },
             _ => registration with { Host = value },
         };
 
@@ -78,6 +86,24 @@ public sealed class RegistrationRulesTests
         Assert.Equal(parameter, problem.Parameter);
         Assert.Equal(value, problem.Value);
         Assert.DoesNotContain('\u0007', problem.Message);
+    }
+
+    [Fact]
+    public void An_agent_instance_id_is_up_to_64_letters_digits_underscores_and_dashes_and_a_pinned_certificate_needs_https()
+    {
+        var registration = new InstanceRegistration { InstanceId = "web-01", Service = "web", Environment = "prod", Host = "10.0.0.11", Port = 7070 };
+        Assert.Null(RegistrationRules.Check(registration with { AgentInstance = "port-8081_B" }));
+        Assert.Null(RegistrationRules.Check(registration with { AgentInstance = new string('b', 64) }));
+        Assert.Equal(RegistrationRules.AgentInstanceInvalid, RegistrationRules.Check(registration with { AgentInstance = new string('b', 65) })?.ErrorId);
+
+        const string pin = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        Assert.Null(RegistrationRules.Check(registration with { UseHttps = true, AgentCertificate = pin }));
+        var withoutHttps = RegistrationRules.Check(registration with { AgentCertificate = pin });
+        Assert.Equal(RegistrationRules.AgentCertificateInvalid, withoutHttps?.ErrorId);
+        Assert.Contains("-UseHttps", withoutHttps!.Message);
+        // Stored as 64 lowercase hex digits: the cmdlet normalises what people paste (colons, upper case) before the rules see it.
+        Assert.Equal(pin, ReleaseTools.Engine.Floyd.AgentCertificatePins.Normalize("01:23:45:67:89:AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef"));
+        Assert.NotNull(RegistrationRules.Check(registration with { UseHttps = true, AgentCertificate = pin.ToUpperInvariant() }));
     }
 
     [Fact]

@@ -150,7 +150,7 @@ public abstract class BackupContract : IDisposable
         var target = NewScope().Store;
         var restored = await StoreBackup.RestoreAsync(target, path, replace: false, None);
 
-        Assert.Equal(3, restored.FormatVersion);
+        Assert.Equal(4, restored.FormatVersion);
         Assert.Equal((4L, 4L, 4L, 3L, 2L, 3L, 2L, 3L), (written.Counts["Releases"], written.Counts["ReleaseEntries"], written.Counts["ReleaseConfigs"],
             written.Counts["ReleaseApprovals"], written.Counts["ReleaseRuns"], written.Counts["ReleasePolicy"], written.Counts["Webhooks"], written.Counts["WebhookDeliveries"]));
         Assert.Equal(1L + 7 + 2 + 8, written.Counts["ReleaseTransitions"]);
@@ -159,6 +159,32 @@ public abstract class BackupContract : IDisposable
         await BackupSamples.AssertSameLifecycleAsync(source, target, releases);
         Assert.Null(await target.Lifecycle.GetLifecycleLeaseAsync("release-scanner", None));
         await BackupSamples.AssertLifecycleContinuesAsync(target, releases);
+    }
+
+    [SkippableFact]
+    public async Task A_backup_carries_each_instance_s_agent_instance_https_and_pinned_certificate_and_one_of_format_3_restores_them_as_default_instances_over_http()
+    {
+        var source = NewScope().Store;
+        var deploymentId = await BackupSamples.PopulateAsync(source);
+        var path = _files.Combine("format-4.rtbackup");
+        await StoreBackup.BackupAsync(source, path, overwrite: false, None);
+
+        var target = NewScope().Store;
+        await StoreBackup.RestoreAsync(target, path, replace: false, None);
+        var carried = (await target.GetInstanceAsync("orders-2", None))!;
+        Assert.Equal(("b", true, BackupSamples.PinnedCertificate), (carried.AgentInstance, carried.UseHttps, carried.AgentCertificate));
+
+        var older = _files.Combine("format-3.rtbackup");
+        BackupSamples.WriteLines(older, BackupSamples.AsFormat3(BackupSamples.ReadLines(path)));
+        var fromOlder = NewScope().Store;
+        var restored = await StoreBackup.RestoreAsync(fromOlder, older, replace: false, None);
+
+        Assert.Equal(3, restored.FormatVersion);
+        var instances = await fromOlder.FindInstancesAsync(new InstanceQuery(), None);
+        Assert.Equal(3, instances.Count);
+        Assert.All(instances, i => Assert.Equal(((string?)null, false, (string?)null), (i.AgentInstance, i.UseHttps, i.AgentCertificate)));
+        Assert.Equal((await source.GetHistoryAsync("orders-2", 0, None)).Count, (await fromOlder.GetHistoryAsync("orders-2", 0, None)).Count);
+        Assert.NotNull(await fromOlder.GetDeploymentAsync(deploymentId, None));
     }
 
     [SkippableFact]
@@ -177,7 +203,7 @@ public abstract class BackupContract : IDisposable
 
         Assert.Equal(2, restored.FormatVersion);
         Assert.False(restored.Counts.ContainsKey("Releases"));
-        await BackupSamples.AssertSameRecordsAsync(source, target, deploymentId);
+        await BackupSamples.AssertSameRecordsAsync(source, target, deploymentId, beforeFormat4: true);
         Assert.Empty(await target.Lifecycle.FindReleasesAsync(new ReleaseQuery(), None));
         Assert.Empty(await target.GetWebhooksAsync(None));
         Assert.Empty(await target.FindWebhookDeliveriesAsync(new WebhookDeliveryQuery(), None));
@@ -187,7 +213,8 @@ public abstract class BackupContract : IDisposable
         Assert.All(new[] { "Releases", "ReleaseEntries", "ReleaseConfigs", "ReleaseTransitions", "ReleaseApprovals", "ReleaseRuns", "ReleasePolicy", "Webhooks", "WebhookDeliveries" },
             label => Assert.Equal(0, summary.Counts[label]));
         Assert.All(restored.Counts, c => Assert.Equal(c.Value, summary.Counts[c.Key]));
-        Assert.All(restored.Digests, d => Assert.Equal(d.Value, summary.Digests[d.Key]));
+        // Instances read back with the columns format 4 added (null, false, null), so their digest is of other rows than the format-2 backup's.
+        Assert.All(restored.Digests.Where(d => d.Key != "Instances"), d => Assert.Equal(d.Value, summary.Digests[d.Key]));
 
         // The restored store takes new releases from there.
         var created = await target.Lifecycle.CreateReleaseAsync(BackupSamples.NewRelease("after the move"), new[] { BackupSamples.Entry("payments") }, None);
@@ -427,12 +454,17 @@ internal static class BackupSamples
         })).ToList(), None);
     }
 
+    /// <summary>The SHA-256 fingerprint orders-2 pins for its agent's TLS certificate.</summary>
+    public const string PinnedCertificate = "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592";
+
     /// <summary>Instances, a finished run with history and config, a run still in progress holding leases, audit entries. Returns the finished run.</summary>
     public static async Task<string> PopulateAsync(IReleaseStore store)
     {
         await store.RegisterInstancesAsync(new[]
         {
-            StoreSamples.Instance("orders-1", tags: new[] { "blue" }), StoreSamples.Instance("orders-2"), StoreSamples.Instance("Orders-3", environment: "staging"),
+            StoreSamples.Instance("orders-1", tags: new[] { "blue" }),
+            StoreSamples.Instance("orders-2") with { AgentInstance = "b", UseHttps = true, AgentCertificate = PinnedCertificate },
+            StoreSamples.Instance("Orders-3", environment: "staging"),
         }, None);
         var finished = await store.CreateDeploymentAsync(StoreSamples.Deployment(), new[]
         {
@@ -644,9 +676,12 @@ internal static class BackupSamples
         Assert.Equal(ReleaseState.ProdDeploying, (await lifecycle.GetReleaseAsync(releases.PreDeployed, None))!.State);
     }
 
-    public static async Task AssertSameRecordsAsync(IReleaseStore expected, IReleaseStore actual, string deploymentId)
+    /// <param name="beforeFormat4">The actual store was restored from a backup older than format 4: its instances are the agents' default instances over HTTP.</param>
+    public static async Task AssertSameRecordsAsync(IReleaseStore expected, IReleaseStore actual, string deploymentId, bool beforeFormat4 = false)
     {
-        Assert.Equal(await expected.FindInstancesAsync(new InstanceQuery(), None), await actual.FindInstancesAsync(new InstanceQuery(), None), new RecordComparer<InstanceRecord>());
+        var expectedInstances = (await expected.FindInstancesAsync(new InstanceQuery(), None))
+            .Select(i => beforeFormat4 ? i with { AgentInstance = null, UseHttps = false, AgentCertificate = null } : i);
+        Assert.Equal(expectedInstances, await actual.FindInstancesAsync(new InstanceQuery(), None), new RecordComparer<InstanceRecord>());
         Assert.Equal(await expected.GetDeploymentAsync(deploymentId, None), await actual.GetDeploymentAsync(deploymentId, None));
         Assert.Equal(await expected.GetTargetsAsync(deploymentId, None), await actual.GetTargetsAsync(deploymentId, None));
         Assert.Equal(await expected.GetHistoryAsync("orders-2", 0, None), await actual.GetHistoryAsync("orders-2", 0, None));
@@ -682,8 +717,9 @@ internal static class BackupSamples
     /// A format-3 backup as format 2 wrote it: no lifecycle or webhook tables in the header, rows or manifest, and the
     /// content digest a format-2 release computed over those lines.
     /// </summary>
-    public static List<string> AsFormat2(List<string> lines)
+    public static List<string> AsFormat2(List<string> format4)
     {
+        var lines = AsFormat3(format4);
         using var sha = System.Security.Cryptography.SHA256.Create();
         var header = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!;
         header["formatVersion"] = 2;
@@ -703,6 +739,46 @@ internal static class BackupSamples
             Assert.True(manifest["manifest"]!["digests"]!.AsObject().Remove(label));
         }
 
+        manifest["manifest"]!["contentDigest"] = Convert.ToHexStringLower(sha.ComputeHash(Encoding.UTF8.GetBytes(string.Concat(output.Select(l => l + "\n")))));
+        output.Add(manifest.ToJsonString());
+        return output;
+    }
+
+    /// <summary>
+    /// A format-4 backup as format 3 wrote it: instances without their agent instance, HTTPS flag and pinned certificate,
+    /// and the header and manifest (content digest, instances digest) that a format-3 release computed over those lines.
+    /// </summary>
+    public static List<string> AsFormat3(List<string> lines)
+    {
+        const int added = 3;
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        var header = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!;
+        header["formatVersion"] = 3;
+        var instanceColumns = header["tables"]!["instances"]!.AsArray();
+        Assert.Equal("agent_certificate", (string?)instanceColumns[^1]);
+        for (var i = 0; i < added; i++) instanceColumns.RemoveAt(instanceColumns.Count - 1);
+        var output = new List<string> { header.ToJsonString() };
+        var instanceHashes = new List<byte[]>();
+        foreach (var line in lines.Skip(1).Take(lines.Count - 2))
+        {
+            var row = System.Text.Json.Nodes.JsonNode.Parse(line)!;
+            if ((string?)row["t"] != "instances")
+            {
+                output.Add(line);
+                continue;
+            }
+
+            var values = row["r"]!.AsArray();
+            for (var i = 0; i < added; i++) values.RemoveAt(values.Count - 1);
+            var canonical = values.ToJsonString();
+            instanceHashes.Add(sha.ComputeHash(Encoding.UTF8.GetBytes(canonical)));
+            output.Add("{\"t\":\"instances\",\"r\":" + canonical + "}");
+        }
+
+        instanceHashes.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(lines[^1])!;
+        manifest["manifest"]!["formatVersion"] = 3;
+        manifest["manifest"]!["digests"]!["Instances"] = Convert.ToHexStringLower(sha.ComputeHash(instanceHashes.SelectMany(h => h).ToArray()));
         manifest["manifest"]!["contentDigest"] = Convert.ToHexStringLower(sha.ComputeHash(Encoding.UTF8.GetBytes(string.Concat(output.Select(l => l + "\n")))));
         output.Add(manifest.ToJsonString());
         return output;

@@ -39,6 +39,30 @@ public abstract class InstanceRegistryContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task An_instance_keeps_its_agent_instance_https_flag_and_pinned_certificate_one_by_one_and_in_bulk_and_a_new_registration_replaces_them()
+    {
+        const string pin = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("web-a", "web", host: "10.0.0.5", port: 7070) with { AgentInstance = "a", UseHttps = true, AgentCertificate = pin }, None);
+        await Store.RegisterInstancesAsync(new[]
+        {
+            StoreSamples.Instance("web-b", "web", host: "10.0.0.5", port: 7070) with { AgentInstance = "b", UseHttps = true },
+            StoreSamples.Instance("web-c", "web", host: "10.0.0.6", port: 7070),
+        }, None);
+
+        var found = (await Store.FindInstancesAsync(new InstanceQuery { Services = new[] { "web" } }, None)).ToDictionary(i => i.InstanceId);
+        Assert.Equal(("a", true, pin), (found["web-a"].AgentInstance, found["web-a"].UseHttps, found["web-a"].AgentCertificate));
+        Assert.Equal(("b", true, (string?)null), (found["web-b"].AgentInstance, found["web-b"].UseHttps, found["web-b"].AgentCertificate));
+        Assert.Equal(((string?)null, false, (string?)null), (found["web-c"].AgentInstance, found["web-c"].UseHttps, found["web-c"].AgentCertificate));
+
+        // A registration says the whole address: registered again without them, the instance is the agent's default instance over HTTP.
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("web-a", "web", host: "10.0.0.5", port: 7070), None);
+        await Store.RegisterInstancesAsync(new[] { StoreSamples.Instance("web-b", "web", host: "10.0.0.5", port: 7070) with { AgentInstance = "b2" } }, None);
+        var again = (await Store.FindInstancesAsync(new InstanceQuery { Services = new[] { "web" } }, None)).ToDictionary(i => i.InstanceId);
+        Assert.Equal(((string?)null, false, (string?)null), (again["web-a"].AgentInstance, again["web-a"].UseHttps, again["web-a"].AgentCertificate));
+        Assert.Equal(("b2", false), (again["web-b"].AgentInstance, again["web-b"].UseHttps));
+    }
+
+    [SkippableFact]
     public async Task Instances_are_found_by_service_by_environment_and_by_several_ids()
     {
         await Store.RegisterInstancesAsync(new[]

@@ -109,8 +109,10 @@ namespace ReleaseTools.Engine.Store.Portable
         /// read with the values its missing columns mean. 2: history rows say whether the release stayed or was reverted.
         /// 3: the release lifecycle (releases, entries, frozen configs, transitions, approvals, stage runs, the approval
         /// policy) and the webhooks with their delivery log; an older backup restores with those tables empty.
+        /// 4: instances say which of their agent's instances they are, whether it is reached over HTTPS and the certificate
+        /// pinned for it; an older backup restores them as default instances over HTTP.
         /// </summary>
-        public const int FormatVersion = 3;
+        public const int FormatVersion = 4;
 
         /// <summary>
         /// The approval policy rows of the store's key/value table. They are carried because they are the team's own rules
@@ -128,7 +130,9 @@ namespace ReleaseTools.Engine.Store.Portable
         public static IReadOnlyList<PortableTable> Tables { get; } = new[]
         {
             new PortableTable("instances", "Instances",
-                T("instance_id"), T("service"), T("environment"), T("host"), I("port"), T("tags"), T("version"), T("fversion"), T("status"), I("updated_at")),
+                T("instance_id"), T("service"), T("environment"), T("host"), I("port"), T("tags"), T("version"), T("fversion"), T("status"), I("updated_at"),
+                new PortableColumn("agent_instance", PortableKind.Text, sinceFormat: 4), new PortableColumn("use_https", PortableKind.Boolean, sinceFormat: 4, missingValue: false),
+                new PortableColumn("agent_certificate", PortableKind.Text, sinceFormat: 4)),
             new PortableTable("deployments", "Deployments",
                 T("deployment_id"), T("operation"), T("service"), T("target_version"), T("package_url"), T("package_md5"), T("fversion"), T("initiated_by"),
                 T("initiated_from"), I("batch_count"), T("parameters_json"), T("resumed_from"), T("status"), I("total_targets"), I("succeeded_targets"),

@@ -286,6 +286,12 @@ CREATE TABLE lifecycle_leases (
     expires_at  bigint NOT NULL
 );
 "),
+            new PostgresMigration(6, "Instances say how their agent is reached: which of the agent's instances they are, over HTTPS or not, and the agent certificate they pin", @"
+-- NULL agent_instance is the agent's default instance (every instance registered before this migration).
+ALTER TABLE instances ADD COLUMN agent_instance text;
+ALTER TABLE instances ADD COLUMN use_https boolean NOT NULL DEFAULT false;
+ALTER TABLE instances ADD COLUMN agent_certificate text;
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;

@@ -15,20 +15,23 @@ namespace ReleaseTools.Engine.Store.Postgres
     // releasetools_nocase collation), as PowerShell users expect and as the SQLite store does.
     public sealed partial class PostgresReleaseStore
     {
-        private const string InstanceColumns = "instance_id, service, environment, host, port, tags, version, fversion, status, updated_at";
+        private const string InstanceColumns = "instance_id, service, environment, host, port, tags, version, fversion, status, updated_at, agent_instance, use_https, agent_certificate";
 
         private const string UpsertInstanceSql =
-            "INSERT INTO instances (" + InstanceColumns + ") VALUES (@id, @service, @environment, @host, @port, @tags, NULL, NULL, 'registered', @now) " +
+            "INSERT INTO instances (" + InstanceColumns + ") VALUES (@id, @service, @environment, @host, @port, @tags, NULL, NULL, 'registered', @now, @agentInstance, @useHttps, @agentCertificate) " +
             "ON CONFLICT (instance_id) DO UPDATE SET service = excluded.service, environment = excluded.environment, host = excluded.host, " +
-            "port = excluded.port, tags = excluded.tags, updated_at = excluded.updated_at";
+            "port = excluded.port, tags = excluded.tags, updated_at = excluded.updated_at, agent_instance = excluded.agent_instance, " +
+            "use_https = excluded.use_https, agent_certificate = excluded.agent_certificate";
 
         // One statement for a whole chunk: the rows travel as arrays and unnest() turns them back into rows.
         private const string BulkUpsertInstanceSql =
             "INSERT INTO instances (" + InstanceColumns + ") " +
-            "SELECT id, service, environment, host, port, tags, NULL, NULL, 'registered', @now FROM unnest(@ids, @services, @environments, @hosts, @ports, @tags) " +
-            "AS r(id, service, environment, host, port, tags) " +
+            "SELECT id, service, environment, host, port, tags, NULL, NULL, 'registered', @now, agent_instance, use_https, agent_certificate " +
+            "FROM unnest(@ids, @services, @environments, @hosts, @ports, @tags, @agentInstances, @useHttps, @agentCertificates) " +
+            "AS r(id, service, environment, host, port, tags, agent_instance, use_https, agent_certificate) " +
             "ON CONFLICT (instance_id) DO UPDATE SET service = excluded.service, environment = excluded.environment, host = excluded.host, " +
-            "port = excluded.port, tags = excluded.tags, updated_at = excluded.updated_at";
+            "port = excluded.port, tags = excluded.tags, updated_at = excluded.updated_at, agent_instance = excluded.agent_instance, " +
+            "use_https = excluded.use_https, agent_certificate = excluded.agent_certificate";
 
         public Task<InstanceRecord> RegisterInstanceAsync(InstanceRegistration registration, CancellationToken cancellationToken)
         {
@@ -81,6 +84,9 @@ namespace ReleaseTools.Engine.Store.Postgres
                         .WithList("hosts", rows.Select(r => r.Host ?? ""))
                         .WithList("tags", rows.Select(r => JsonSerializer.Serialize(r.Tags ?? Array.Empty<string>())))
                         .With("ports", rows.Select(r => r.Port).ToArray())
+                        .WithList("agentInstances", rows.Select(r => r.AgentInstance!))
+                        .With("useHttps", rows.Select(r => r.UseHttps).ToArray())
+                        .WithList("agentCertificates", rows.Select(r => r.AgentCertificate!))
                         .With("now", StoreValues.ToUnixMs(now));
                     await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                     count += chunk.Count;
@@ -206,7 +212,10 @@ namespace ReleaseTools.Engine.Store.Postgres
                 .With("host", registration.Host ?? "")
                 .With("port", registration.Port)
                 .With("tags", JsonSerializer.Serialize(registration.Tags ?? Array.Empty<string>()))
-                .With("now", StoreValues.ToUnixMs(now));
+                .With("now", StoreValues.ToUnixMs(now))
+                .With("agentInstance", registration.AgentInstance)
+                .With("useHttps", registration.UseHttps)
+                .With("agentCertificate", registration.AgentCertificate);
 
         private static IEnumerable<List<T>> Chunks<T>(IReadOnlyList<T> items, int size)
         {

@@ -15,12 +15,13 @@ namespace ReleaseTools.Engine.Store.Sqlite
     // as PowerShell users expect.
     public sealed partial class SqliteReleaseStore
     {
-        private const string InstanceColumns = "instance_id, service, environment, host, port, tags, version, fversion, status, updated_at";
+        private const string InstanceColumns = "instance_id, service, environment, host, port, tags, version, fversion, status, updated_at, agent_instance, use_https, agent_certificate";
 
         private const string UpsertInstanceSql =
-            "INSERT INTO instances (" + InstanceColumns + ") VALUES ($id, $service, $environment, $host, $port, $tags, NULL, NULL, 'registered', $now) " +
+            "INSERT INTO instances (" + InstanceColumns + ") VALUES ($id, $service, $environment, $host, $port, $tags, NULL, NULL, 'registered', $now, $agentInstance, $useHttps, $agentCertificate) " +
             "ON CONFLICT (instance_id) DO UPDATE SET service = excluded.service, environment = excluded.environment, host = excluded.host, " +
-            "port = excluded.port, tags = excluded.tags, updated_at = excluded.updated_at";
+            "port = excluded.port, tags = excluded.tags, updated_at = excluded.updated_at, agent_instance = excluded.agent_instance, " +
+            "use_https = excluded.use_https, agent_certificate = excluded.agent_certificate";
 
         public Task<InstanceRecord> RegisterInstanceAsync(InstanceRegistration registration, CancellationToken cancellationToken)
         {
@@ -191,7 +192,10 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 .With("$host", registration.Host ?? "")
                 .With("$port", registration.Port)
                 .With("$tags", JsonSerializer.Serialize(registration.Tags ?? Array.Empty<string>()))
-                .With("$now", StoreValues.ToUnixMs(now));
+                .With("$now", StoreValues.ToUnixMs(now))
+                .With("$agentInstance", registration.AgentInstance)
+                .With("$useHttps", registration.UseHttps ? 1 : 0)
+                .With("$agentCertificate", registration.AgentCertificate);
 
         private static void Validate(InstanceRegistration registration) => StoreValidation.Validate(registration);
 

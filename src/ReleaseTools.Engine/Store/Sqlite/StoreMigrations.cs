@@ -297,6 +297,12 @@ CREATE TABLE lifecycle_leases (
     expires_at  INTEGER NOT NULL
 );
 "),
+            new StoreMigration(9, "Instances say how their agent is reached: which of the agent's instances they are, over HTTPS or not, and the agent certificate they pin", @"
+-- NULL agent_instance is the agent's default instance (every instance registered before this migration).
+ALTER TABLE instances ADD COLUMN agent_instance TEXT;
+ALTER TABLE instances ADD COLUMN use_https INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN agent_certificate TEXT;
+"),
         };
 
         public static int LatestVersion => All[All.Count - 1].Number;
