@@ -41,6 +41,21 @@ public sealed class CmdletParameterTableTests : IClassFixture<AgentFleet>, IDisp
             data.Add("Get-InstanceVersionHistory -InstanceId $V", value, "InstanceNotFound");
             data.Add("Resume-Deployment -DeploymentId $V -PrivateKeyPath $Key -Force", value, "DeploymentNotFound");
             data.Add("Get-ReleaseDeployment -DeploymentId $V", value, "DeploymentNotFound");
+            data.Add("Get-ServiceInstance -Service $V", value, "ServiceNameInvalid");
+            data.Add("Get-ServiceInstance -Environment $V", value, "EnvironmentNameInvalid");
+            data.Add("Get-ServiceInstance -Service table -Version $V", value, "VersionInvalid");
+        }
+
+        // SQL metacharacters, and wildcard patterns no name can match (a character no name has, an unclosed bracket,
+        // more characters than a name holds): a typo said as such, never an empty list or a query gone wrong.
+        foreach (var value in new[] { "table' OR '1'='1", "table;--", "%", "_able", "../*", "tab\u0001*", "[tab", "*" + new string('a', 101) + "*", "tab[/]*" })
+        {
+            data.Add("Get-ServiceInstance -Service $V", value, "ServiceNameInvalid");
+        }
+
+        foreach (var value in new[] { "1.0.0' OR '1'='1", "1.0.0;--", "1.0.%", "1.0.*" })
+        {
+            data.Add("Get-ServiceInstance -Version $V", value, "VersionInvalid");
         }
 
         foreach (var value in new[] { " ", "a\nb", "a\u0001b", "ñandú", "../etc", Long })
@@ -81,6 +96,45 @@ public sealed class CmdletParameterTableTests : IClassFixture<AgentFleet>, IDisp
         Assert.Equal(before, StoreFiles(store));
     }
 
+    /// <summary>
+    /// A filter a name or version could meet that matches nothing registered is an answer, not an error (as Get-ChildItem
+    /// -Filter and Get-Service -Name 'x*' answer): nothing, quietly. Only -InstanceId names one instance, and says when it
+    /// is missing.
+    /// </summary>
+    [Theory]
+    [InlineData("Get-ServiceInstance -Service nosuch")]
+    [InlineData("Get-ServiceInstance -Service 'zz*'")]
+    [InlineData("Get-ServiceInstance -Service 't_ble'")]
+    [InlineData("Get-ServiceInstance -Service 'table[0-9]'")]
+    [InlineData("Get-ServiceInstance -Environment staging")]
+    [InlineData("Get-ServiceInstance -Service table -Version 9.9.9")]
+    [InlineData("Get-ServiceInstance -InstanceId 'zz*'")]
+    public void A_valid_filter_that_matches_nothing_returns_nothing_and_no_error(string command)
+    {
+        var (store, before) = RegisteredStore();
+
+        var result = Run(command + " -StorePath $Store", store, null);
+
+        Assert.Null(result.Terminating);
+        Assert.Empty(result.Errors);
+        Assert.Empty(result.Output);
+        Assert.Equal(before, StoreFiles(store));
+    }
+
+    [Fact]
+    public void A_hostile_filter_value_beside_a_valid_one_is_reported_and_the_valid_one_still_answers()
+    {
+        var (store, _) = RegisteredStore();
+
+        var result = Run("Get-ServiceInstance -Service 'tab*', $V -StorePath $Store", store, "../etc");
+
+        Assert.Equal("table-01", (string)Assert.Single(result.Output).Properties["InstanceId"].Value);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("ServiceNameInvalid", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal("../etc", error.TargetObject);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+    }
+
     public static TheoryData<string, string> StorePaths()
     {
         var data = new TheoryData<string, string>();
@@ -106,19 +160,86 @@ public sealed class CmdletParameterTableTests : IClassFixture<AgentFleet>, IDisp
         Assert.Equal(before, Directory.GetFileSystemEntries(_directory.Path, "*", SearchOption.AllDirectories));
     }
 
-    public static TheoryData<string> KeyKinds() => new() { "NOT-PEM", "EC", "PUBLIC", "ENCRYPTED" };
+    /// <summary>
+    /// Every cmdlet that signs Floyd requests, as a user calls it, with $V for the key file. Resume-Deployment resumes a
+    /// run that failed against the same listener ($Run); the release stages run a tagged release of service table.
+    /// </summary>
+    private static readonly Dictionary<string, string> SigningCommands = new()
+    {
+        ["Invoke-Deployment"] = "Invoke-Deployment -Service table -Version 1.0.0 -PackageUrl $Package -PrivateKeyPath $V -Force",
+        ["Invoke-Rollback"] = "Invoke-Rollback -InstanceId table-01 -Version 1.0.0 -PrivateKeyPath $V -Force",
+        ["Test-ServiceInstance"] = "Test-ServiceInstance -InstanceId table-01 -PrivateKeyPath $V",
+        ["Resume-Deployment"] = "Resume-Deployment -DeploymentId $Run -PrivateKeyPath $V -Force",
+        ["Start-ReleaseStage"] = "Get-Release -StorePath $Store | Start-ReleaseStage -Stage PreRelease -PrivateKeyPath $V -Force",
+        ["Invoke-ReleaseScan"] = "Invoke-ReleaseScan -PrivateKeyPath $V -Force",
+    };
+
+    public static TheoryData<string, string> SigningCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var command in SigningCommands.Keys)
+        {
+            foreach (var kind in new[] { "NOT-PEM", "EC", "PUBLIC", "ENCRYPTED" })
+            {
+                data.Add(command, kind);
+            }
+        }
+
+        return data;
+    }
+
+    [Fact]
+    public void The_signing_table_names_every_cmdlet_that_takes_a_signing_key()
+    {
+        var signers = _fleet.Shell.Invoke("Get-Command -Module ReleaseTools -ParameterName PrivateKeyPath | ForEach-Object Name").ThrowOnError().Output
+            .Select(o => o.ToString()).OrderBy(n => n, StringComparer.Ordinal);
+
+        Assert.Equal(SigningCommands.Keys.OrderBy(n => n, StringComparer.Ordinal), signers);
+    }
 
     [Theory]
-    [MemberData(nameof(KeyKinds))]
-    public void Test_ServiceInstance_checks_its_key_before_any_request(string kind)
+    [MemberData(nameof(SigningCases))]
+    public void A_signing_cmdlet_refuses_an_unusable_key_before_it_opens_a_connection(string command, string kind)
     {
-        var (store, before) = RegisteredStore();
+        var (store, _) = RegisteredStore();
+        var run = "";
+        if (command == "Resume-Deployment")
+        {
+            // A run that failed on the listener (it answers 404 to the agent's ping): something to resume.
+            var failed = Run("Invoke-Deployment -Service table -Version 1.0.0 -PackageUrl $Package -PrivateKeyPath $Key -RetryCount 0 -Force -StorePath $Store -ErrorAction SilentlyContinue", store, null);
+            run = (string)Assert.Single(failed.Output).Properties["DeploymentId"].Value;
+        }
+        else if (command is "Start-ReleaseStage" or "Invoke-ReleaseScan")
+        {
+            TagRelease(store);
+        }
+
+        var before = StoreFiles(store);
+        var connections = _agent.Connections;
         var key = KeyFile(kind);
 
-        var result = Run("Test-ServiceInstance -InstanceId table-01 -PrivateKeyPath $V -StorePath $Store", store, key);
+        var result = _fleet.Shell.Invoke("param($Store, $V, $Package, $Run) " + SigningCommands[command] + " -StorePath $Store",
+            new Hashtable { ["Store"] = store, ["V"] = key, ["Package"] = _fleet.PackageV1, ["Run"] = run });
 
-        AssertRefused(result, "PrivateKeyUnusable", key);
+        var error = result.Terminating?.ErrorRecord ?? Assert.Single(result.Errors);
+        Assert.Equal("PrivateKeyUnusable", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(key, error.TargetObject?.ToString());
+        Assert.NotEqual(ErrorCategory.NotSpecified, error.CategoryInfo.Category);
+        Assert.Equal(connections, _agent.Connections);
         Assert.Equal(before, StoreFiles(store));
+    }
+
+    /// <summary>A release of service table 1.0.0, approved and tagged: ready for its pre-release stage in prod, where table-01 is.</summary>
+    private void TagRelease(string store)
+    {
+        var template = _directory.WriteFile($"table-{Guid.NewGuid():N}.conf.template", "service={{Service}}\n");
+        _fleet.Shell.Invoke("""
+            param($Store, $Package, $Template)
+            $release = New-Release -Name 'table release' -PreEnvironment prod -ProdEnvironment live -StorePath $Store
+            $release | Add-ReleaseItem -Service table -Version 1.0.0 -PackageUrl $Package -ConfigPath $Template -StorePath $Store
+            $release | Approve-Release -Comment 'reviewed' -StorePath $Store
+            $release | Lock-Release -Comment 'ship it' -StorePath $Store
+            """, new Hashtable { ["Store"] = store, ["Package"] = _fleet.PackageV1, ["Template"] = template }).ThrowOnError();
     }
 
     [Theory]

@@ -16,6 +16,7 @@ public sealed class LoopbackHttpServer : IDisposable
     private readonly ConcurrentDictionary<string, (int Status, string? ContentType, byte[] Body)> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _requests = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
+    private int _connections;
 
     public LoopbackHttpServer()
     {
@@ -40,6 +41,9 @@ public sealed class LoopbackHttpServer : IDisposable
     /// <summary>How many requests reached the server at all.</summary>
     public int TotalRequests => _requests.Values.Sum();
 
+    /// <summary>How many TCP connections were accepted, whether or not a request followed on them.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
     private async Task AcceptAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -58,6 +62,7 @@ public sealed class LoopbackHttpServer : IDisposable
                 return;
             }
 
+            Interlocked.Increment(ref _connections);
             _ = AnswerAsync(client);
         }
     }

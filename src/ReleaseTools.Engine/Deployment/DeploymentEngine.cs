@@ -66,6 +66,17 @@ namespace ReleaseTools.Engine.Deployment
         public IReleaseStore Store { get; }
         public EngineOptions Options { get; }
 
+        /// <summary>
+        /// Throws PrivateKeyUnusable when the settings' signing key cannot sign Floyd requests; nothing is sent or recorded.
+        /// A run checks its key itself; the release stages and the scanner check first, since they record a stage before any run.
+        /// </summary>
+        public void EnsureSigningKeyUsable(RunSettings settings)
+        {
+            using (_services.CreateClient(settings ?? throw new ArgumentNullException(nameof(settings))))
+            {
+            }
+        }
+
         /// <summary>Dry run of a deployment (-WhatIf): read-only pings, HEAD of the package; nothing downloaded, claimed or written.</summary>
         public Task<DeploymentPlan> PlanDeploymentAsync(DeploymentRequest request, CancellationToken cancellationToken)
             => new RunPlanner(_services).PlanDeploymentAsync(Require(request), cancellationToken);

@@ -43,23 +43,11 @@ namespace ReleaseTools.Engine.Deployment
         /// </summary>
         public static void ValidateVersion(string? version, string what)
         {
-            if (string.IsNullOrWhiteSpace(version))
+            if (VersionRules.Problem(version, what) is { } problem)
             {
-                throw new DeploymentException(EngineErrorIds.VersionInvalid, DeploymentErrorKind.InvalidArgument, $"A {what} is required.", version);
-            }
-
-            if (!VersionPattern.IsMatch(version) || version!.IndexOf("..", StringComparison.Ordinal) >= 0 || !Floyd.PortableNames.IsPortable(version))
-            {
-                throw new DeploymentException(EngineErrorIds.VersionInvalid, DeploymentErrorKind.InvalidArgument,
-                    $"The {what} '{Store.RegistrationRules.Printable(version)}' is not a version Floyd agents accept: use 1 to 100 letters, digits, " +
-                    "'.', '_', '+' or '-', starting with a letter or digit, without spaces, slashes or '..', " + Floyd.PortableNames.Rule +
-                    " (for example 1.5.0 or 2.0.0-rc.1+build.7).",
-                    version);
+                throw new DeploymentException(EngineErrorIds.VersionInvalid, DeploymentErrorKind.InvalidArgument, problem, version);
             }
         }
-
-        private static readonly System.Text.RegularExpressions.Regex VersionPattern =
-            new System.Text.RegularExpressions.Regex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\\z", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
         public static IReadOnlyList<string> RequireInstances(IReadOnlyList<string>? instanceIds, BatchLayout layout)
         {

@@ -56,6 +56,8 @@ namespace ReleaseTools.Engine.Lifecycle
         public async Task<ScanResult> ScanOnceAsync(ScanOptions options, IDeploymentObserver? observer, CancellationToken cancellationToken)
         {
             options ??= new ScanOptions();
+            // A scanner whose key cannot sign could start no stage: it says so before it claims or settles anything.
+            _lifecycle.Engine.EnsureSigningKeyUsable(options.Stage.Settings);
             var claim = await Releases.TryClaimLifecycleLeaseAsync(LeaseName, _holderId, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
             if (!claim.Acquired)
             {

@@ -143,6 +143,80 @@ namespace ReleaseTools.Engine.Store
             return name.Length > 0 && Array.TrueForAll(name.Split('.'), label => DnsLabel.IsMatch(label));
         }
 
+        /// <summary>
+        /// A -Service or -Environment filter value that no registered name can match, so the user hears of the typo instead
+        /// of seeing an empty list: a literal value that breaks the name rule, or a wildcard pattern (* ? [ ] and ` as
+        /// PowerShell reads them) with a character no name has, an unclosed bracket, or more characters than a name holds.
+        /// Null when the value could match a name; a pattern that simply matches nothing today is no problem.
+        /// </summary>
+        public static RegistrationProblem? CheckNameFilter(string? value, bool isPattern, string parameter, string errorId, string what)
+        {
+            if (isPattern ? CouldMatchName(value!) : IsValidName(value))
+            {
+                return null;
+            }
+
+            var name = CheckName(value, parameter, errorId, what) ?? new RegistrationProblem(errorId, parameter, value ?? "",
+                $"'{Printable(value)}' is not {what} and cannot match one: names use 1 to 100 letters, digits, '.', '_' or '-'.");
+            return name with
+            {
+                Message = $"No instance can match -{parameter} '{Printable(value)}': " + char.ToLowerInvariant(name.Message[0]) + name.Message.Substring(1) +
+                    " Get-ServiceInstance without the filter lists what is registered.",
+            };
+        }
+
+        private static bool IsNameCharacter(char c) => c < 128 && (char.IsLetterOrDigit(c) || c == '.' || c == '_' || c == '-');
+
+        /// <summary>Whether a wildcard pattern could match some name: only name characters, closed brackets, a shortest match of at most 100 characters.</summary>
+        private static bool CouldMatchName(string pattern)
+        {
+            var shortest = 0;
+            for (var i = 0; i < pattern.Length; i++)
+            {
+                var c = pattern[i];
+                switch (c)
+                {
+                    case '*':
+                        continue;
+                    case '`':
+                        if (++i == pattern.Length || !IsNameCharacter(pattern[i]))
+                        {
+                            return false;
+                        }
+
+                        break;
+                    case '[':
+                        var close = pattern.IndexOf(']', i + 1);
+                        if (close < 0)
+                        {
+                            return false;
+                        }
+
+                        for (var j = i + 1; j < close; j++)
+                        {
+                            if (!IsNameCharacter(pattern[j]))
+                            {
+                                return false;
+                            }
+                        }
+
+                        i = close;
+                        break;
+                    default:
+                        if (c != '?' && !IsNameCharacter(c))
+                        {
+                            return false;
+                        }
+
+                        break;
+                }
+
+                shortest++;
+            }
+
+            return shortest <= 100;
+        }
+
         private static RegistrationProblem? CheckName(string? value, string parameter, string errorId, string what)
         {
             if (IsValidName(value))

@@ -2,6 +2,7 @@ using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Lifecycle;
 using ReleaseTools.Engine.Lifecycle.Stages;
 using ReleaseTools.Engine.Tests.Store;
+using ReleaseTools.Testing;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Lifecycle;
@@ -16,6 +17,15 @@ public abstract class ReleaseScannerConcurrencyContract : IDisposable
     private static readonly CancellationToken None = CancellationToken.None;
     private IStoreScope? _scope;
     private readonly List<DeploymentEngine> _engines = new();
+    private readonly TempDirectory _keys = new("rt-scan-keys");
+    private TestKeys? _key;
+
+    /// <summary>Scan options that sign with a real key (a scanner checks its key before it claims anything).</summary>
+    private ScanOptions Options(int attempts = 4)
+    {
+        _key ??= TestKeys.Create(_keys.Path);
+        return new ScanOptions { Stage = new StageOptions { Settings = new RunSettings { PrivateKeyPath = _key.Pkcs8PrivateKeyPath }, Retry = new RetryPolicy { MaxAttempts = attempts } } };
+    }
 
     private IStoreScope Scope => _scope ??= CreateScope();
 
@@ -25,6 +35,8 @@ public abstract class ReleaseScannerConcurrencyContract : IDisposable
     {
         _engines.ForEach(e => e.Dispose());
         _scope?.Dispose();
+        _key?.Dispose();
+        _keys.Dispose();
     }
 
     private ReleaseLifecycle Lifecycle(ReleaseTools.Engine.Store.IReleaseStore store)
@@ -51,7 +63,7 @@ public abstract class ReleaseScannerConcurrencyContract : IDisposable
             ids.Add(id);
         }
 
-        var options = new ScanOptions { Stage = new StageOptions { Retry = new RetryPolicy { MaxAttempts = 1 } } };
+        var options = Options(attempts: 1);
         var passes = await Task.WhenAll(
             Task.Run(() => new ReleaseScanner(first).ScanOnceAsync(options, null, None)),
             Task.Run(() => new ReleaseScanner(second).ScanOnceAsync(options, null, None)));
@@ -83,7 +95,7 @@ public abstract class ReleaseScannerConcurrencyContract : IDisposable
         var held = await Scope.Store.Lifecycle.TryClaimLifecycleLeaseAsync(ReleaseScanner.LeaseName, "scanner-elsewhere", TimeSpan.FromMinutes(2), None);
         Assert.True(held.Acquired);
 
-        var pass = await new ReleaseScanner(lifecycle).ScanOnceAsync(new ScanOptions(), null, None);
+        var pass = await new ReleaseScanner(lifecycle).ScanOnceAsync(Options(), null, None);
 
         Assert.False(pass.Acquired);
         Assert.Equal("scanner-elsewhere", pass.Holder!.HolderId);

@@ -77,6 +77,8 @@ namespace ReleaseTools.Engine.Lifecycle.Stages
             var release = await _lifecycle.RequireAsync(releaseId, cancellationToken).ConfigureAwait(false);
             var startEvent = StartEvent(stage);
             ReleaseStateMachine.Require(releaseId, release.State, startEvent);
+            // A key that cannot sign would fail every service's run: refuse before the stage is started and recorded.
+            _lifecycle.Engine.EnsureSigningKeyUsable(options.Settings);
             var holder = "stage-" + Guid.NewGuid().ToString("N");
             var lease = await Store.Lifecycle.TryClaimLifecycleLeaseAsync(LeaseName(releaseId), holder, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
             if (!lease.Acquired)
