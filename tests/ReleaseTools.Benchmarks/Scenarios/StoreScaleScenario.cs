@@ -7,6 +7,7 @@ using ReleaseTools.Engine.Store.Portable;
 using ReleaseTools.Engine.Store.Postgres;
 using ReleaseTools.Engine.Store.Sqlite;
 using ReleaseTools.Testing;
+using WalCheckpointPolicy = ReleaseTools.Engine.Store.Sqlite.WalCheckpointPolicy;
 
 namespace ReleaseTools.Benchmarks.Scenarios;
 
@@ -48,7 +49,7 @@ public static class StoreScaleScenario
             var path = scratch.Combine("scale.db");
             if (sqliteToo)
             {
-                await RunSqliteAsync(path, shape, rounds, backup, scratch, result, cancellationToken);
+                await RunSqliteAsync(options, path, shape, rounds, backup, scratch, result, cancellationToken);
             }
 
             if (postgres is not null)
@@ -60,21 +61,38 @@ public static class StoreScaleScenario
         return result;
     }
 
-    private static async Task RunSqliteAsync(string path, StoreShape shape, int rounds, bool backup, TempDirectory scratch, ScenarioResult result, CancellationToken cancellationToken)
+    private static async Task RunSqliteAsync(BenchmarkOptions options, string path, StoreShape shape, int rounds, bool backup, TempDirectory scratch, ScenarioResult result,
+        CancellationToken cancellationToken)
     {
         using (var sqlite = SqliteReleaseStore.Open(path))
         {
             await StoreSeeder.SeedAsync(sqlite, shape, result, "", cancellationToken);
         }
 
-        // Measured on a store opened afresh, as a new PowerShell session finds it.
-        using (var sqlite = SqliteReleaseStore.Open(path))
+        // Measured on a store opened afresh, as a new PowerShell session finds it. The baseline is SQLite's own checkpoint
+        // inside the commit that takes the log past 1000 pages (the store's behaviour before it checkpointed beside the
+        // writers), measured in the same run and in alternating halves, so the machine's load falls on both alike.
+        var baseline = options.Get("store-sqlite-baseline") is not "false";
+        var measured = new SqliteMeasurement(shape, path, "", WalCheckpointPolicy.Default, cancellationToken);
+        var inline = baseline ? new SqliteMeasurement(shape, path, "sqlite, checkpoints inside commits (baseline): ", WalCheckpointPolicy.InsideCommits, cancellationToken) : null;
+        var halves = baseline ? 2 : 1;
+        for (var half = 0; half < halves; half++)
         {
-            await MeasureAsync(sqlite, shape, rounds, result, "", cancellationToken);
-            if (backup)
+            var share = rounds / halves + (half == 0 ? 20 : 0);
+            if (inline is not null)
             {
-                await BackupAndRestoreAsync(sqlite, () => SqliteReleaseStore.Open(scratch.Combine("restored.db")), scratch, result, "", cancellationToken);
+                await inline.RunAsync(share);
             }
+
+            await measured.RunAsync(share);
+        }
+
+        measured.Report(result);
+        inline?.Report(result);
+        if (backup)
+        {
+            using var sqlite = SqliteReleaseStore.Open(path);
+            await BackupAndRestoreAsync(sqlite, () => SqliteReleaseStore.Open(scratch.Combine("restored.db")), scratch, result, "", cancellationToken);
         }
 
         result.Add("store file size", Statistics.MiB(new FileInfo(path).Length), "MiB");
@@ -132,21 +150,110 @@ public static class StoreScaleScenario
 
     private static async Task MeasureAsync(IReleaseStore store, StoreShape shape, int rounds, ScenarioResult result, string label, CancellationToken cancellationToken)
     {
-        var recorder = new LatencyRecorder(warmupCalls: 20);
+        var recorder = NewRecorder(wal: null);
         var workload = new StoreWorkload(store, shape, recorder, cancellationToken);
         for (var round = 0; round < rounds + 20; round++)
         {
             await workload.RunRoundAsync();
         }
 
+        Report(recorder, workload, result, label);
+    }
+
+    /// <summary>
+    /// A recorder that also tags each call with what can make one call slow that is not its query: a checkpoint of
+    /// SQLite's WAL during it, or a collection in this process (gen0 and gen1 counted together; a gen2 one counts in both).
+    /// </summary>
+    private static LatencyRecorder NewRecorder(SqliteWalObserver? wal)
+    {
+        var recorder = new LatencyRecorder(warmupCalls: 20);
+        if (wal is not null)
+        {
+            recorder.Watch("checkpoint", wal.Read);
+        }
+
+        recorder.Watch("gen0/1 GC", () => GC.CollectionCount(0));
+        recorder.Watch("gen2 GC", () => GC.CollectionCount(2));
+        return recorder;
+    }
+
+    private static void Report(LatencyRecorder recorder, StoreWorkload workload, ScenarioResult result, string label)
+    {
         foreach (var operation in recorder.Operations)
         {
             var samples = recorder.Samples(operation);
             result.Add(label + operation + " p50", Statistics.Percentile(samples, 50), "ms");
             result.AddAtMost(label + operation + " p99", Statistics.Percentile(samples, 99), "ms", 5);
+            var quiet = recorder.SamplesWithoutEvents(operation);
+            if (quiet.Count != samples.Count)
+            {
+                result.Add(label + operation + " p99 of calls without a checkpoint or GC", Statistics.Percentile(quiet, 99), "ms");
+            }
+
+            foreach (var name in recorder.Events)
+            {
+                var with = recorder.SamplesWith(operation, name);
+                if (with.Count > 0)
+                {
+                    result.Add(label + operation + $" calls with a {name}", with.Count, "calls");
+                    result.Add(label + operation + $" median of calls with a {name}", Statistics.Median(with), "ms");
+                }
+            }
         }
 
         result.Add(label + "writes in the workload", workload.Writes / workload.WriteTime.TotalSeconds, "writes/s");
+    }
+
+    /// <summary>
+    /// The workload on the SQLite file under one checkpoint policy, in parts: each part opens the store afresh with
+    /// that policy (its pooled handles carry the policy's settings) and closes it after, and the WAL is watched throughout.
+    /// </summary>
+    private sealed class SqliteMeasurement
+    {
+        private readonly string _path;
+        private readonly string _label;
+        private readonly WalCheckpointPolicy _policy;
+        private readonly SqliteWalObserver _wal;
+        private readonly LatencyRecorder _recorder;
+        private readonly StoreWorkload _workload;
+        private long _checkpoints;
+        private long _pages;
+
+        public SqliteMeasurement(StoreShape shape, string path, string label, WalCheckpointPolicy policy, CancellationToken cancellationToken)
+        {
+            _path = path;
+            _label = label;
+            _policy = policy;
+            _wal = new SqliteWalObserver(path);
+            _recorder = NewRecorder(_wal);
+            _workload = new StoreWorkload(null!, shape, _recorder, cancellationToken);
+        }
+
+        public async Task RunAsync(int rounds)
+        {
+            using var store = SqliteReleaseStore.Open(_path, () => DateTimeOffset.UtcNow, _policy);
+            _workload.UseStore(store);
+            var checkpoints = _wal.Read();
+            var pages = _wal.PagesCheckpointed;
+            for (var round = 0; round < rounds; round++)
+            {
+                await _workload.RunRoundAsync();
+            }
+
+            _checkpoints += _wal.Read() - checkpoints;
+            _pages += _wal.PagesCheckpointed - pages;
+        }
+
+        public void Report(ScenarioResult result)
+        {
+            StoreScaleScenario.Report(_recorder, _workload, result, _label);
+            var label = _label.Length == 0 ? "sqlite: " : _label;
+            result.Add(label + "WAL checkpoints during the workload", _checkpoints, "checkpoints");
+            result.Add(label + "WAL checkpoints per 1000 writes", _checkpoints * 1000.0 / _workload.Writes, "checkpoints");
+            result.Add(label + "WAL pages copied by those checkpoints", _pages, "pages");
+            result.Add(label + "most frames in the WAL", _wal.LargestWalFrames, "pages");
+            result.Add(label + "largest -wal file", Statistics.MiB(_wal.LargestWalBytes), "MiB");
+        }
     }
 
     /// <summary>A backup of the whole seeded store, then its restore into an empty store of the same kind, with the counts compared.</summary>

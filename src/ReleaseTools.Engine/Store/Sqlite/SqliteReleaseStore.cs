@@ -22,12 +22,16 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
         private readonly string _connectionString;
         private readonly Func<DateTimeOffset> _clock;
+        private readonly WalCheckpointPolicy _checkpointPolicy;
+        private readonly WalCheckpointer _checkpointer;
         private int _disposed;
 
-        private SqliteReleaseStore(string path, Func<DateTimeOffset> clock)
+        private SqliteReleaseStore(string path, Func<DateTimeOffset> clock, WalCheckpointPolicy checkpointPolicy)
         {
             Location = path;
             _clock = clock;
+            _checkpointPolicy = checkpointPolicy;
+            _checkpointer = new WalCheckpointer(OpenConnection, checkpointPolicy);
             _connectionString = new SqliteConnectionStringBuilder
             {
                 DataSource = path,
@@ -51,8 +55,15 @@ namespace ReleaseTools.Engine.Store.Sqlite
         internal static SqliteReleaseStore Open(string path, Func<DateTimeOffset> clock) =>
             OpenAtSchema(path, clock, StoreMigrations.LatestVersion);
 
+        /// <summary>Opens with another checkpoint policy: tests reach the log's bounds with a few writes, the benchmark compares with SQLite's default.</summary>
+        internal static SqliteReleaseStore Open(string path, Func<DateTimeOffset> clock, WalCheckpointPolicy checkpointPolicy) =>
+            OpenAtSchema(path, clock, StoreMigrations.LatestVersion, checkpointPolicy);
+
         /// <summary>Opens and migrates only up to <paramref name="schemaVersion"/>: how tests build a store as an older release wrote it.</summary>
-        internal static SqliteReleaseStore OpenAtSchema(string path, Func<DateTimeOffset> clock, int schemaVersion)
+        internal static SqliteReleaseStore OpenAtSchema(string path, Func<DateTimeOffset> clock, int schemaVersion) =>
+            OpenAtSchema(path, clock, schemaVersion, WalCheckpointPolicy.Default);
+
+        private static SqliteReleaseStore OpenAtSchema(string path, Func<DateTimeOffset> clock, int schemaVersion, WalCheckpointPolicy checkpointPolicy)
         {
             if (string.IsNullOrWhiteSpace(path))
             {
@@ -63,7 +74,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
             var fullPath = Path.GetFullPath(path);
             CreateFolder(fullPath);
             StoreFileInspector.EnsureUsable(fullPath);
-            var store = new SqliteReleaseStore(fullPath, clock);
+            var store = new SqliteReleaseStore(fullPath, clock, checkpointPolicy);
             try
             {
                 StoreMigrator.Migrate(store.OpenConnection(), fullPath, schemaVersion);
@@ -84,7 +95,9 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 return;
             }
 
-            // Closing the pooled handles lets SQLite checkpoint the WAL and lets callers move or delete the file.
+            // No background checkpoint may hold a handle when the pool is cleared. Closing the pooled handles then lets SQLite
+            // checkpoint the WAL and lets callers move or delete the file.
+            _checkpointer.Dispose();
             using var connection = new SqliteConnection(_connectionString);
             SqliteConnection.ClearPool(connection);
         }
@@ -138,9 +151,11 @@ namespace ReleaseTools.Engine.Store.Sqlite
         /// Per-handle settings, applied the first time a pooled native handle is seen: native busy waiting (cheaper than
         /// the provider's retry loop); synchronous=NORMAL, which in WAL mode cannot corrupt the file and only risks the
         /// last commits on power loss, and makes each short transaction cost no fsync; a larger page cache and memory-mapped
-        /// reads so index lookups over a large registry stay in memory.
+        /// reads so index lookups over a large registry stay in memory; SQLite's automatic checkpoint moved from 1000 pages
+        /// to a fallback bound, because <see cref="WalCheckpointer"/> checkpoints beside the writers instead of inside their
+        /// commits; and a size the log file is cut back to after a large transaction.
         /// </summary>
-        private static void ConfigureOnce(SqliteConnection connection)
+        private void ConfigureOnce(SqliteConnection connection)
         {
             var handle = connection.Handle!;
             if (ConfiguredHandles.TryGetValue(handle, out _))
@@ -151,7 +166,8 @@ namespace ReleaseTools.Engine.Store.Sqlite
             SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)BusyTimeout.TotalMilliseconds);
             using (var command = connection.CreateCommand())
             {
-                command.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;";
+                command.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; " +
+                    $"PRAGMA wal_autocheckpoint = {_checkpointPolicy.WriterFallbackPages}; PRAGMA journal_size_limit = {_checkpointPolicy.WalSizeLimitBytes};";
                 command.ExecuteNonQuery();
             }
 
@@ -185,6 +201,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 using var transaction = connection.BeginTransaction(deferred: false);
                 var result = await work(connection, transaction).ConfigureAwait(false);
                 transaction.Commit();
+                _checkpointer.Committed(connection);
                 return result;
             }
             catch (SqliteException ex)

@@ -15,7 +15,7 @@ public sealed class StoreWorkload
     /// <summary>The version the workload's runs deploy; "instances at a version few run" finds them.</summary>
     public const string NewVersion = "2.0.0";
 
-    private readonly IReleaseStore _store;
+    private IReleaseStore _store;
     private readonly StoreShape _shape;
     private readonly LatencyRecorder _recorder;
     private readonly Random _random = new(7);
@@ -31,6 +31,9 @@ public sealed class StoreWorkload
         _recorder = recorder;
         _cancellationToken = cancellationToken;
     }
+
+    /// <summary>Goes on with the same runs and snapshots on another store object over the same data.</summary>
+    public void UseStore(IReleaseStore store) => _store = store;
 
     /// <summary>Wall time of the write half of all rounds, and how many writes it made.</summary>
     public TimeSpan WriteTime { get; private set; }
