@@ -10,7 +10,8 @@ namespace ReleaseTools.Engine.Store.Sqlite
     /// <summary>
     /// The embedded release store: one SQLite file in WAL mode. Every operation takes a pooled connection and, when it
     /// writes, one short BEGIN IMMEDIATE transaction, so several processes can share the file and writers queue on the
-    /// busy timeout instead of failing. Safe to use from many threads at once.
+    /// busy timeout instead of failing. The log is checkpointed into the file beside the writers, never inside a commit
+    /// (<see cref="WalCheckpointer"/>). Safe to use from many threads at once.
     /// </summary>
     public sealed partial class SqliteReleaseStore : IReleaseStore
     {
