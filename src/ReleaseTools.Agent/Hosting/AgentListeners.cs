@@ -11,7 +11,7 @@ namespace ReleaseTools.Agent.Hosting;
 /// </summary>
 public static class AgentListeners
 {
-    public static void Configure(KestrelServerOptions kestrel, FloydAgentOptions options, X509Certificate2? certificate)
+    public static void Configure(KestrelServerOptions kestrel, FloydAgentOptions options, X509Certificate2? certificate, ServerRejections rejections)
     {
         foreach (var url in options.Urls)
         {
@@ -35,6 +35,8 @@ public static class AgentListeners
                     listen.UseHttps(certificate!);
                 }
 
+                // After TLS: it reads the plain HTTP the server writes.
+                listen.Use(rejections.Middleware);
             }
 
             if (address.IsUnixPipe)

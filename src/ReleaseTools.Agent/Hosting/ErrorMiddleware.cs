@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using ReleaseTools.Agent.Endpoints;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Floyd.Wire;
@@ -46,8 +47,17 @@ public sealed class ErrorMiddleware
             await RejectAsync(context, metrics, new FloydRejection(StatusCodes.Status413PayloadTooLarge, FloydErrorCodes.BodyTooLarge,
                 "The body is larger than this agent accepts."));
         }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // The server's own message names its setting (MinRequestBodyDataRate); say what happened instead.
+            var rate = context.Features.Get<IHttpMinRequestBodyDataRateFeature>()?.MinDataRate;
+            await RejectAsync(context, metrics, new FloydRejection(StatusCodes.Status408RequestTimeout, FloydErrorCodes.RequestTimeout,
+                "The request body arrived too slowly" + (rate == null ? "" : $" (under {rate.BytesPerSecond:0} bytes a second after the first {rate.GracePeriod.TotalSeconds:0} s)") +
+                "; nothing was stored. Send it again."));
+        }
         catch (BadHttpRequestException ex)
         {
+            // The server's messages for broken framing ("Bad chunk size data.", "Unexpected end of request content.") name no types.
             await RejectAsync(context, metrics, new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest, ex.Message));
         }
         catch (InvalidDataException ex)

@@ -63,9 +63,13 @@ public static class FloydAgentHost
             builder.Logging.AddEventLog(eventLog => eventLog.SourceName = "FloydAgent");
         }
 
+        // Set once the services exist; the server's refusals come only after it starts.
+        Action<int, string>? onServerRejection = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            AgentListeners.Configure(kestrel, options, certificate);
+            kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+            var serverRejections = new ServerRejections(kestrel.Limits, (status, code) => onServerRejection?.Invoke(status, code));
+            AgentListeners.Configure(kestrel, options, certificate, serverRejections);
             // The ceiling; SignatureMiddleware lowers it per request to what the request has earned (section 2.5).
             kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes + UploadLimits.FramingAllowance;
             kestrel.AddServerHeader = false;
@@ -91,6 +95,13 @@ public static class FloydAgentHost
         // Before listening: a client never sees a release an interrupted activation left half switched.
         await app.Services.GetRequiredService<ReleaseActivator>().RecoverAsync(cancellationToken);
         var metrics = app.Services.GetRequiredService<AgentMetrics>();
+        var rejectionLogger = app.Services.GetRequiredService<ILogger<ServerRejections>>();
+        onServerRejection = (status, code) =>
+        {
+            metrics.Requests.WithLabels("other", status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+            metrics.Rejections.WithLabels(code).Inc();
+            rejectionLogger.LogWarning("The HTTP server refused a request before the agent's code saw it: {Status} {ErrorCode}", status, code);
+        };
 
         app.Use((context, next) =>
         {

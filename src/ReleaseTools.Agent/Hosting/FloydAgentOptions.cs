@@ -66,6 +66,12 @@ public sealed record FloydAgentOptions
     /// <summary>Signatures remembered for replay protection; when full of unexpired entries, new requests get 503.</summary>
     public int ReplayCacheCapacity { get; init; } = 100_000;
 
+    /// <summary>
+    /// How long a request's line and headers may take to arrive once it has begun; a slower one is refused with 408
+    /// <c>request_timeout</c> (section 6). The HTTP server's own default, 30 seconds.
+    /// </summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public bool ConsoleLogging { get; init; }
 
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;

@@ -126,6 +126,14 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>A push differs from what its ticket was issued for (service, version, fversion, Content-MD5 or size).</summary>
         public const string UploadTicketMismatch = "upload_ticket_mismatch";
         public const string NotFound = "not_found";
+        /// <summary>The request's headers or body did not arrive in time (HTTP 408); sending again may succeed.</summary>
+        public const string RequestTimeout = "request_timeout";
+        /// <summary>The request line is longer than the agent reads (HTTP 414).</summary>
+        public const string RequestTargetTooLong = "request_target_too_long";
+        /// <summary>The request headers are more or larger than the agent reads (HTTP 431).</summary>
+        public const string HeadersTooLarge = "headers_too_large";
+        /// <summary>The request used an HTTP version other than 1.x (HTTP 505).</summary>
+        public const string HttpVersionNotSupported = "http_version_not_supported";
         public const string InternalError = "internal_error";
     }
 }

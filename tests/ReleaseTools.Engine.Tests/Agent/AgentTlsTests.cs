@@ -97,7 +97,7 @@ public sealed class AgentTlsTests
         Assert.Contains("--tls-certificate", error.Message);
     }
 
-    private static X509Certificate2 SelfSigned(RSA? key = null)
+    internal static X509Certificate2 SelfSigned(RSA? key = null)
     {
         using var own = key == null ? RSA.Create(2048) : null;
         var request = new CertificateRequest("CN=floyd-agent", key ?? own!, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);

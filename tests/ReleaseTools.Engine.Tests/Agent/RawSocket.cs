@@ -19,7 +19,7 @@ internal static class RawSocket
         return await ReadUntilClosedAsync(stream, TimeSpan.FromSeconds(10));
     }
 
-    public static async Task<string> ReadUntilClosedAsync(NetworkStream stream, TimeSpan limit)
+    public static async Task<string> ReadUntilClosedAsync(Stream stream, TimeSpan limit)
     {
         using var timeout = new CancellationTokenSource(limit);
         var answer = new MemoryStream();
@@ -43,6 +43,17 @@ internal static class RawSocket
     /// <summary>The status code of the first response in <paramref name="answer"/>.</summary>
     public static int Status(string answer) =>
         answer.StartsWith("HTTP/1.1 ", StringComparison.Ordinal) && int.TryParse(answer.AsSpan(9, 3), out var status) ? status : -1;
+
+    /// <summary>The value of header <paramref name="name"/> of the first response in <paramref name="answer"/>; null when absent.</summary>
+    public static string? Header(string answer, string name)
+    {
+        var end = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var head = end < 0 ? answer : answer[..end];
+        return head.Split("\r\n").Skip(1)
+            .Where(line => line.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
+            .Select(line => line[(name.Length + 1)..].Trim())
+            .FirstOrDefault();
+    }
 
     /// <summary>The body of a response, with chunked transfer coding removed.</summary>
     public static string Body(string answer)
