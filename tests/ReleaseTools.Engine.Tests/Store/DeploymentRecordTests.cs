@@ -78,6 +78,67 @@ public abstract class DeploymentRecordContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task Counters_follow_every_target_write_while_the_run_runs()
+    {
+        foreach (var id in new[] { "a", "b", "c", "d", "e" })
+        {
+            await Store.RegisterInstanceAsync(StoreSamples.Instance(id), None);
+        }
+
+        var created = await Store.CreateDeploymentAsync(StoreSamples.Deployment(),
+            new[] { "a", "b", "c", "d", "e" }.Select(id => StoreSamples.Target(id)).ToArray(), None);
+        var running = await Store.SetDeploymentStatusAsync(created.DeploymentId, DeploymentStatus.Running, None);
+        Assert.Equal((5, 0, 0, 0, 0), Counters(running));
+
+        // Each write as a run makes them, in an order that crosses every counter and comes back out of some.
+        var writes = new Func<Task>[]
+        {
+            () => UpdateAsync("a", TargetStatus.Running),
+            () => UpdateAsync("a", TargetStatus.Succeeded),
+            () => UpdateAsync("b", TargetStatus.Running),
+            () => UpdateAsync("b", TargetStatus.Unreachable),
+            () => UpdateAsync("b", TargetStatus.Running),
+            () => Store.RecordReleaseAsync(StoreSamples.Release(created.DeploymentId, "b", "2.0.0", TargetStatus.Unchanged), None),
+            () => UpdateAsync("c", TargetStatus.Failed),
+            () => UpdateAsync("c", TargetStatus.Failed),
+            () => UpdateAsync("d", TargetStatus.Skipped),
+            () => UpdateAsync("e", TargetStatus.Cancelled),
+            () => UpdateAsync("a", TargetStatus.RolledBack),
+            () => Store.RecordReleaseAsync(StoreSamples.Release(created.DeploymentId, "e", "2.0.0"), None),
+            () => Store.RecordReleasesAsync(new[]
+            {
+                StoreSamples.Release(created.DeploymentId, "c", "2.0.0"), StoreSamples.Release(created.DeploymentId, "d", "2.0.0", TargetStatus.Unchanged),
+            }, None),
+        };
+        foreach (var write in writes)
+        {
+            await write();
+            var live = (await Store.GetDeploymentAsync(created.DeploymentId, None))!;
+            Assert.Equal(Recount(await Store.GetTargetsAsync(created.DeploymentId, None)), Counters(live));
+        }
+
+        var final = await Store.SetDeploymentStatusAsync(created.DeploymentId, DeploymentStatus.PartiallySucceeded, None);
+        Assert.Equal((5, 4, 0, 0, 0), Counters(final));
+
+        async Task UpdateAsync(string instanceId, TargetStatus status)
+        {
+            var target = (await Store.GetTargetsAsync(created.DeploymentId, None)).Single(t => t.InstanceId == instanceId);
+            await Store.UpdateTargetAsync(target with { Status = status }, None);
+        }
+    }
+
+    private static (int Total, int Succeeded, int Failed, int Skipped, int Cancelled) Counters(DeploymentRecord run) =>
+        (run.TotalTargets, run.SucceededTargets, run.FailedTargets, run.SkippedTargets, run.CancelledTargets);
+
+    /// <summary>What the counters mean, counted here from the targets themselves.</summary>
+    private static (int, int, int, int, int) Recount(IReadOnlyList<DeploymentTargetRecord> targets) =>
+        (targets.Count,
+            targets.Count(t => t.Status is TargetStatus.Succeeded or TargetStatus.Unchanged),
+            targets.Count(t => t.Status is TargetStatus.Failed or TargetStatus.Unreachable),
+            targets.Count(t => t.Status == TargetStatus.Skipped),
+            targets.Count(t => t.Status == TargetStatus.Cancelled));
+
+    [SkippableFact]
     public async Task Running_sets_the_start_time_once_and_a_final_status_sets_the_end_time()
     {
         var created = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);

@@ -27,10 +27,10 @@ namespace ReleaseTools.Engine.Store.Postgres
             "UPDATE deployments SET total_targets = c.total, succeeded_targets = c.succeeded, failed_targets = c.failed, skipped_targets = c.skipped, " +
             "cancelled_targets = c.cancelled " +
             "FROM (SELECT count(*) AS total, " +
-            "count(*) FILTER (WHERE status IN ('succeeded', 'unchanged')) AS succeeded, " +
-            "count(*) FILTER (WHERE status IN ('failed', 'unreachable')) AS failed, " +
-            "count(*) FILTER (WHERE status = 'skipped') AS skipped, " +
-            "count(*) FILTER (WHERE status = 'cancelled') AS cancelled " +
+            "count(*) FILTER (WHERE status IN (" + TargetCounters.SucceededStatuses + ")) AS succeeded, " +
+            "count(*) FILTER (WHERE status IN (" + TargetCounters.FailedStatuses + ")) AS failed, " +
+            "count(*) FILTER (WHERE status IN (" + TargetCounters.SkippedStatuses + ")) AS skipped, " +
+            "count(*) FILTER (WHERE status IN (" + TargetCounters.CancelledStatuses + ")) AS cancelled " +
             "FROM deployment_targets WHERE deployment_id = @id) AS c WHERE deployments.deployment_id = @id";
 
         // Every run a run resumed, however long the chain: they take its final status.
@@ -214,10 +214,26 @@ namespace ReleaseTools.Engine.Store.Postgres
             }, cancellationToken);
         }
 
+        /// <summary>
+        /// The start of a statement that writes one target: it reads the target's status as the statement's snapshot saw it
+        /// and moves the run's counters by the change (data-modifying CTEs run to completion whatever the main statement reads),
+        /// so the counters stay live without recounting the run on every target write.
+        /// </summary>
+        /// <remarks>
+        /// No FOR UPDATE: the CTE runs after the main UPDATE changed the row and would then find nothing to lock. The only
+        /// other writer of a running run's targets, the interruption of a dead run, moves them from pending or running to
+        /// interrupted, statuses no counter counts, and recounts the run, so a write racing it moves the counters the same.
+        /// </remarks>
+        private static string WithCountersAdjusted(string status, string deployment, string instance) =>
+            $"WITH previous AS (SELECT status FROM deployment_targets WHERE deployment_id = {deployment} AND instance_id = {instance}), " +
+            $"counted AS (UPDATE deployments SET {TargetCounters.Adjustments(status, "previous.status")} FROM previous " +
+            $"WHERE deployments.deployment_id = {deployment} AND {TargetCounters.MovesACounter(status, "previous.status")}) ";
+
         /// <summary>One target's state and the run's counters, inside the caller's transaction.</summary>
         private async Task WriteTargetAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DeploymentTargetRecord target, CancellationToken cancellationToken)
         {
             using (var update = PostgresCommands.Create(connection, transaction,
+                WithCountersAdjusted("$10", "$1", "$2") +
                 "UPDATE deployment_targets SET batch = $5, target_version = $6, target_fversion = $7, from_version = $8, " +
                 "from_fversion = $9, status = $10, attempts = $11, package_transferred = $12, config_transferred = $13, " +
                 "failed_step = $14, error = $15, started_at = $16, ended_at = $17 WHERE deployment_id = $1 AND instance_id = $2"))
@@ -228,8 +244,6 @@ namespace ReleaseTools.Engine.Store.Postgres
                     throw StoreValidation.TargetNotFound(target.DeploymentId, target.InstanceId, Location);
                 }
             }
-
-            await RecountAsync(connection, transaction, target.DeploymentId, cancellationToken).ConfigureAwait(false);
         }
 
         public Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken) =>

@@ -50,11 +50,6 @@ namespace ReleaseTools.Engine.Store.Postgres
                     await WriteReleaseAsync(connection, transaction, outcome, now, cancellationToken).ConfigureAwait(false);
                 }
 
-                foreach (var deploymentId in outcomes.Select(o => o.DeploymentId).Distinct(StringComparer.Ordinal))
-                {
-                    await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
-                }
-
                 return true;
             }, cancellationToken);
         }
@@ -269,6 +264,7 @@ namespace ReleaseTools.Engine.Store.Postgres
             string service;
             string environment;
             using (var release = PostgresCommands.Create(connection, transaction,
+                WithCountersAdjusted("@status", "@deployment", "@instance") +
                 "UPDATE deployment_targets SET status = @status, attempts = @attempts, package_transferred = @package, config_transferred = @config, " +
                 "started_at = coalesce(@started, started_at), ended_at = @ended, failed_step = NULL, error = NULL, " +
                 "from_version = coalesce(from_version, (SELECT version FROM instances WHERE instance_id = @instance)), " +

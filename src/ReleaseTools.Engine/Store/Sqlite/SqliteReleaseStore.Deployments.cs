@@ -27,11 +27,17 @@ namespace ReleaseTools.Engine.Store.Sqlite
             "UPDATE deployments SET total_targets = c.total, succeeded_targets = c.succeeded, failed_targets = c.failed, skipped_targets = c.skipped, " +
             "cancelled_targets = c.cancelled " +
             "FROM (SELECT count(*) AS total, " +
-            "coalesce(sum(status IN ('succeeded', 'unchanged')), 0) AS succeeded, " +
-            "coalesce(sum(status IN ('failed', 'unreachable')), 0) AS failed, " +
-            "coalesce(sum(status = 'skipped'), 0) AS skipped, " +
-            "coalesce(sum(status = 'cancelled'), 0) AS cancelled " +
+            "coalesce(sum(status IN (" + TargetCounters.SucceededStatuses + ")), 0) AS succeeded, " +
+            "coalesce(sum(status IN (" + TargetCounters.FailedStatuses + ")), 0) AS failed, " +
+            "coalesce(sum(status IN (" + TargetCounters.SkippedStatuses + ")), 0) AS skipped, " +
+            "coalesce(sum(status IN (" + TargetCounters.CancelledStatuses + ")), 0) AS cancelled " +
             "FROM deployment_targets WHERE deployment_id = $id) AS c WHERE deployments.deployment_id = $id";
+
+        // One target's change of status moves the run's counters, read before the target row is written.
+        private static readonly string AdjustCountersSql =
+            "UPDATE deployments SET " + TargetCounters.Adjustments("$status", "previous.status") +
+            " FROM (SELECT status FROM deployment_targets WHERE deployment_id = $deployment AND instance_id = $instance) AS previous" +
+            " WHERE deployments.deployment_id = $deployment AND " + TargetCounters.MovesACounter("$status", "previous.status");
 
         // Every run a run resumed, however long the chain: they take its final status.
         private const string PropagateStatusSql =
@@ -190,6 +196,12 @@ namespace ReleaseTools.Engine.Store.Sqlite
         /// <summary>One target's state and the run's counters, inside the caller's transaction.</summary>
         private async Task WriteTargetAsync(SqliteConnection connection, SqliteTransaction transaction, DeploymentTargetRecord target, CancellationToken cancellationToken)
         {
+            using (var adjust = StoreCommands.Create(connection, transaction, AdjustCountersSql)
+                .With("$status", StoreValues.ToText(target.Status)).With("$deployment", target.DeploymentId).With("$instance", target.InstanceId))
+            {
+                await adjust.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             using (var update = StoreCommands.Create(connection, transaction,
                 "UPDATE deployment_targets SET batch = $batch, target_version = $version, target_fversion = $fversion, from_version = $fromVersion, " +
                 "from_fversion = $fromFVersion, status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
@@ -201,8 +213,6 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     throw TargetNotFound(target.DeploymentId, target.InstanceId);
                 }
             }
-
-            await RecountAsync(connection, transaction, target.DeploymentId, cancellationToken).ConfigureAwait(false);
         }
 
         public Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken) =>

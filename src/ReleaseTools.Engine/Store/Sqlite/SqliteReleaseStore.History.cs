@@ -49,7 +49,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 }
             }
 
-            return WriteAsync(async (connection, transaction) =>
+            return WriteAsync((connection, transaction) =>
             {
                 using (var writer = new ReleaseWriter(this, connection, transaction))
                 {
@@ -65,12 +65,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     }
                 }
 
-                foreach (var deploymentId in outcomes.Select(o => o.DeploymentId).Distinct(StringComparer.Ordinal))
-                {
-                    await RecountAsync(connection, transaction, deploymentId, cancellationToken).ConfigureAwait(false);
-                }
-
-                return true;
+                return Task.FromResult(true);
             }, cancellationToken);
         }
 
@@ -264,6 +259,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
         private sealed class ReleaseWriter : IDisposable
         {
             private readonly SqliteReleaseStore _store;
+            private readonly SqliteCommand _adjustCounters;
             private readonly SqliteCommand _updateTarget;
             private readonly SqliteCommand _readInstance;
             private readonly SqliteCommand _updateInstance;
@@ -273,6 +269,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
             public ReleaseWriter(SqliteReleaseStore store, SqliteConnection connection, SqliteTransaction transaction)
             {
                 _store = store;
+                _adjustCounters = StoreCommands.Create(connection, transaction, AdjustCountersSql);
                 // from_version keeps what the engine learnt from the Floyd agent; the registry's view only fills a gap.
                 _updateTarget = StoreCommands.Create(connection, transaction,
                     "UPDATE deployment_targets SET status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
@@ -289,6 +286,10 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
             public void Write(ReleaseOutcome outcome, DateTimeOffset now)
             {
+                _adjustCounters.With("$status", StoreValues.ToText(outcome.TargetStatus))
+                    .With("$deployment", outcome.DeploymentId)
+                    .With("$instance", outcome.InstanceId)
+                    .ExecuteNonQuery();
                 _updateTarget.With("$status", StoreValues.ToText(outcome.TargetStatus))
                     .With("$attempts", outcome.Attempts)
                     .With("$package", outcome.PackageTransferred ? 1 : 0)
@@ -337,6 +338,7 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
             public void Dispose()
             {
+                _adjustCounters.Dispose();
                 _updateTarget.Dispose();
                 _readInstance.Dispose();
                 _updateInstance.Dispose();
