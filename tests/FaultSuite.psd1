@@ -6,7 +6,7 @@
         @{ Name = 'agent restarted between steps'; Xunit = @('ReleaseTools.Engine.Tests.Deployment.AgentRestartTests'); Pester = @() }
         @{ Name = 'client killed mid-run, resumed'; Xunit = @(); Pester = @('Fault:crash') }
         @{ Name = 'concurrent runs on one store'; Xunit = @(); Pester = @('Fault:concurrency') }
-        @{ Name = 'store disk full or read-only'; Xunit = @('ReleaseTools.Cmdlets.Tests.StoreDiskFullTests'); Pester = @() }
+        @{ Name = 'store disk full or read-only'; Xunit = @('ReleaseTools.Cmdlets.Tests.StoreDiskFullTests', 'ReleaseTools.Cmdlets.Tests.PostgresStoreFaultTests'); Pester = @() }
         @{ Name = 'bad input: cmdlet parameters'; Xunit = @('ReleaseTools.Cmdlets.Tests.ParameterTableTests', 'ReleaseTools.Cmdlets.Tests.CmdletParameterTableTests'); Pester = @() }
         @{ Name = 'bad input: found when tried'; Xunit = @('ReleaseTools.Cmdlets.Tests.BadInputTests'); Pester = @('Fault:bad-input') }
         @{ Name = 'agent endpoints: mutation fuzz'; Xunit = @('ReleaseTools.Engine.Tests.Agent.AgentMutationFuzzTests'); Pester = @() }

@@ -76,6 +76,16 @@ public sealed class AgentFleet : IAsyncLifetime
     public PowerShellResult Invoke(string store, string script, int[]? ports = null)
         => Shell.Invoke(Prologue + script, Parameters(this, store, ports));
 
+    /// <summary>What an agent itself runs for the service, asked directly (a signed ping from a store of its own).</summary>
+    public string? AgentVersion(string service, int agent)
+    {
+        var health = Invoke(NewStorePath(), $"""
+            Register-ServiceInstance -InstanceId direct-01 -Service {service} -Environment prod -HostName 127.0.0.1 -Port {_agents[agent].Port}
+            Test-ServiceInstance -InstanceId direct-01
+            """).ThrowOnError();
+        return (string?)Assert.Single(health.Output).Properties["Version"].Value;
+    }
+
     public async Task DisposeAsync()
     {
         Shell?.Dispose();

@@ -39,16 +39,7 @@ public sealed class FaultInjectionTests : IClassFixture<AgentFleet>
         return run.Output.ToDictionary(r => (string)r.Properties["InstanceId"].Value);
     }
 
-    /// <summary>What the agent itself runs for the service, asked directly (not through the proxy), from a store of its own.</summary>
-    private string? AgentVersion(string service, int agent)
-    {
-        var store = _fleet.NewStorePath();
-        var health = _fleet.Invoke(store, $"""
-            Register-ServiceInstance -InstanceId direct-01 -Service {service} -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[agent].Port}
-            Test-ServiceInstance -InstanceId direct-01
-            """).ThrowOnError();
-        return (string?)Assert.Single(health.Output).Properties["Version"].Value;
-    }
+    private string? AgentVersion(string service, int agent) => _fleet.AgentVersion(service, agent);
 
     private void AssertStoreSays(string store, string instanceId, string version)
         => Assert.Equal(version, Assert.Single(_fleet.Invoke(store, $"Get-ServiceInstance -InstanceId {instanceId}").ThrowOnError().Output).Properties["Version"].Value);

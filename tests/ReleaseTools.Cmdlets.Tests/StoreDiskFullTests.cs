@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ReleaseTools.Testing;
 using Xunit;
 
@@ -13,69 +12,19 @@ public sealed class StoreDiskFullTests : IClassFixture<AgentFleet>, IDisposable
 {
     private readonly AgentFleet _fleet;
     private readonly TempDirectory _directory = new("rt-diskfull");
+    private readonly SmallDisk _disk;
     private readonly string _mount;
     private readonly string? _notMounted;
 
     public StoreDiskFullTests(AgentFleet fleet)
     {
         _fleet = fleet;
-        _mount = _directory.CreateDirectory("small-disk");
-        _notMounted = Mount(_mount);
+        _disk = new SmallDisk(_directory.Combine("small-disk"));
+        _mount = _disk.Path;
+        _notMounted = _disk.NotMounted;
     }
 
-    /// <summary>Mounts a 4 MiB tmpfs at <paramref name="path"/>; null when done, else why it could not be.</summary>
-    private static string? Mount(string path)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return "a size-limited file system is mounted with Linux's tmpfs";
-        }
-
-        var (exitCode, output) = Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", path);
-        return exitCode == 0 ? null : $"'mount -t tmpfs' failed (it needs root): {output.Trim()}";
-    }
-
-    private static (int ExitCode, string Output) Run(string program, params string[] arguments)
-    {
-        try
-        {
-            var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            foreach (var argument in arguments)
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-            return process.WaitForExit(30_000) ? (process.ExitCode, output) : (-1, "timed out");
-        }
-        catch (System.ComponentModel.Win32Exception exception)
-        {
-            return (-1, exception.Message);
-        }
-    }
-
-    /// <summary>Writes a filler file until the file system refuses another byte.</summary>
-    private static string FillDisk(string directory)
-    {
-        var filler = Path.Combine(directory, "filler.bin");
-        var chunk = new byte[4096];
-        using var stream = new FileStream(filler, FileMode.Create, FileAccess.Write, FileShare.None, 1);
-        try
-        {
-            while (true)
-            {
-                stream.Write(chunk);
-                stream.Flush();
-            }
-        }
-        catch (IOException)
-        {
-            // ENOSPC: the disk is full.
-        }
-
-        return filler;
-    }
+    private static (int ExitCode, string Output) Run(string program, params string[] arguments) => SmallDisk.Run(program, arguments);
 
     /// <summary>
     /// SQLite's integrity check over the store's files as they are on disk (the database and its WAL), copied off the
@@ -104,7 +53,7 @@ public sealed class StoreDiskFullTests : IClassFixture<AgentFleet>, IDisposable
             Register-ServiceInstance -InstanceId full-02 -Service full -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[1].Port}
             Invoke-Deployment -Service full -Version 1.0.0 -PackageUrl $V1 -Force
             """).ThrowOnError();
-        var filler = FillDisk(_mount);
+        var filler = _disk.Fill();
 
         var refused = _fleet.Invoke(store, "Invoke-Deployment -Service full -Version 2.0.0 -PackageUrl $V2 -Force");
 
@@ -140,7 +89,7 @@ public sealed class StoreDiskFullTests : IClassFixture<AgentFleet>, IDisposable
             Invoke-Deployment -Service frozen -Version 1.0.0 -PackageUrl $V1 -Force
             """).ThrowOnError();
         // Root writes through file modes, so only a read-only mount makes the store unwritable here.
-        Assert.Equal(0, Run("mount", "-o", "remount,ro", _mount).ExitCode);
+        _disk.SetReadOnly(true);
         try
         {
             var refused = _fleet.Invoke(store, "Invoke-Deployment -Service frozen -Version 2.0.0 -PackageUrl $V2 -Force");
@@ -153,7 +102,7 @@ public sealed class StoreDiskFullTests : IClassFixture<AgentFleet>, IDisposable
         }
         finally
         {
-            Run("mount", "-o", "remount,rw", _mount);
+            _disk.SetReadOnly(false);
         }
 
         Assert.Equal("1.0.0", (string)Assert.Single(_fleet.Invoke(store, "Get-ServiceInstance -Service frozen").ThrowOnError().Output).Properties["Version"].Value);
@@ -163,11 +112,7 @@ public sealed class StoreDiskFullTests : IClassFixture<AgentFleet>, IDisposable
 
     public void Dispose()
     {
-        if (_notMounted is null)
-        {
-            Run("umount", "-l", _mount);
-        }
-
+        _disk.Dispose();
         _directory.Dispose();
     }
 }

@@ -29,6 +29,26 @@ namespace ReleaseTools.Engine.Store.Postgres
                         return new StoreException(StoreErrorIds.StoreAccessDenied,
                             $"The PostgreSQL user of the store '{location}' lacks a privilege ({server.MessageText}). Grant it CREATE on the database " +
                             "(for the first open) and read/write on the store's schema.", location);
+                    case PostgresErrorCodes.DiskFull:
+                        // The statement (and its transaction) was rolled back whole: every earlier record is intact.
+                        return new StoreException(StoreErrorIds.StoreFull,
+                            $"The disk of the PostgreSQL server that holds the store '{location}' is full ({server.MessageText}), so the write was refused and undone whole: " +
+                            "every earlier record is intact. Ask the server's administrator to free space on it, then run the command again.", location, ex);
+                    case PostgresErrorCodes.ReadOnlySqlTransaction:
+                        // A hot standby (the address points at a replica, or a failover is under way), or a database or server set to
+                        // default_transaction_read_only: reads work, no write does.
+                        return new StoreException(StoreErrorIds.StoreReadOnly,
+                            $"The PostgreSQL server of the store '{location}' accepts no writes ({server.MessageText}): it is a read-only standby, or the database " +
+                            "is set to read-only (default_transaction_read_only). The store was not changed. Point the store at the primary server, or have it made " +
+                            "writable, then run the command again.", location, ex);
+                }
+
+                if (server.SqlState.StartsWith("53", StringComparison.Ordinal))
+                {
+                    // Class 53, insufficient resources: out of memory, too many connections, configuration limits.
+                    return new StoreException(StoreErrorIds.StoreUnavailable,
+                        $"The PostgreSQL server of the store '{location}' is short of resources ({server.SqlState} {server.MessageText}); nothing was changed. " +
+                        "Try again later, or ask its administrator.", location, ex);
                 }
 
                 return new StoreException(StoreErrorIds.StoreUnavailable,
