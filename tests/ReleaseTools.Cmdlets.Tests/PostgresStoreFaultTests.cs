@@ -7,7 +7,7 @@ namespace ReleaseTools.Cmdlets.Tests;
 
 /// <summary>
 /// The PostgreSQL server of a team's store stops taking writes, as the built module meets it: its disk fills (the store's
-/// database in a tablespace on a small tmpfs: mounting needs root, which CI has; without it the test skips and says why),
+/// tables in a tablespace on a small tmpfs: mounting needs root, which CI has; without it the test skips and says why),
 /// or it answers read-only (a hot standby after a failover, or a database set to default_transaction_read_only). The
 /// command fails with the ids SQLite's store gives for the same (StoreFull, StoreReadOnly), nothing is half-written, and
 /// once the server takes writes again the next command works. Each test has a database of its own, dropped afterwards.
@@ -32,11 +32,11 @@ public sealed class PostgresStoreFaultTests : IClassFixture<AgentFleet>, IDispos
         command.ExecuteNonQuery();
     }
 
-    /// <summary>A fresh database (in <paramref name="tablespace"/> when given); returns its name.</summary>
-    private string CreateDatabase(string? tablespace = null)
+    /// <summary>A fresh database; returns its name.</summary>
+    private string CreateDatabase()
     {
         var name = "rt_fault_" + Guid.NewGuid().ToString("N")[..12];
-        Execute($"CREATE DATABASE {name}" + (tablespace is null ? "" : $" TABLESPACE {tablespace}"));
+        Execute($"CREATE DATABASE {name}");
         _databases.Add(name);
         return name;
     }
@@ -98,7 +98,7 @@ public sealed class PostgresStoreFaultTests : IClassFixture<AgentFleet>, IDispos
     public void A_full_server_disk_refuses_the_write_with_StoreFull_keeps_every_earlier_record_and_takes_writes_once_space_is_back()
     {
         _ = PostgresTestServer.ConnectionString;
-        _disk = new SmallDisk(_directory.Combine("pg-small-disk"), megabytes: 16);
+        _disk = new SmallDisk(_directory.Combine("pg-small-disk"), megabytes: 4);
         Skip.If(_disk.NotMounted is not null, $"No size-limited file system for the server's tablespace: {_disk.NotMounted}.");
         // The server runs as the postgres user: the tablespace folder must be its own.
         var folder = Path.Combine(_disk.Path, "tablespace");
@@ -107,7 +107,10 @@ public sealed class PostgresStoreFaultTests : IClassFixture<AgentFleet>, IDispos
         var tablespace = "rt_small_" + Guid.NewGuid().ToString("N")[..12];
         Execute($"CREATE TABLESPACE {tablespace} LOCATION '{folder}'");
         _tablespaces.Add(tablespace);
-        var database = CreateDatabase(tablespace);
+        // The store's tables and indexes go to the small tablespace (a data volume of their own); the database's catalog
+        // stays on the server's disk, where each new session writes its relation cache file.
+        var database = CreateDatabase();
+        Execute($"ALTER DATABASE {database} SET default_tablespace = {tablespace}");
         var store = Store(database, "full");
         _fleet.Invoke(store, $"""
             Register-ServiceInstance -InstanceId pgfull-01 -Service pgfull -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[0].Port}
@@ -133,7 +136,7 @@ public sealed class PostgresStoreFaultTests : IClassFixture<AgentFleet>, IDispos
         }
 
         Assert.NotNull(full);
-        Assert.Equal("StoreFull", full!.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.True(full!.FullyQualifiedErrorId.StartsWith("StoreFull,", StringComparison.Ordinal), $"{full.FullyQualifiedErrorId}: {full.Exception.Message}");
         Assert.Equal(ErrorCategory.WriteError, full.CategoryInfo.Category);
         Assert.Contains("free space", full.Exception.Message);
         // The refused registration was undone whole; every earlier one is there, and reads still work.
