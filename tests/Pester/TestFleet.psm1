@@ -77,6 +77,8 @@ function Start-FloydAgent {
         [Parameter(Mandatory)] [string] $PublicKeyPath,
         # More agent options, for example @('--config', $path).
         [string[]] $ArgumentList = @(),
+        # Where it listens: https://127.0.0.1:0 with a --tls-certificate in ArgumentList for TLS.
+        [string] $Url = 'http://127.0.0.1:0',
         [timespan] $Timeout = [timespan]::FromSeconds(60)
     )
 
@@ -85,7 +87,7 @@ function Start-FloydAgent {
     }
     $null = New-Item -Path $DataDirectory -ItemType Directory -Force
     $log = Join-Path -Path $DataDirectory -ChildPath 'agent.log'
-    $arguments = @("`"$AgentAssembly`"", '--urls', 'http://127.0.0.1:0', '--data-dir', "`"$DataDirectory`"", '--authorized-key', "`"$PublicKeyPath`"") +
+    $arguments = @("`"$AgentAssembly`"", '--urls', $Url, '--data-dir', "`"$DataDirectory`"", '--authorized-key', "`"$PublicKeyPath`"") +
         @($ArgumentList | ForEach-Object { "`"$_`"" })
     $process = Start-Process -FilePath 'dotnet' -ArgumentList $arguments -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru -NoNewWindow
     $deadline = [datetime]::UtcNow + $Timeout

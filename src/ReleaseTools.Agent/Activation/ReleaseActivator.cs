@@ -13,7 +13,8 @@ namespace ReleaseTools.Agent.Activation;
 /// When a hook or the gate fails, <c>current</c> goes back to the previous release, whose <c>activate</c> hook and gate
 /// run again, and the client gets hook_failed, health_check_failed or revert_failed with the details.
 /// A journal written before anything changes lets a restarted agent finish that revert after a crash.
-/// Activations of one service run one at a time; different services do not wait for each other.
+/// Activations of one service instance run one at a time; different services and instances do not wait for each other.
+/// A <c>service</c> here is the <see cref="ServiceSlot"/> of one instance of a service.
 /// </summary>
 public sealed class ReleaseActivator
 {
@@ -341,7 +342,8 @@ public sealed class ReleaseActivator
     private static Dictionary<string, string> HookEnvironment(string service, string version, string fversion, string releaseDirectory,
         string serviceDirectory, string? previousVersion, string? previousFVersion, bool reverting) => new(StringComparer.Ordinal)
     {
-        ["FLOYD_SERVICE"] = service,
+        ["FLOYD_SERVICE"] = ServiceSlot.ServiceOf(service),
+        ["FLOYD_INSTANCE"] = ServiceSlot.InstanceOf(service) ?? "",
         ["FLOYD_VERSION"] = version,
         ["FLOYD_FVERSION"] = fversion,
         ["FLOYD_RELEASE_DIR"] = releaseDirectory,

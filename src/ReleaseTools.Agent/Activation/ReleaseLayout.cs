@@ -24,8 +24,21 @@ public sealed class ReleaseLayout
 
     public string DataDirectory { get; }
 
-    public ServiceSettings SettingsFor(string service) =>
-        _options.Services.TryGetValue(service, out var settings) ? settings : ServiceSettings.Default;
+    /// <summary>
+    /// The settings of a service instance by its <see cref="Storage.ServiceSlot"/>: its own section, else (a non-default
+    /// instance with none) its service's section without the service's <c>directory</c>, which belongs to the default instance.
+    /// </summary>
+    public ServiceSettings SettingsFor(string service)
+    {
+        if (_options.Services.TryGetValue(service, out var settings))
+        {
+            return settings;
+        }
+
+        return Storage.ServiceSlot.InstanceOf(service) != null && _options.Services.TryGetValue(Storage.ServiceSlot.ServiceOf(service), out var shared)
+            ? shared with { Directory = null }
+            : ServiceSettings.Default;
+    }
 
     public string ServiceDirectory(string service) =>
         SettingsFor(service).Directory is { Length: > 0 } configured

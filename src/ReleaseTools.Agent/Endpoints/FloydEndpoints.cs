@@ -40,6 +40,7 @@ public static class FloydEndpoints
             HashAlgorithm = options.HashAlgorithm == FloydHashAlgorithm.Sha256 ? "sha256" : "sha1",
             Protocol = FloydProtocol.Version,
             AgentId = context.RequestServices.GetRequiredService<AgentIdentity>().Id,
+            Features = new List<string> { FloydProtocol.InstancesFeature },
         });
     }
 
@@ -48,7 +49,7 @@ public static class FloydEndpoints
         var repository = context.RequestServices.GetRequiredService<ReleaseRepository>();
         var logger = context.RequestServices.GetRequiredService<ILogger<ReleaseRepository>>();
         var body = await ReadJsonAsync<PingRequestBody>(context);
-        var service = FloydNames.RequireService(body.Service);
+        var service = InstanceParameter.SlotOf(context, FloydNames.RequireService(body.Service));
         var version = FloydNames.RequireVersion(body.Version);
         var fversion = FloydNames.RequireFVersion(body.FVersion);
         if (body.PackageMd5 != null && !FloydNames.IsMd5Hex(body.PackageMd5))
@@ -129,6 +130,7 @@ public static class FloydEndpoints
         }
 
         var result = await repository.CommitPackageAsync(receipt, received.Version, received.Md5Hex, received.FileName, received.Bytes, context.RequestAborted);
+        result.Service = received.Service;
         if (!result.AlreadyStored)
         {
             metrics.PackagesStored.Inc();
@@ -179,9 +181,11 @@ public static class FloydEndpoints
         var metrics = context.RequestServices.GetRequiredService<AgentMetrics>();
         var body = await ReadJsonAsync<ActivateRequestBody>(context);
         var service = FloydNames.RequireService(body.Service);
+        var slot = InstanceParameter.SlotOf(context, service);
         var version = FloydNames.RequireVersion(body.Version);
         var fversion = FloydNames.RequireFVersion(body.FVersion);
-        var result = await activator.ActivateAsync(service, version, fversion, body.Reactivate, context.RequestAborted);
+        var result = await activator.ActivateAsync(slot, version, fversion, body.Reactivate, context.RequestAborted);
+        result.Service = service;
         metrics.Activations.Inc();
         await WriteAsync(context, StatusCodes.Status200OK, result);
     }

@@ -103,19 +103,21 @@ public static class MultipartReceiver
         }
 
         var service = FloydNames.RequireService(fields.GetValueOrDefault(FloydProtocol.ServiceField));
-        repository.RequireNoCaseTwin(service);
+        var slot = InstanceParameter.SlotOf(context, service);
+        repository.RequireNoCaseTwin(slot);
         var version = FloydNames.RequireVersion(fields.GetValueOrDefault(FloydProtocol.VersionField));
         var fversion = FloydNames.RequireFVersion(fields.GetValueOrDefault(FloydProtocol.FVersionField));
         var rawFileName = HeaderUtilities.RemoveQuotes(fileDisposition!.FileNameStar.HasValue ? fileDisposition.FileNameStar : fileDisposition.FileName).Value ?? "";
         var fileName = requireValidFileName ? FloydNames.RequireFileName(rawFileName) : SafeFileName(rawFileName);
         var ticket = context.Features.GetRequiredFeature<UploadTicket>();
-        if (ticket.Service != service || ticket.Version != version || ticket.FVersion != fversion)
+        // The ticket was issued for one instance's slot: it admits no push to another instance of the service.
+        if (ticket.Service != slot || ticket.Version != version || ticket.FVersion != fversion)
         {
-            throw TicketMismatch($"The push is for {service} {version} (fversion {fversion}), but its upload ticket was issued for {ticket.Service} {ticket.Version} (fversion {ticket.FVersion}); nothing was stored.");
+            throw TicketMismatch($"The push is for {slot} {version} (fversion {fversion}), but its upload ticket was issued for {ticket.Service} {ticket.Version} (fversion {ticket.FVersion}); nothing was stored.");
         }
 
         var expectedMd5 = context.Request.Headers[FloydProtocol.ContentMd5Header].ToString();
-        var receipt = repository.BeginReceive(service, version, fversion, Md5HexFromHeader(expectedMd5));
+        var receipt = repository.BeginReceive(slot, version, fversion, Md5HexFromHeader(expectedMd5));
         var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
         try
         {

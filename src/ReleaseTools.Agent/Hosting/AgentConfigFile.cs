@@ -54,7 +54,20 @@ public static class AgentConfigFile
         var services = new Dictionary<string, ServiceSettings>(StringComparer.Ordinal);
         foreach (var (name, section) in document.Services ?? new Dictionary<string, ServiceSection?>())
         {
-            services[RequireServiceName(name, fullPath)] = ToSettings(section ?? new ServiceSection(), $"services.{name}", Resolve, Where);
+            var service = RequireServiceName(name, fullPath);
+            var shared = section ?? new ServiceSection();
+            services[service] = ToSettings(shared, $"services.{name}", Resolve, Where);
+            foreach (var (id, instanceSection) in shared.Instances ?? new Dictionary<string, ServiceSection?>())
+            {
+                var key = $"services.{name}.instances.{id}";
+                var own = instanceSection ?? new ServiceSection();
+                if (own.Instances != null)
+                {
+                    throw new FormatException($"{Where(key + ".instances")}: an instance has no instances of its own.");
+                }
+
+                services[Storage.ServiceSlot.Of(service, RequireInstanceId(id, key, fullPath))] = ToSettings(own.Over(shared), key, Resolve, Where);
+            }
         }
 
         return result with { Services = services };
@@ -149,6 +162,18 @@ public static class AgentConfigFile
         }
     }
 
+    private static string RequireInstanceId(string id, string key, string file)
+    {
+        try
+        {
+            return Storage.FloydNames.RequireInstance(id);
+        }
+        catch (FloydRejection ex)
+        {
+            throw new FormatException($"{file}: {key}: {ex.Message}");
+        }
+    }
+
     private static long Positive(long value, string key) => value > 0 ? value : throw new FormatException($"{key} must be a positive number of bytes.");
 
     // The file's shape. Mutable classes because YamlDotNet fills them; nothing outside this file sees them.
@@ -178,6 +203,23 @@ public static class AgentConfigFile
         public bool? AllowPackageHooks { get; set; }
         public HooksSection? Hooks { get; set; }
         public HealthCheckSection? HealthCheck { get; set; }
+        public Dictionary<string, ServiceSection?>? Instances { get; set; }
+
+        /// <summary>An instance's section: what it sets, else its service's; never the service's directory, which is the default instance's.</summary>
+        public ServiceSection Over(ServiceSection service) => new()
+        {
+            Directory = Directory,
+            ConfigPath = ConfigPath ?? service.ConfigPath,
+            MaxExpandedBytes = MaxExpandedBytes ?? service.MaxExpandedBytes,
+            AllowPackageHooks = AllowPackageHooks ?? service.AllowPackageHooks,
+            Hooks = new HooksSection
+            {
+                BeforeActivate = Hooks?.BeforeActivate ?? service.Hooks?.BeforeActivate,
+                Activate = Hooks?.Activate ?? service.Hooks?.Activate,
+                AfterActivate = Hooks?.AfterActivate ?? service.Hooks?.AfterActivate,
+            },
+            HealthCheck = HealthCheck ?? service.HealthCheck,
+        };
     }
 
     internal sealed class HooksSection

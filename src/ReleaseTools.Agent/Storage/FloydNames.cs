@@ -25,6 +25,10 @@ public static partial class FloydNames
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z", RegexOptions.CultureInvariant)]
     private static partial Regex FileNamePattern();
 
+    /// <summary>The same rule as <see cref="FloydProtocol.AgentInstancePattern"/>, which the client checks registrations by.</summary>
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex InstancePattern();
+
     [GeneratedRegex(@"^[0-9a-fA-F]{32}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Md5HexPattern();
 
@@ -35,6 +39,8 @@ public static partial class FloydNames
     public static string RequireFVersion(string? value) => Require(value, "fversion", FVersionPattern(), "Base64URL characters, at most 64");
 
     public static string RequireFileName(string? value) => Require(value, "file name", FileNamePattern(), "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters");
+
+    public static string RequireInstance(string? value) => Require(value, "instance id", InstancePattern(), "letters, digits, '_' and '-', starting with a letter or digit, at most 64 characters");
 
     public static bool IsMd5Hex(string? value) => value != null && Md5HexPattern().IsMatch(value);
 

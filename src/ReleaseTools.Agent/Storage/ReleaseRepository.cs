@@ -13,6 +13,8 @@ namespace ReleaseTools.Agent.Storage;
 /// <c>services/&lt;service&gt;/versions/&lt;version&gt;.json</c> (version → package MD5),
 /// <c>services/&lt;service&gt;/configs/&lt;fversion&gt;/&lt;file&gt;</c> plus <c>configs/&lt;fversion&gt;.json</c>,
 /// <c>services/&lt;service&gt;/active.json</c> (the active-release pointer), and <c>tmp/</c> for bodies being received.
+/// Where a method takes a service, it takes the <see cref="ServiceSlot"/> of one of its instances: the service name for
+/// its default instance, <c>&lt;service&gt;@&lt;instance&gt;</c> (a folder of its own) for another.
 /// Every file becomes visible by a rename of a complete temporary file, and the JSON record is written last, so a
 /// killed agent leaves either the old state or the new one. Temporary names never pass name validation and are
 /// deleted on start.
@@ -101,19 +103,30 @@ public sealed class ReleaseRepository
     }
 
     /// <summary>
-    /// Refuses a service name that differs only in case from one the agent already holds: on a case-insensitive file
-    /// system (Windows, macOS) both would be the same directory, so one service's push would overwrite the other's.
+    /// Refuses a service name (or an instance id of a service) that differs only in case from one the agent already
+    /// holds: on a case-insensitive file system (Windows, macOS) both would be the same directory, so one service's push
+    /// would overwrite the other's. <paramref name="slot"/> is the instance's <see cref="ServiceSlot"/>.
     /// </summary>
-    public void RequireNoCaseTwin(string service)
+    public void RequireNoCaseTwin(string slot)
     {
         if (!Directory.Exists(ServicesDirectory))
         {
             return;
         }
 
+        var service = ServiceSlot.ServiceOf(slot);
         foreach (var directory in Directory.EnumerateDirectories(ServicesDirectory))
         {
-            var existing = Path.GetFileName(directory);
+            var existingSlot = Path.GetFileName(directory);
+            var existing = ServiceSlot.ServiceOf(existingSlot);
+            if (string.Equals(existing, service, StringComparison.Ordinal) && ServiceSlot.InstanceOf(slot) is { } instance
+                && ServiceSlot.InstanceOf(existingSlot) is { } existingInstance
+                && string.Equals(existingInstance, instance, StringComparison.OrdinalIgnoreCase) && !string.Equals(existingInstance, instance, StringComparison.Ordinal))
+            {
+                throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidName,
+                    $"The instance '{instance}' of {service} differs only in case from its instance '{existingInstance}' this agent already holds; use '{existingInstance}', or another id.");
+            }
+
             if (string.Equals(existing, service, StringComparison.OrdinalIgnoreCase) && !string.Equals(existing, service, StringComparison.Ordinal))
             {
                 throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidName,
@@ -304,7 +317,8 @@ public sealed class ReleaseRepository
             var active = GetActive(service);
             status.Services.Add(new ServiceStatusBody
             {
-                Service = service,
+                Service = ServiceSlot.ServiceOf(service),
+                Instance = ServiceSlot.InstanceOf(service),
                 ActiveVersion = active?.Version,
                 ActiveFVersion = active?.FVersion,
                 ActivatedAt = active?.ActivatedAt.ToString("O"),

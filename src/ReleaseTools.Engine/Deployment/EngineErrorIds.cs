@@ -40,6 +40,8 @@ namespace ReleaseTools.Engine.Deployment
         public const string FloydSignatureAlgorithmMismatch = "FloydSignatureAlgorithmMismatch";
         public const string FloydChecksumRejected = "FloydChecksumRejected";
         public const string FloydRequestFailed = "FloydRequestFailed";
+        /// <summary>The instance names an agent instance, but its agent does not announce several instances of a service: nothing was sent.</summary>
+        public const string AgentInstanceUnsupported = "AgentInstanceUnsupported";
         public const string InstanceUnreachable = "InstanceUnreachable";
         public const string InstanceVerifyFailed = "InstanceVerifyFailed";
         public const string NoPreviousRelease = "NoPreviousRelease";

@@ -41,7 +41,7 @@ namespace ReleaseTools.Engine.Deployment
 
         private static async Task<InstanceHealthResult> CheckOneAsync(IFloydClient client, InstanceRecord instance, CancellationToken cancellationToken)
         {
-            var endpoint = new FloydEndpoint { InstanceId = instance.InstanceId, Host = instance.Host, Port = instance.Port };
+            var endpoint = FloydEndpoint.For(instance);
             var result = new InstanceHealthResult { InstanceId = instance.InstanceId, Service = instance.Service, Host = instance.Host, Port = instance.Port };
             var clock = Stopwatch.StartNew();
             try
@@ -49,7 +49,8 @@ namespace ReleaseTools.Engine.Deployment
                 var health = await client.CheckHealthAsync(endpoint, cancellationToken).ConfigureAwait(false);
                 result = result with { Reachable = true, Healthy = health.Healthy, AgentVersion = health.AgentVersion, Latency = clock.Elapsed };
                 var status = await client.GetStatusAsync(endpoint, cancellationToken).ConfigureAwait(false);
-                var service = status.Services.FirstOrDefault(s => string.Equals(s.Service, instance.Service, StringComparison.Ordinal));
+                var service = status.Services.FirstOrDefault(s => string.Equals(s.Service, instance.Service, StringComparison.Ordinal)
+                    && string.Equals(s.Instance, instance.AgentInstance, StringComparison.Ordinal));
                 return result with { ActiveVersion = service?.ActiveVersion, ActiveFVersion = service?.ActiveFVersion };
             }
             catch (FloydException ex) when (!cancellationToken.IsCancellationRequested)

@@ -38,6 +38,11 @@ namespace ReleaseTools.Engine.Deployment
                     $"The Floyd agent of {where} refused the {step} step because it checks signatures with another hash algorithm.{schemes}");
             }
 
+            if (string.Equals(ex.AgentErrorCode, FloydErrorCodes.AgentInstancesUnsupported, StringComparison.Ordinal))
+            {
+                return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.AgentInstanceUnsupported, detail);
+            }
+
             if (IsSignatureRejection(ex))
             {
                 return new StepFailure(TargetStatus.Failed, step, EngineErrorIds.FloydSignatureRejected,

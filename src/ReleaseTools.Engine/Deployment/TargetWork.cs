@@ -12,7 +12,7 @@ namespace ReleaseTools.Engine.Deployment
             Batch = batch;
             Release = release;
             PresetFailure = presetFailure;
-            Endpoint = new FloydEndpoint { InstanceId = instance.InstanceId, Host = instance.Host, Port = instance.Port };
+            Endpoint = FloydEndpoint.For(instance);
         }
 
         /// <summary>A target the run records but leaves alone (a resume whose instance another run has moved since).</summary>

@@ -26,11 +26,15 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>An agent's protocol as its /health said: 1.1 with an identity to bind, or the original 1.0.</summary>
         private sealed class AgentProtocol
         {
-            private AgentProtocol(string version, string? agentId)
+            private AgentProtocol(string version, string? agentId, bool supportsInstances)
             {
                 Version = version;
                 AgentId = agentId;
+                SupportsInstances = supportsInstances;
             }
+
+            /// <summary>The agent lists the feature "instances" (section 4.1): it honours <c>instance=</c> rather than ignore it.</summary>
+            public bool SupportsInstances { get; }
 
             public string Version { get; }
 
@@ -41,8 +45,8 @@ namespace ReleaseTools.Engine.Floyd
             {
                 var speaks11 = body.Protocol != null && System.Version.TryParse(body.Protocol, out var version) && version >= new System.Version(1, 1);
                 return speaks11 && !string.IsNullOrEmpty(body.AgentId)
-                    ? new AgentProtocol(body.Protocol!, body.AgentId)
-                    : new AgentProtocol("1.0", null);
+                    ? new AgentProtocol(body.Protocol!, body.AgentId, body.Features?.Contains(FloydProtocol.InstancesFeature) == true)
+                    : new AgentProtocol("1.0", null, false);
             }
         }
 
@@ -55,6 +59,8 @@ namespace ReleaseTools.Engine.Floyd
         private readonly FloydRequestSigner _signer;
         /// <summary>What each agent (by base URI) said in /health: its identity when it speaks 1.1, null when it speaks only 1.0.</summary>
         private readonly ConcurrentDictionary<string, AgentProtocol> _protocols = new ConcurrentDictionary<string, AgentProtocol>(StringComparer.OrdinalIgnoreCase);
+        /// <summary>The certificate each https agent (by scheme, host and port) is pinned to by its endpoint, when it is.</summary>
+        private readonly ConcurrentDictionary<string, string> _endpointPins = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         /// <summary>Package push bodies hashed once for this client's pushes (one run), by file, MD5, name and fields.</summary>
         private readonly ConcurrentDictionary<string, Lazy<Task<PreparedPushBody>>> _preparedBodies = new ConcurrentDictionary<string, Lazy<Task<PreparedPushBody>>>(StringComparer.Ordinal);
         private int _disposed;
@@ -66,14 +72,14 @@ namespace ReleaseTools.Engine.Floyd
 
             var services = new ServiceCollection();
             services.AddHttpClient(HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-                .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(options));
+                .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(options, _endpointPins));
             _services = services.BuildServiceProvider();
             _httpClientFactory = _services.GetRequiredService<IHttpClientFactory>();
         }
 
         public FloydClientOptions Options { get; }
 
-        private static HttpClientHandler CreateHandler(FloydClientOptions options)
+        private static HttpClientHandler CreateHandler(FloydClientOptions options, ConcurrentDictionary<string, string> endpointPins)
         {
             var handler = new HttpClientHandler
             {
@@ -82,10 +88,13 @@ namespace ReleaseTools.Engine.Floyd
                 AutomaticDecompression = System.Net.DecompressionMethods.None,
             };
             var pins = AgentCertificatePins.From(options.TrustedAgentCertificates);
-            if (pins.Count > 0)
-            {
-                handler.ServerCertificateCustomValidationCallback = (_, certificate, _, _) => certificate != null && pins.Contains(AgentCertificatePins.Fingerprint(certificate));
-            }
+            // A pin (the endpoint's own, else the options') replaces chain and name checks; without one the machine's trust store decides.
+            handler.ServerCertificateCustomValidationCallback = (request, certificate, _, errors) =>
+                request.RequestUri != null && endpointPins.TryGetValue(request.RequestUri.GetLeftPart(UriPartial.Authority), out var pinned)
+                    ? certificate != null && string.Equals(AgentCertificatePins.Fingerprint(certificate), pinned, StringComparison.Ordinal)
+                    : pins.Count > 0
+                        ? certificate != null && pins.Contains(AgentCertificatePins.Fingerprint(certificate))
+                        : errors == System.Net.Security.SslPolicyErrors.None;
 
             try
             {
@@ -110,6 +119,7 @@ namespace ReleaseTools.Engine.Floyd
         {
             // /health is unsigned by design (load balancers probe it), so no signature is made here.
             var uri = BuildUri(endpoint, FloydStep.Health, FloydProtocol.HealthPath);
+            RememberPin(endpoint, uri);
             var text = await ExchangeAsync(endpoint, FloydStep.Health, Options.HealthTimeout,
                 () => new HttpRequestMessage(HttpMethod.Get, uri), cancellationToken).ConfigureAwait(false);
             var body = Deserialize<HealthBody>(endpoint, FloydStep.Health, text);
@@ -121,6 +131,7 @@ namespace ReleaseTools.Engine.Floyd
                 AgentVersion = body.AgentVersion,
                 ProtocolVersion = protocol.Version,
                 AgentId = protocol.AgentId,
+                SupportsInstances = protocol.SupportsInstances,
             };
         }
 
@@ -144,6 +155,12 @@ namespace ReleaseTools.Engine.Floyd
             }
 
             var query = FloydProtocol.AgentQueryParameter + "=" + Uri.EscapeDataString(protocol.AgentId);
+            // /status answers for every instance of the agent, so it names none.
+            if (endpoint.AgentInstance != null && path != FloydProtocol.StatusPath)
+            {
+                query += "&" + FloydProtocol.InstanceQueryParameter + "=" + Uri.EscapeDataString(endpoint.AgentInstance);
+            }
+
             if (boundary != null)
             {
                 query += "&" + FloydProtocol.BoundaryQueryParameter + "=" + Uri.EscapeDataString(boundary);
@@ -157,11 +174,22 @@ namespace ReleaseTools.Engine.Floyd
             return new UriBuilder(baseUri) { Query = query }.Uri;
         }
 
+        /// <summary>Every request to an endpoint starts at health or here, so its pin is known before its TLS handshake.</summary>
+        private void RememberPin(FloydEndpoint endpoint, Uri uri)
+        {
+            if (endpoint.UseTls && endpoint.TrustedCertificate != null)
+            {
+                _endpointPins[uri.GetLeftPart(UriPartial.Authority)] = AgentCertificatePins.Normalize(endpoint.TrustedCertificate)
+                    ?? throw LocalFailure(endpoint, FloydStep.Health, $"'{endpoint.TrustedCertificate}' is not a SHA-256 certificate fingerprint", null);
+            }
+        }
+
         /// <summary>What the agent's /health said, learnt once per client and agent (part of the step, within its time).</summary>
         private async Task<AgentProtocol> ProtocolOfAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan stepTimeout, CancellationToken cancellationToken)
         {
             // First, so an instance whose host no URL can carry fails as unaddressable before its base URI is formed.
             var health = BuildUri(endpoint, step, FloydProtocol.HealthPath);
+            RememberPin(endpoint, health);
             if (!_protocols.TryGetValue(endpoint.BaseUri.ToString(), out var protocol))
             {
                 var timeout = stepTimeout < Options.HealthTimeout ? stepTimeout : Options.HealthTimeout;
@@ -169,6 +197,16 @@ namespace ReleaseTools.Engine.Floyd
                     () => new HttpRequestMessage(HttpMethod.Get, health), cancellationToken).ConfigureAwait(false);
                 protocol = AgentProtocol.From(Deserialize<HealthBody>(endpoint, step, text));
                 _protocols[endpoint.BaseUri.ToString()] = protocol;
+            }
+
+            if (endpoint.AgentInstance != null && !protocol.SupportsInstances)
+            {
+                // Such an agent ignores instance= and would act on the service's default instance instead: never send it.
+                throw new FloydException(endpoint.InstanceId, step,
+                    $"Floyd {Describe(step)} to {Where(endpoint)} was not sent: the instance is agent instance '{endpoint.AgentInstance}', but the agent " +
+                    $"(protocol {protocol.Version}) does not announce support for several instances of a service, so it would deploy over the service's " +
+                    "default instance. Upgrade the agent to one that lists 'instances' in the features of /health, or register the instance without -AgentInstance if it is the agent's only instance.",
+                    agentErrorCode: FloydErrorCodes.AgentInstancesUnsupported);
             }
 
             return protocol;
@@ -289,6 +327,7 @@ namespace ReleaseTools.Engine.Floyd
                 Services = (status.Services ?? new List<ServiceStatusBody>()).Select(s => new AgentServiceStatus
                 {
                     Service = s.Service ?? "",
+                    Instance = s.Instance,
                     ActiveVersion = s.ActiveVersion,
                     ActiveFVersion = s.ActiveFVersion,
                     StoredVersions = (IReadOnlyList<string>?)s.StoredVersions?.ToArray() ?? Array.Empty<string>(),

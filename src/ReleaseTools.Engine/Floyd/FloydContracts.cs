@@ -29,8 +29,29 @@ namespace ReleaseTools.Engine.Floyd
         public string Host { get; init; } = "";
         public int Port { get; init; }
         public bool UseTls { get; init; }
+        /// <summary>
+        /// Which of the agent's instances of the service (docs/floyd-protocol.md, section 4.1); null: the default instance.
+        /// Sent only to an agent that announces the feature; any other agent is refused before a request is signed.
+        /// </summary>
+        public string? AgentInstance { get; init; }
+        /// <summary>
+        /// SHA-256 fingerprint of this agent's TLS certificate to trust (a pin for this endpoint alone, on top of
+        /// <see cref="FloydClientOptions.TrustedAgentCertificates"/>); null: the client's options decide.
+        /// </summary>
+        public string? TrustedCertificate { get; init; }
 
         public Uri BaseUri => new UriBuilder(UseTls ? "https" : "http", Host, Port).Uri;
+
+        /// <summary>The endpoint of a registered instance: its agent's address, instance, scheme and pinned certificate.</summary>
+        public static FloydEndpoint For(Store.InstanceRecord instance) => new FloydEndpoint
+        {
+            InstanceId = instance.InstanceId,
+            Host = instance.Host,
+            Port = instance.Port,
+            AgentInstance = instance.AgentInstance,
+            UseTls = instance.UseHttps,
+            TrustedCertificate = instance.AgentCertificate,
+        };
     }
 
     public sealed record FloydClientOptions
@@ -164,11 +185,15 @@ namespace ReleaseTools.Engine.Floyd
         public string ProtocolVersion { get; init; } = "1.0";
         /// <summary>The identity the client binds into signed requests; null for a 1.0 agent.</summary>
         public string? AgentId { get; init; }
+        /// <summary>The agent hosts several instances of a service, addressed by instance id (section 4.1).</summary>
+        public bool SupportsInstances { get; init; }
     }
 
     public sealed record AgentServiceStatus
     {
         public string Service { get; init; } = "";
+        /// <summary>The agent instance id of a non-default instance; null for the service's default instance.</summary>
+        public string? Instance { get; init; }
         public string? ActiveVersion { get; init; }
         public string? ActiveFVersion { get; init; }
         public IReadOnlyList<string> StoredVersions { get; init; } = Array.Empty<string>();

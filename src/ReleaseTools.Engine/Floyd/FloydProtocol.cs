@@ -89,6 +89,12 @@ namespace ReleaseTools.Engine.Floyd
     /// <summary>The machine-readable <c>error</c> values of the agent's JSON error body.</summary>
     public static class FloydErrorCodes
     {
+        /// <summary>
+        /// Not an agent's answer: the client's own refusal to address a non-default instance on an agent that does not
+        /// announce the feature (section 4.1), carried in <see cref="FloydException.AgentErrorCode"/> so callers can tell it apart.
+        /// </summary>
+        public const string AgentInstancesUnsupported = "agent_instances_unsupported";
+
         public const string SignatureMissing = "signature_missing";
         public const string SignatureMalformed = "signature_malformed";
         public const string SignatureInvalid = "signature_invalid";

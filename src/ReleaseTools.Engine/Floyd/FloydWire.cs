@@ -134,6 +134,9 @@ namespace ReleaseTools.Engine.Floyd.Wire
         /// <summary>Absent from agents of the original protocol (1.0).</summary>
         [JsonPropertyName("protocol")] public string? Protocol { get; set; }
         [JsonPropertyName("agentId")] public string? AgentId { get; set; }
+        /// <summary>What a 1.1 agent supports beyond the base protocol, such as "instances" (section 4.1); absent: nothing.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        [JsonPropertyName("features")] public List<string>? Features { get; set; }
     }
 
     public sealed class StatusBody
@@ -144,6 +147,9 @@ namespace ReleaseTools.Engine.Floyd.Wire
     public sealed class ServiceStatusBody
     {
         [JsonPropertyName("service")] public string? Service { get; set; }
+        /// <summary>The instance id of a non-default instance (section 4.1); null (left out) for the default instance.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        [JsonPropertyName("instance")] public string? Instance { get; set; }
         [JsonPropertyName("activeVersion")] public string? ActiveVersion { get; set; }
         [JsonPropertyName("activeFVersion")] public string? ActiveFVersion { get; set; }
         [JsonPropertyName("activatedAt")] public string? ActivatedAt { get; set; }

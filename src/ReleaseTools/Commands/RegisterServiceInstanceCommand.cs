@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using ReleaseTools.Completion;
+using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Store;
 using ReleaseTools.Hosting;
 using ReleaseTools.Parameters;
@@ -50,6 +51,29 @@ namespace ReleaseTools.Commands
         [TagListTransformation]
         public string[] Tags { get; set; } = Array.Empty<string>();
 
+        /// <summary>
+        /// Which of its agent's instances this is, when one agent hosts several instances of the service (for example
+        /// web on ports 8081 and 8082 of one machine). Left out: the agent's default instance.
+        /// </summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? AgentInstance { get; set; }
+
+        /// <summary>Reach the agent over HTTPS (an agent started with an https:// address and --tls-certificate).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [BooleanTextTransformation]
+        public SwitchParameter UseHttps { get; set; }
+
+        /// <summary>
+        /// Trust the agent's TLS certificate by its SHA-256 fingerprint (as 'openssl x509 -noout -fingerprint -sha256'
+        /// prints it; colons and case do not matter) instead of the machine's trust store. Needs -UseHttps.
+        /// </summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? AgentCertificateFingerprint { get; set; }
+
         /// <summary>Writes the registered instance to the pipeline.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
@@ -73,6 +97,11 @@ namespace ReleaseTools.Commands
                 Host = HostName,
                 Port = Port,
                 Tags = Tags,
+                // An empty cell of an inventory row (Export-Csv writes null as "") means none.
+                AgentInstance = string.IsNullOrEmpty(AgentInstance) ? null : AgentInstance,
+                UseHttps = UseHttps,
+                AgentCertificate = string.IsNullOrWhiteSpace(AgentCertificateFingerprint) ? null
+                    : AgentCertificatePins.Normalize(AgentCertificateFingerprint) ?? AgentCertificateFingerprint,
             };
 
             // Checked before the store is opened: a refused row leaves the store exactly as it was.
@@ -105,12 +134,17 @@ namespace ReleaseTools.Commands
                 return;
             }
 
+            // One agent may host several instances of a service, told apart by their agent instance ids: only the same
+            // address and the same agent instance (compared as a case-insensitive file system would) is one instance twice.
             var sameAddress = known.Values.FirstOrDefault(other => !string.Equals(other.InstanceId, InstanceId, StringComparison.Ordinal)
-                && other.Port == Port && string.Equals(other.Host, HostName, StringComparison.OrdinalIgnoreCase));
+                && other.Port == Port && string.Equals(other.Host, HostName, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(other.AgentInstance, registration.AgentInstance, StringComparison.OrdinalIgnoreCase));
             if (sameAddress != null)
             {
-                var message = $"Instance '{sameAddress.InstanceId}' is already registered at {HostName}:{Port}; two instances at one address would be " +
-                    "deployed by the same agent. Check the host and port of '" + InstanceId + "', or pass -Force if both really share that agent.";
+                var which = registration.AgentInstance == null ? "the agent's default instance" : $"agent instance '{registration.AgentInstance}'";
+                var message = $"Instance '{sameAddress.InstanceId}' is already registered at {HostName}:{Port} as {which}; two instances there would be " +
+                    "deployed over each other by the same agent. Check the host and port of '" + InstanceId + "', give each its own -AgentInstance " +
+                    "if one agent hosts both, or pass -Force if both really are one instance.";
                 if (!Force)
                 {
                     WriteItemError(new ErrorRecord(new InvalidOperationException(message), "InstanceAddressInUse", ErrorCategory.ResourceExists, InstanceId));
@@ -183,6 +217,9 @@ namespace ReleaseTools.Commands
             Compare("Host", existing.Host, wanted.Host);
             Compare("Port", existing.Port.ToString(CultureInfo.InvariantCulture), wanted.Port.ToString(CultureInfo.InvariantCulture));
             Compare("Tags", string.Join(";", existing.Tags), string.Join(";", wanted.Tags));
+            Compare("AgentInstance", existing.AgentInstance ?? "", wanted.AgentInstance ?? "");
+            Compare("UseHttps", existing.UseHttps.ToString(), wanted.UseHttps.ToString());
+            Compare("AgentCertificateFingerprint", existing.AgentCertificate ?? "", wanted.AgentCertificate ?? "");
             return changes;
         }
     }

@@ -145,14 +145,15 @@ internal static class RawFloyd
 
     /// <summary>Asks the agent at <paramref name="baseUri"/> for an upload ticket with a signed ping and returns the push target naming it.</summary>
     public static async Task<string> PushTargetAsync(Uri baseUri, string agentId, RSA key, FloydHashAlgorithm algorithm, string path,
-        string service, string version, string fversion, byte[] file, string? md5Hex = null, long? bytes = null)
+        string service, string version, string fversion, byte[] file, string? md5Hex = null, long? bytes = null, string? instance = null)
     {
+        var instanceQuery = instance == null ? "" : "&instance=" + instance;
         var ping = Json(new PingRequestBody
         {
             Service = service, Version = version, FVersion = fversion, Message = "raw ticket",
             Upload = new UploadRequestBody { Path = path, Md5 = md5Hex ?? Convert.ToHexStringLower(MD5.HashData(file)), Bytes = bytes ?? file.Length },
         });
-        var target = Target(agentId, "/ping");
+        var target = Target(agentId, "/ping") + instanceQuery;
         var response = await SendAsync(Request(HttpMethod.Post, new Uri(baseUri, target), ping, "application/json", Sign(key, algorithm, ping, target)));
         if (response.Status != HttpStatusCode.OK)
         {
@@ -161,7 +162,7 @@ internal static class RawFloyd
 
         var ticket = JsonSerializer.Deserialize<PingResponseBody>(response.Text, FloydJson.Options)?.UploadTicket
             ?? throw new InvalidOperationException("The agent issued no upload ticket: " + response.Text);
-        return Target(agentId, path) + "&ticket=" + ticket;
+        return path + "?agent=" + agentId + instanceQuery + "&boundary=" + DefaultBoundary + "&ticket=" + ticket;
     }
 
     public static byte[] Json(object body) => JsonSerializer.SerializeToUtf8Bytes(body, FloydJson.Options);

@@ -124,8 +124,9 @@ public sealed class AgentHeaderRulesTests
         var health = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Get, new Uri(harness.Agent.BaseUri, "/health"), Array.Empty<byte>(), "application/json", null));
 
         using var document = JsonDocument.Parse(health.Text);
-        Assert.Equal(new[] { "agentId", "agentVersion", "hashAlgorithm", "protocol", "status" },
+        Assert.Equal(new[] { "agentId", "agentVersion", "features", "hashAlgorithm", "protocol", "status" },
             document.RootElement.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { "instances" }, document.RootElement.GetProperty("features").EnumerateArray().Select(f => f.GetString()));
         Assert.Equal(harness.Agent.AgentId, document.RootElement.GetProperty("agentId").GetString());
     }
 }

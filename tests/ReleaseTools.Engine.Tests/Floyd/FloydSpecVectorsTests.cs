@@ -106,6 +106,33 @@ public sealed class FloydSpecVectorsTests
         Assert.Equal(FloydErrorCodes.AgentMismatch, original.Error);
     }
 
+    [Fact]
+    public async Task The_agent_verifies_the_instance_vector_for_its_instance_and_refuses_it_for_any_other()
+    {
+        var vector = Vectors.Value.Signatures.Single(v => v.Name == "activate-sha1-v11-instance");
+        FloydTimestamp.TryParse(vector.Timestamp, out var nanoseconds);
+        using var key = PrivateKeyLoader.LoadFromText(Vectors.Value.KeyPem);
+        var clock = new FixedTimeProvider(FloydTimestamp.ToDateTimeOffset(nanoseconds).AddSeconds(30));
+        var agentId = vector.PathAndQuery.Split("agent=")[1].Split('&')[0];
+        await using var harness = await AgentHarness.StartAsync(o => o with
+        {
+            TimeProvider = clock,
+            AgentId = agentId,
+            AuthorizedKeyFiles = Array.Empty<string>(),
+            AuthorizedKeyPems = new[] { key.ExportSubjectPublicKeyInfoPem() },
+        });
+        var body = Encoding.UTF8.GetBytes(vector.BodyUtf8);
+        var otherInstance = vector.PathAndQuery.Replace("instance=port-8082", "instance=port-8081", StringComparison.Ordinal);
+
+        var elsewhere = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(otherInstance), body, "application/json", (vector.Timestamp, vector.Authorization)));
+        var accepted = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Post, harness.Uri(vector.PathAndQuery), body, "application/json", (vector.Timestamp, vector.Authorization)));
+
+        Assert.Contains("&instance=port-8082", vector.PathAndQuery);
+        Assert.Equal((HttpStatusCode.Unauthorized, FloydErrorCodes.SignatureInvalid), (elsewhere.Status, elsewhere.Error));
+        // Verified, and then refused for what it asks: the instance holds no package (nothing was pushed to it).
+        Assert.Equal((HttpStatusCode.Conflict, FloydErrorCodes.PackageMissing), (accepted.Status, accepted.Error));
+    }
+
     private sealed record SignatureVector(string Name, string Algorithm, string BodyUtf8, string Timestamp, string PathAndQuery, string SignatureBaseHex, string HashHex, string Authorization);
 
     private sealed record FVersionVector(string Service, string Environment, string Version, string Config, string ConfigMd5Hex, string LayoutHex, string Md5Base64Url, string FVersion);

@@ -84,12 +84,53 @@ public sealed class AgentConfigFileTests : IDisposable
         Assert.Equal(10, options.Services["web"].HealthCheck!.Attempts);
     }
 
+    [Fact]
+    public void An_instance_section_overrides_what_it_sets_of_its_service_and_never_takes_the_service_s_directory()
+    {
+        var path = _temp.WriteFile("etc/instances.yaml", """
+            dataDir: /var/lib/floyd
+            authorizedKeys: [ keys/deploy.pem ]
+            services:
+              web:
+                directory: /srv/web
+                configPath: conf/web.conf
+                hooks:
+                  activate: { run: "systemctl restart web@$FLOYD_INSTANCE" }
+                healthCheck:
+                  http: { url: "http://127.0.0.1:8081/health" }
+                instances:
+                  port-8082:
+                    healthCheck:
+                      http: { url: "http://127.0.0.1:8082/health" }
+                  port-8083:
+                    directory: /srv/web-8083
+            """);
+
+        var options = FloydAgentCommandLine.Parse(new[] { "--config", path });
+        var layout = new ReleaseLayout(options);
+
+        var second = options.Services["web@port-8082"];
+        Assert.Null(second.Directory);
+        Assert.Equal("conf/web.conf", second.ConfigPath);
+        Assert.Equal("systemctl restart web@$FLOYD_INSTANCE", second.Activate!.Run);
+        Assert.Equal(new Uri("http://127.0.0.1:8082/health"), second.HealthCheck!.Http!.Url);
+        Assert.Equal("/srv/web-8083", options.Services["web@port-8083"].Directory);
+        Assert.Equal(new Uri("http://127.0.0.1:8081/health"), options.Services["web@port-8083"].HealthCheck!.Http!.Url);
+        Assert.Equal("/srv/web", layout.ServiceDirectory("web"));
+        Assert.Equal(Path.Combine("/var/lib/floyd", "services", "web@port-8082"), layout.ServiceDirectory("web@port-8082"));
+        // An instance with no section of its own gets the service's, but its own directory.
+        Assert.Equal("systemctl restart web@$FLOYD_INSTANCE", layout.SettingsFor("web@other").Activate!.Run);
+        Assert.Equal(Path.Combine("/var/lib/floyd", "services", "web@other"), layout.ServiceDirectory("web@other"));
+    }
+
     [Theory]
     [InlineData("services:\n  web:\n    hooks:\n      activte: { run: x }\n", "line 6")]
     [InlineData("services:\n  web:\n    healthCheck: { attempts: 3 }\n", "exactly one of 'http' or 'command'")]
     [InlineData("services:\n  web:\n    configPath: ../outside.conf\n", "configPath")]
     [InlineData("services:\n  web:\n    hooks:\n      activate: { run: x, timeout: soon }\n", "positive duration")]
     [InlineData("services:\n  ../etc:\n    {}\n", "not allowed")]
+    [InlineData("services:\n  web:\n    instances:\n      a.b: {}\n", "services.web.instances.a.b")]
+    [InlineData("services:\n  web:\n    instances:\n      b:\n        instances: { c: {} }\n", "no instances of its own")]
     public void Mistakes_in_the_file_stop_the_agent_with_the_place_and_the_reason(string yaml, string expected)
     {
         var path = _temp.WriteFile($"bad-{Guid.NewGuid():N}.yaml", "dataDir: /tmp/x\nauthorizedKeys: [k.pem]\n" + yaml);
