@@ -12,13 +12,20 @@ BeforeAll {
     $script:Agent = $script:Fleet.Agents[0]
 
     function script:Use-Store {
+        <#
+        .SYNOPSIS
+            Points every cmdlet of the test at a store of its own and at the fleet's signing key.
+        #>
         param([Parameter(Mandatory)] [string] $Name)
         $PSDefaultParameterValues['*:StorePath'] = Join-Path -Path $script:Fleet.Directory -ChildPath "$Name.db"
         $PSDefaultParameterValues['*:PrivateKeyPath'] = $script:Fleet.PrivateKeyPath
     }
 
-    # The release an instance's folder on the agent points at: services/<service>[@<instance>]/current.
     function script:Get-CurrentRelease {
+        <#
+        .SYNOPSIS
+            The release an instance's folder on the agent points at: services/<service>[@<instance>]/current.
+        #>
         param([Parameter(Mandatory)] [string] $DataDirectory, [Parameter(Mandatory)] [string] $Folder)
         Split-Path -Leaf -Path (Get-Item -Path (Join-Path -Path $DataDirectory -ChildPath "services/$Folder/current")).Target
     }

@@ -596,6 +596,18 @@ namespace ReleaseTools.Engine.Floyd
                     $"Floyd {Describe(step)} to {Where(endpoint)} timed out after {timeout.TotalSeconds:0.#} s{(response == null ? " without an answer" : " while reading the answer")}.",
                     statusCode: response == null ? (int?)null : (int)response.StatusCode, isTransient: true, isUnreachable: response == null, innerException: ex);
             }
+            catch (HttpRequestException ex) when (IsCertificateRefusal(ex))
+            {
+                // The handshake failed on our side: say which trust decided, in the user's terms, not the runtime's.
+                var why = endpoint.TrustedCertificate != null
+                    ? "it is not the certificate pinned for the instance (its -AgentCertificateFingerprint)"
+                    : Options.TrustedAgentCertificates.Count > 0
+                        ? "it is none of the pinned agent certificates"
+                        : "it does not chain to a root this machine trusts, or does not name the host; pin it with Register-ServiceInstance -AgentCertificateFingerprint, or trust its CA";
+                throw new FloydException(endpoint.InstanceId, step,
+                    $"Floyd {Describe(step)} to {Where(endpoint)} was not sent: the agent's TLS certificate was refused: {why}",
+                    isTransient: true, isUnreachable: true, innerException: ex);
+            }
             catch (HttpRequestException ex)
             {
                 throw new FloydException(endpoint.InstanceId, step,
@@ -736,6 +748,19 @@ namespace ReleaseTools.Engine.Floyd
             new KeyValuePair<string, string>(FloydProtocol.VersionField, version ?? ""),
             new KeyValuePair<string, string>(FloydProtocol.FVersionField, fversion ?? ""),
         };
+
+        private static bool IsCertificateRefusal(Exception ex)
+        {
+            for (var inner = ex.InnerException; inner != null; inner = inner.InnerException)
+            {
+                if (inner is System.Security.Authentication.AuthenticationException)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
 
         private static string Where(FloydEndpoint endpoint) => $"instance '{endpoint.InstanceId}' ({endpoint.Host}:{endpoint.Port})";
 

@@ -104,6 +104,7 @@ namespace ReleaseTools.Hosting
                 EngineErrorIds.HealthCheckFailed => ErrorCategory.InvalidResult,
                 EngineErrorIds.ActivationRevertFailed => ErrorCategory.InvalidResult,
                 EngineErrorIds.PackageRejectedByAgent => ErrorCategory.SecurityError,
+                EngineErrorIds.AgentInstanceUnsupported => ErrorCategory.NotImplemented,
                 _ => ErrorCategory.InvalidOperation,
             };
         }
@@ -134,6 +135,8 @@ namespace ReleaseTools.Hosting
                     $"Make the agent trust the public half of the key in use (-PrivateKeyPath or {PrivateKeyLocation.EnvironmentVariable}) and check that both clocks agree, {resume}",
                 EngineErrorIds.NoPreviousRelease or EngineErrorIds.ReleaseNotInHistory =>
                     $"Pick a version from 'Get-InstanceVersionHistory -InstanceId {result.InstanceId}' and pass it with -Version.",
+                EngineErrorIds.AgentInstanceUnsupported =>
+                    $"Upgrade the agent of {result.InstanceId} to one that hosts several instances of a service, or register the instance without -AgentInstance if it is the agent's only one, {resume}",
                 EngineErrorIds.ActivationRevertFailed =>
                     $"The instance may not be serving: look at the service and the agent's log on {result.InstanceId} now; the result's AgentDetail has the hook output.",
                 _ when result.RevertedTo != null =>

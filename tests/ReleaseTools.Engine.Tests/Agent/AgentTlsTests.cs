@@ -61,8 +61,33 @@ public sealed class AgentTlsTests
         var error = await Assert.ThrowsAsync<FloydException>(() => release.DeployAsync(client, harness.Endpoint with { UseTls = true }));
 
         Assert.Null(error.StatusCode);
+        Assert.Contains("TLS certificate was refused", error.Message);
+        Assert.Contains(pinAnother ? "none of the pinned agent certificates" : "does not chain to a root this machine trusts", error.Message);
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(harness.DataDirectory, "services")));
         Assert.Empty(harness.StoredPackageFiles());
+    }
+
+    [Fact]
+    public async Task An_endpoint_s_own_pin_decides_for_that_agent_over_the_client_wide_pins()
+    {
+        using var certificate = SelfSigned();
+        using var files = new TempDirectory("floyd-tls");
+        var pfx = files.Combine("agent.pfx");
+        File.WriteAllBytes(pfx, certificate.Export(X509ContentType.Pkcs12, (string?)null));
+        await using var harness = await AgentHarness.StartAsync(o => o with { Urls = new[] { "https://127.0.0.1:0" }, TlsCertificatePath = pfx });
+        using var other = SelfSigned();
+        var release = TestRelease.Create(harness.Temp, "billing", "1.0.0");
+        // The client trusts another certificate everywhere; this endpoint pins the agent's own.
+        using var pinnedHere = harness.CreateClient(new FloydClientOptions { TrustedAgentCertificates = new[] { AgentCertificatePins.Fingerprint(other) } });
+        using var pinnedWrong = harness.CreateClient(new FloydClientOptions { TrustedAgentCertificates = new[] { AgentCertificatePins.Fingerprint(certificate) } });
+        var endpoint = harness.Endpoint with { UseTls = true };
+
+        await release.DeployAsync(pinnedHere, endpoint with { TrustedCertificate = AgentCertificatePins.Fingerprint(certificate).ToUpperInvariant() });
+        var refused = await Assert.ThrowsAsync<FloydException>(() => pinnedWrong.PingAsync(endpoint with { TrustedCertificate = AgentCertificatePins.Fingerprint(other) }, release.Ping(), CancellationToken.None));
+
+        Assert.Equal("1.0.0", Assert.Single((await pinnedHere.GetStatusAsync(endpoint with { TrustedCertificate = AgentCertificatePins.Fingerprint(certificate) }, CancellationToken.None)).Services).ActiveVersion);
+        Assert.True(refused.IsUnreachable);
+        Assert.Contains("not the certificate pinned for the instance", refused.Message);
     }
 
     [Fact]
