@@ -177,6 +177,32 @@ public sealed class AgentHttpLayerTests
         Assert.Contains("floyd_requests_total{endpoint=\"other\",status=\"505\"} 1", RawSocket.Body(metrics));
     }
 
+    [Theory]
+    [InlineData("/ping", "{\"service\":5,\"version\":\"1.0.0\",\"fversion\":\"fv1\"}", "$.service")]
+    [InlineData("/ping", "{\"service\":\"billing\",\"version\":\"1.0.0\",\"fversion\":\"fv1\",\"upload\":{\"path\":\"/package\",\"md5\":\"00000000000000000000000000000000\",\"bytes\":\"many\"}}", "$.upload.bytes")]
+    [InlineData("/ping", "{\"service\":\"billing\",\"version\":\"1.0.0\",\"fversion\":\"fv1\",\"upload\":{\"path\":\"/package\",\"md5\":\"00000000000000000000000000000000\",\"bytes\":1e40}}", "$.upload.bytes")]
+    [InlineData("/ping", "{\"service\":\"billing\",\"version\":\"1.0.0\",\"fversion\":\"fv1\",\"upload\":[1]}", "$.upload")]
+    [InlineData("/activate", "{\"service\":\"billing\",\"version\":\"1.0.0\",\"fversion\":\"fv1\",\"reactivate\":\"yes\"}", "$.reactivate")]
+    [InlineData("/activate", "[\"billing\"]", "$")]
+    [InlineData("/activate", "\"billing\"", "$")]
+    [InlineData("/activate", "{\"service\":\"billing\"", "$")]
+    [InlineData("/activate", "", "")]
+    [InlineData("/activate", "null", "")]
+    public async Task A_json_body_of_the_wrong_shape_is_invalid_request_naming_where_not_a_type(string path, string json, string where)
+    {
+        await using var harness = await AgentHarness.StartAsync();
+
+        var response = await harness.PostSignedAsync(path, Encoding.UTF8.GetBytes(json));
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.Status);
+        Assert.Equal(FloydErrorCodes.InvalidRequest, response.Error);
+        Assert.Contains(where, response.Message);
+        foreach (var typeName in new[] { "System.", "Microsoft.", "ReleaseTools.", "Int64", "Boolean", "String", "Body" })
+        {
+            Assert.DoesNotContain(typeName, response.Message);
+        }
+    }
+
     /// <summary>Status, content type and length, the protocol header and a section 6 body whose message names no framework type.</summary>
     private static void AssertJsonError(string answer, int status, string error)
     {
