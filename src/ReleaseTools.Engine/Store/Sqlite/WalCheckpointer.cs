@@ -167,10 +167,11 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 // connection is checkpointing (SQLITE_BUSY). The count is kept and the idle timer tries again.
                 copiedAll = rc == SQLitePCL.raw.SQLITE_OK && copied >= logFrames;
             }
-            catch (Exception ex) when (ex is SqliteException || ex is StoreException || ex is ObjectDisposedException || ex is System.IO.IOException)
+            catch (Exception)
             {
-                // Nothing is lost when a checkpoint fails: the log keeps every commit, the next checkpoint (or the close) copies
-                // it, and a failing disk is reported by the next write, on the caller's thread.
+                // Whatever the failure (a full or failing disk, the store closed meanwhile), nothing is lost: the log keeps
+                // every commit, the next checkpoint or the close copies it, and a failing disk is reported by the next write,
+                // on the caller's thread. An exception let out of a thread-pool thread would end the user's whole session.
             }
             finally
             {
