@@ -26,6 +26,7 @@ public sealed class WalCheckpointTests
     {
         using var scope = new StoreScope();
         using var store = OpenWithSchemaInFile(scope, WritersOnly(WalCheckpointPolicy.Default.WriterFallbackPages));
+        using var keeper = KeepOpen(scope);
 
         // 80 snapshots of 64 KiB: about 1,300 pages of log, past SQLite's default checkpoint at 1,000.
         await SaveSnapshotsAsync(store, 80);
@@ -39,6 +40,7 @@ public sealed class WalCheckpointTests
     {
         using var scope = new StoreScope();
         using var store = OpenWithSchemaInFile(scope, WritersOnly(fallbackPages: 200, walSizeLimitBytes: 1024 * 1024));
+        using var keeper = KeepOpen(scope);
 
         // 300 snapshots of 64 KiB: about 5,000 pages, 20 MiB of log if nothing checkpointed.
         await SaveSnapshotsAsync(store, 300);
@@ -55,6 +57,7 @@ public sealed class WalCheckpointTests
         using var scope = new StoreScope();
         var policy = new WalCheckpointPolicy(pagesBeforeCheckpoint: int.MaxValue, idleDelay: TimeSpan.FromMilliseconds(200), writerFallbackPages: 10000, walSizeLimitBytes: -1);
         using var store = OpenWithSchemaInFile(scope, policy);
+        using var keeper = KeepOpen(scope);
 
         await SaveSnapshotsAsync(store, 3);
 
@@ -69,6 +72,7 @@ public sealed class WalCheckpointTests
         using var scope = new StoreScope();
         var policy = new WalCheckpointPolicy(pagesBeforeCheckpoint: 100, idleDelay: Timeout.InfiniteTimeSpan, writerFallbackPages: 100000, walSizeLimitBytes: -1);
         using var store = OpenWithSchemaInFile(scope, policy);
+        using var keeper = KeepOpen(scope);
 
         // 40 snapshots: about 650 pages, far below the writers' fallback, so any checkpoint is the background one.
         await SaveSnapshotsAsync(store, 40);
@@ -87,6 +91,7 @@ public sealed class WalCheckpointTests
         }
 
         using var store = SqliteReleaseStore.Open(scope.StorePath, () => scope.Clock.Now, policy);
+        using var keeper = KeepOpen(scope);
         byte[] before;
         byte[] log;
         // A reader that began before the writes keeps every checkpoint from copying them until it ends, so the files can
@@ -143,6 +148,20 @@ public sealed class WalCheckpointTests
         SqliteReleaseStore.Open(scope.StorePath).Dispose();
         Assert.Equal(0L, SnapshotsInDatabaseFile(scope));
         return SqliteReleaseStore.Open(scope.StorePath, () => scope.Clock.Now, policy);
+    }
+
+    /// <summary>
+    /// A connection of the test's own, outside every pool, open until the test ends. Other tests clear all pools
+    /// (SqliteConnection.ClearAllPools); were the store's pooled handles the last connections to the file, closing them
+    /// would checkpoint the log and delete it, and these tests would see that checkpoint instead of the store's.
+    /// </summary>
+    private static SqliteConnection KeepOpen(StoreScope scope)
+    {
+        var connection = scope.Raw();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_master";
+        command.ExecuteScalar();
+        return connection;
     }
 
     private static async Task SaveSnapshotsAsync(SqliteReleaseStore store, int count)
