@@ -80,6 +80,55 @@ public sealed class StoreDiskFullTests : IClassFixture<AgentFleet>, IDisposable
     }
 
     [SkippableFact]
+    public void The_disk_filling_mid_run_stops_the_run_with_StoreFull_loses_no_record_and_a_resume_completes_it_once_space_is_back()
+    {
+        Skip.If(_notMounted is not null, $"No size-limited file system for the store: {_notMounted}.");
+        var store = Path.Combine(_mount, "midrun.db");
+        _fleet.Invoke(store, $"""
+            Register-ServiceInstance -InstanceId mid-01 -Service mid -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[0].Port}
+            Register-ServiceInstance -InstanceId mid-02 -Service mid -Environment prod -HostName 127.0.0.1 -Port {_fleet.Agents[1].Port}
+            Invoke-Deployment -Service mid -Version 1.0.0 -PackageUrl $V1 -Force
+            """).ThrowOnError();
+        // The disk fills while the run works: the moment mid-01's activation leaves for its agent, after the run, its
+        // targets and mid-01's transfers were recorded.
+        string? filler = null;
+        using var proxy = new FaultProxy(_fleet.Agents[0].Port, ProxyFault.None, 0) { OnFirstActivate = () => filler = _disk.Fill() };
+        _fleet.Invoke(store, $"Register-ServiceInstance -InstanceId mid-01 -Service mid -Environment prod -HostName 127.0.0.1 -Port {proxy.Port}").ThrowOnError();
+
+        var stopped = _fleet.Invoke(store, "Invoke-Deployment -Service mid -Version 2.0.0 -PackageUrl $V2 -ThrottleLimit 1 -Force");
+
+        Assert.NotNull(filler);
+        var errors = stopped.Errors.Concat(stopped.Terminating is null ? Array.Empty<System.Management.Automation.ErrorRecord>() : new[] { stopped.Terminating.ErrorRecord }).ToList();
+        Assert.True(errors.Any(e => e.FullyQualifiedErrorId.StartsWith("StoreFull,", StringComparison.Ordinal)), string.Join("\n", errors.Select(e => e.FullyQualifiedErrorId + " " + e.Exception.Message)));
+        var full = Assert.Single(errors, e => e.FullyQualifiedErrorId.StartsWith("StoreFull,", StringComparison.Ordinal));
+        Assert.Contains(store, full.Exception.Message);
+        Assert.Equal("ok", IntegrityCheck(store));
+
+        File.Delete(filler!);
+        // Space is back. Whatever the store could record stands, the run it could not finish recording can be resumed,
+        // and the resume brings the store and the agents to one truth.
+        var run = Assert.Single(_fleet.Invoke(store, "Get-ReleaseDeployment -Service mid").ThrowOnError().Output, r => (string)r.Properties["Version"].Value == "2.0.0");
+        var status = run.Properties["Status"].Value.ToString();
+        // The run this process had to give up is Interrupted at the next command, not Running with its instances held.
+        Assert.NotEqual("Running", status);
+        if (status != "Succeeded")
+        {
+            _fleet.Invoke(store, $"Resume-Deployment -DeploymentId {run.Properties["DeploymentId"].Value} -Force").ThrowOnError();
+        }
+
+        var instances = _fleet.Invoke(store, "Get-ServiceInstance -Service mid").ThrowOnError().Output;
+        Assert.Equal(new[] { "2.0.0", "2.0.0" }, instances.Select(i => (string)i.Properties["Version"].Value));
+        Assert.Equal("2.0.0", _fleet.AgentVersion("mid", 0));
+        Assert.Equal("2.0.0", _fleet.AgentVersion("mid", 1));
+        // mid-02 was never reached before the disk filled: the resume deployed it and recorded it. (mid-01's activation
+        // happened while the disk was full; the resume finds its agent on 2.0.0 already, so its history has no row of it.)
+        var history = _fleet.Invoke(store, "Get-InstanceVersionHistory -InstanceId mid-02").ThrowOnError().Output;
+        Assert.Equal(new[] { "2.0.0", "1.0.0" }, history.Select(h => (string)h.Properties["Version"].Value));
+
+        Assert.Equal("ok", IntegrityCheck(store));
+    }
+
+    [SkippableFact]
     public void A_deployment_on_a_read_only_file_system_fails_with_StoreReadOnly_and_runs_once_it_is_writable_again()
     {
         Skip.If(_notMounted is not null, $"No file system of its own for the store: {_notMounted}.");

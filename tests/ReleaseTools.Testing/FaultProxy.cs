@@ -54,6 +54,15 @@ public sealed class FaultProxy : IDisposable
     public int TruncateAfterBytes { get; init; } = 20;
     public TimeSpan HeaderDelay { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Runs once, when the client's first <c>POST /activate</c> passes through, before the agent sees it: something that
+    /// happens to the client's machine mid-run (its disk fills), at a point of the run no timer could pick.
+    /// </summary>
+    public Action? OnFirstActivate { get; init; }
+
+    private int _activateSeen;
+    private static readonly byte[] ActivateRequest = Encoding.ASCII.GetBytes("POST /activate");
+
     /// <summary>Connections accepted so far, and how many of them got the fault.</summary>
     public int Connections => Volatile.Read(ref _connections);
     public int Faulted => Volatile.Read(ref _faulted);
@@ -121,7 +130,7 @@ public sealed class FaultProxy : IDisposable
                 var upstream = upstreamClient.GetStream();
                 using var done = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 var toAgent = PumpAsync(downstream, upstream, CutsMidBody(fault) ? CutAfterBytes : long.MaxValue, TimeSpan.Zero, done.Token,
-                    CutsMidBody(fault) ? TryFire : null);
+                    CutsMidBody(fault) ? TryFire : null, OnFirstActivate is null ? null : WatchForActivate);
                 var toClient = PumpAsync(upstream, downstream, fault == ProxyFault.TruncateResponse ? TruncateAfterBytes : long.MaxValue,
                     fault == ProxyFault.DelayHeaders ? HeaderDelay : TimeSpan.Zero, done.Token);
                 var first = await Task.WhenAny(toAgent, toClient);
@@ -148,10 +157,19 @@ public sealed class FaultProxy : IDisposable
         }
     }
 
+    /// <summary>Fires <see cref="OnFirstActivate"/> once, when a chunk from the client holds an activation's request line.</summary>
+    private void WatchForActivate(byte[] buffer, int count)
+    {
+        if (Volatile.Read(ref _activateSeen) == 0 && buffer.AsSpan(0, count).IndexOf(ActivateRequest) >= 0 && Interlocked.Exchange(ref _activateSeen, 1) == 0)
+        {
+            OnFirstActivate!();
+        }
+    }
+
     /// <summary>Copies until the source ends or <paramref name="limit"/> bytes went through; true when the limit cut it.</summary>
     /// <param name="mayCut">Asked when the limit is reached: false lets the connection go on untouched.</param>
     private static async Task<bool> PumpAsync(NetworkStream from, NetworkStream to, long limit, TimeSpan firstByteDelay, CancellationToken cancellationToken,
-        Func<bool>? mayCut = null)
+        Func<bool>? mayCut = null, Action<byte[], int>? watch = null)
     {
         var buffer = new byte[16 * 1024];
         long sent = 0;
@@ -172,6 +190,7 @@ public sealed class FaultProxy : IDisposable
                 }
 
                 first = false;
+                watch?.Invoke(buffer, read);
                 var allowed = (int)Math.Min(read, limit - sent);
                 await to.WriteAsync(buffer.AsMemory(0, allowed), cancellationToken);
                 sent += allowed;

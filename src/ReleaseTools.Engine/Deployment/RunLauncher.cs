@@ -77,7 +77,19 @@ namespace ReleaseTools.Engine.Deployment
             }
 
             var context = new RunContext(deploymentId, deployment.Operation, batches, settings, client, events, recorder, history);
-            return await new RunExecutor(context, _store, _leases).ExecuteAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await new RunExecutor(context, _store, _leases).ExecuteAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (StoreException)
+            {
+                // The store failed under the run (a full disk, a read-only file, a server gone): what it recorded stands, but
+                // not the run's end. This process works on it no more, so the next command that reaches the store marks it
+                // Interrupted and frees its instances, and Resume-Deployment finishes it; otherwise its leases, held by a
+                // live process, would block both until they expire.
+                ProcessIdentity.Abandon(deploymentId);
+                throw;
+            }
         }
 
         public static NewDeployment Describe(DeploymentOperation operation, RunSettings settings, IEnumerable<TargetWork> targets, string targetVersion,

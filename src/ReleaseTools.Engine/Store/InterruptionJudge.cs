@@ -17,8 +17,9 @@ namespace ReleaseTools.Engine.Store
             {
                 if (!isOwnerAlive(owner))
                 {
-                    return new InterruptReason(ownerDead: true,
-                        $"its owner, process {owner.ProcessId} on host {owner.HostName}, is no longer running");
+                    return new InterruptReason(ownerDead: true, ProcessIdentity.IsAbandoned(owner)
+                        ? $"its owner, process {owner.ProcessId} on host {owner.HostName}, stopped it when the store could not record it"
+                        : $"its owner, process {owner.ProcessId} on host {owner.HostName}, is no longer running");
                 }
             }
 

@@ -14,7 +14,22 @@ namespace ReleaseTools.Engine.Store
             return (process.Id, TryGetStartTime(process));
         });
 
+        // Runs this process stopped working on without recording their end (the store failed under them).
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Abandoned =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
+
         public static string HostName => System.Environment.MachineName;
+
+        /// <summary>
+        /// Says that this process works on the run no more, though the store still records it Running (its end could not be
+        /// written): recovery then treats the run's owner as gone, as it would a process that died.
+        /// </summary>
+        public static void Abandon(string deploymentId) => Abandoned[deploymentId] = true;
+
+        /// <summary>Whether the owner is this process, on a run it abandoned.</summary>
+        public static bool IsAbandoned(LeaseOwner owner) =>
+            owner.DeploymentId != null && Abandoned.ContainsKey(owner.DeploymentId) && owner.ProcessId == Self.Value.Id &&
+            string.Equals(owner.HostName, HostName, StringComparison.OrdinalIgnoreCase);
 
         public static LeaseOwner Current(string deploymentId) => new LeaseOwner
         {
@@ -34,6 +49,11 @@ namespace ReleaseTools.Engine.Store
             if (owner == null)
             {
                 throw new ArgumentNullException(nameof(owner));
+            }
+
+            if (IsAbandoned(owner))
+            {
+                return false;
             }
 
             if (!string.Equals(owner.HostName, HostName, StringComparison.OrdinalIgnoreCase))

@@ -199,15 +199,50 @@ namespace ReleaseTools.Engine.Store.Sqlite
             {
                 // deferred: false makes Microsoft.Data.Sqlite issue BEGIN IMMEDIATE: the write lock is taken up front,
                 // so two processes serialize here instead of one failing later with SQLITE_BUSY_SNAPSHOT.
-                using var transaction = connection.BeginTransaction(deferred: false);
-                var result = await work(connection, transaction).ConfigureAwait(false);
-                transaction.Commit();
+                var transaction = connection.BeginTransaction(deferred: false);
+                T result;
+                try
+                {
+                    result = await work(connection, transaction).ConfigureAwait(false);
+                    transaction.Commit();
+                }
+                catch
+                {
+                    EndFailed(connection, transaction);
+                    throw;
+                }
+
+                transaction.Dispose();
                 _checkpointer.Committed(connection);
                 return result;
             }
             catch (SqliteException ex)
             {
                 throw Translate(ex);
+            }
+        }
+
+        /// <summary>
+        /// Rolls back a transaction whose work or commit failed. After some errors (a full disk, an I/O error) SQLite has
+        /// already undone the transaction itself, and the provider's ROLLBACK (which closing the connection repeats) would
+        /// fail with "no transaction is active" and hide the first error, the one that says what happened. An empty
+        /// transaction is opened for it to end instead.
+        /// </summary>
+        private static void EndFailed(SqliteConnection connection, SqliteTransaction transaction)
+        {
+            var handle = connection.Handle;
+            if (handle != null && SQLitePCL.raw.sqlite3_get_autocommit(handle) != 0)
+            {
+                SQLitePCL.raw.sqlite3_exec(handle, "BEGIN");
+            }
+
+            try
+            {
+                transaction.Dispose();
+            }
+            catch (SqliteException)
+            {
+                // Nothing was left to roll back.
             }
         }
 
