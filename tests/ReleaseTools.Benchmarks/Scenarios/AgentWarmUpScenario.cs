@@ -21,13 +21,18 @@ public static class AgentWarmUpScenario
         var result = new ScenarioResult("agent-warmup", $"{pushes} deployments of {packageMiB} MiB in a row to one fresh published agent process");
         result.Parameters["packageMiB"] = packageMiB.ToString();
         result.Parameters["pushes"] = pushes.ToString();
+        result.Parameters["agentEnvironment"] = options.Get("warmup-agent-env") ?? "DOTNET_TieredCompilation=1";
 
         await using var world = new BenchWorld("agent-warmup");
         var agentDirectory = await PublishedAgent.GetAsync(options, world, cancellationToken);
-        var variants = new (string Name, Dictionary<string, string> Environment)[]
+        // --warmup-agent-env "NAME=VALUE;..." measures another runtime setting against the published one instead.
+        var otherEnvironment = options.Get("warmup-agent-env");
+        var variants = new (string Name, IReadOnlyDictionary<string, string> Environment)[]
         {
             ("published settings", new Dictionary<string, string>()),
-            ("tiered compilation on", new Dictionary<string, string> { ["DOTNET_TieredCompilation"] = "1" }),
+            otherEnvironment == null
+                ? ("tiered compilation on", new Dictionary<string, string> { ["DOTNET_TieredCompilation"] = "1" })
+                : ($"with {otherEnvironment}", PublishedAgent.ParseEnvironment(otherEnvironment)),
         };
         var seed = 5000;
         foreach (var (name, environment) in variants)
