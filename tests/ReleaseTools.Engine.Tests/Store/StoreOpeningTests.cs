@@ -94,12 +94,19 @@ VALUES ('orders-1', 'd-20261101-100000-abcdef', 'build-host', 4242, 179500000000
     public async Task A_store_left_with_an_unmerged_wal_by_a_crashed_process_opens_with_all_its_data()
     {
         using var scope = new StoreScope();
-        await scope.Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
-        // Copy the files while the store is open, as a crash would leave them: the schema and the row live only in the
-        // -wal file, and there is no -shm.
+        // A process that crashed before any checkpoint: without this, the store's background checkpoint (a second after
+        // the last write) may already have merged the log when a loaded machine gets to the copy.
+        var noCheckpoint = new WalCheckpointPolicy(pagesBeforeCheckpoint: int.MaxValue, idleDelay: Timeout.InfiniteTimeSpan, writerFallbackPages: 100000, walSizeLimitBytes: -1);
         var crashed = scope.Directory.Combine("crashed.db");
-        File.Copy(scope.StorePath, crashed);
-        File.Copy(scope.StorePath + "-wal", crashed + "-wal");
+        using (var store = SqliteReleaseStore.Open(scope.StorePath, () => scope.Clock.Now, noCheckpoint))
+        {
+            await store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+            // Copy the files while the store is open, as a crash would leave them: the schema and the row live only in
+            // the -wal file, and there is no -shm.
+            File.Copy(scope.StorePath, crashed);
+            File.Copy(scope.StorePath + "-wal", crashed + "-wal");
+        }
+
         Assert.True(new FileInfo(crashed + "-wal").Length > 0, "the copied store should still have its changes in the WAL");
         // The main file's header does not carry the ReleaseTools mark yet; only reading through the WAL shows it.
         Assert.Equal(new byte[4], File.ReadAllBytes(crashed)[68..72]);
