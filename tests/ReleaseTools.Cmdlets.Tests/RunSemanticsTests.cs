@@ -327,7 +327,9 @@ public sealed class RunSemanticsTests : IClassFixture<AgentFleet>, IDisposable
         var ports = new[] { ((System.Net.IPEndPoint)silent.LocalEndpoint).Port };
         Invoke(store, "lock", Register, ports).ThrowOnError();
         using var second = new PowerShellSession();
-        using var holder = _fleet.Shell.Start(AgentFleet.Prologue + "Invoke-Deployment -Service lock -Version 1.0.0 -PackageUrl $V1 -RetryCount 0 -Force",
+        // The holder retries its ping to the silent agent (30 s per attempt) for minutes, so it still holds the lease when
+        // a loaded machine is slow to start the second run; it is stopped at the end.
+        using var holder = _fleet.Shell.Start(AgentFleet.Prologue + "Invoke-Deployment -Service lock -Version 1.0.0 -PackageUrl $V1 -RetryCount 10 -Force",
             AgentFleet.Parameters(_fleet, store, ports));
         PowerShellResult SecondInvoke(string script) => second.Invoke(AgentFleet.Prologue + script, AgentFleet.Parameters(_fleet, store, ports));
         var deadline = DateTime.UtcNow.AddSeconds(20);
