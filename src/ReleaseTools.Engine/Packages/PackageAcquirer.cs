@@ -103,6 +103,12 @@ namespace ReleaseTools.Engine.Packages
                 }
             }
 
+            if (location.IsLocal && ReuseUnchangedLocal(location, expected) is { } unchanged)
+            {
+                progress?.Invoke(unchanged.Length, unchanged.Length, true);
+                return unchanged;
+            }
+
             // Without an expected MD5, a URL downloaded before is asked for "only if changed": an unchanged package is not
             // transferred again (304 Not Modified), and the cached copy's MD5 stands for it.
             var known = expected == null && !location.IsLocal ? Cache.TryGetValidators(location) : null;
@@ -113,8 +119,8 @@ namespace ReleaseTools.Engine.Packages
                 Download download;
                 if (location.IsLocal)
                 {
-                    var (localMd5, localLength) = await CopyLocalAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false);
-                    download = new Download { Md5 = localMd5, Length = localLength };
+                    var (localMd5, localLength, stamp) = await CopyLocalAsync(location, temporary, progress, cancellationToken).ConfigureAwait(false);
+                    download = new Download { Md5 = localMd5, Length = localLength, LastModified = stamp };
                 }
                 else
                 {
@@ -142,10 +148,8 @@ namespace ReleaseTools.Engine.Packages
                 }
 
                 var path = Cache.Commit(temporary, location, md5);
-                if (!location.IsLocal)
-                {
-                    Cache.SaveValidators(location, new PackageValidators { Md5 = md5, Length = download.Length, ETag = download.ETag, LastModified = download.LastModified });
-                }
+                // For a local file the validators are its size and last-write time as copied (none when it was too new to trust).
+                Cache.SaveValidators(location, new PackageValidators { Md5 = md5, Length = download.Length, ETag = download.ETag, LastModified = download.LastModified });
 
                 return new AcquiredPackage { Source = location.Original, FilePath = path, Md5 = md5, Length = download.Length, FromCache = false };
             }
@@ -171,16 +175,57 @@ namespace ReleaseTools.Engine.Packages
                 expectedMd5);
         }
 
-        private async Task<(string Md5, long Length)> CopyLocalAsync(PackageLocation location, string temporary,
+        /// <summary>
+        /// How long before a copy a local file must have been last written for its size and last-write time to stand for its
+        /// bytes later: file systems keep that time coarsely (a few milliseconds on Linux, 2 s on FAT), so a file rewritten in
+        /// the same tick as it was copied could keep both; such a file is simply copied again next time.
+        /// </summary>
+        private static readonly TimeSpan SettledWriteAge = TimeSpan.FromSeconds(2);
+
+        /// <summary>
+        /// The cached copy of a local file that has not changed since it was copied (same size and last-write time as then, and
+        /// the expected MD5 if one is given): a redeploy of an unchanged build reads and writes nothing. Every push still
+        /// hashes what it sends and checks it against this MD5, so a cache file changed behind the cache's back is never sent.
+        /// </summary>
+        private AcquiredPackage? ReuseUnchangedLocal(PackageLocation location, string? expected)
+        {
+            var known = Cache.TryGetValidators(location);
+            if (known == null || (expected != null && !string.Equals(known.Md5, expected, StringComparison.Ordinal)))
+            {
+                return null;
+            }
+
+            var file = LocalFile(location);
+            if (file.Length != known.Length || !string.Equals(LocalStamp(file), known.LastModified, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            return new AcquiredPackage { Source = location.Original, FilePath = Cache.PathFor(location, known.Md5), Md5 = known.Md5, Length = known.Length, FromCache = true };
+        }
+
+        /// <summary>Copies the file with its MD5; the stamp is its last-write time when it stayed the same through the copy and had settled before it.</summary>
+        private async Task<(string Md5, long Length, string? Stamp)> CopyLocalAsync(PackageLocation location, string temporary,
             PackageProgressCallback? progress, CancellationToken cancellationToken)
         {
             var file = LocalFile(location);
             CheckSize(location, file.Length);
-            using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
-            using var destination = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
-            return await HashingCopier.CopyAsync(source, destination, MaxPackageBytes, location.Original, file.Length, progress, cancellationToken)
-                .ConfigureAwait(false);
+            var before = LocalStamp(file);
+            var settled = DateTime.UtcNow - file.LastWriteTimeUtc >= SettledWriteAge;
+            (string Md5, long Length) copied;
+            using (var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true))
+            using (var destination = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            {
+                copied = await HashingCopier.CopyAsync(source, destination, MaxPackageBytes, location.Original, file.Length, progress, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+
+            file.Refresh();
+            var unchanged = settled && file.Length == copied.Length && string.Equals(LocalStamp(file), before, StringComparison.Ordinal);
+            return (copied.Md5, copied.Length, unchanged ? before : null);
         }
+
+        private static string LocalStamp(FileInfo file) => file.LastWriteTimeUtc.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         /// <summary>A finished download; <see cref="NotModified"/> when the server said the cached copy is still its package.</summary>
         private sealed class Download

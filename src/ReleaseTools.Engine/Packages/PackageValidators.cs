@@ -3,7 +3,8 @@ namespace ReleaseTools.Engine.Packages
     /// <summary>
     /// What the server said identifies the bytes it sent for a URL (its ETag and Last-Modified), kept with the MD5 of the
     /// cached copy, so a later download of the same URL can ask "only if changed" (If-None-Match / If-Modified-Since)
-    /// and use the cached copy when the server answers 304 Not Modified.
+    /// and use the cached copy when the server answers 304 Not Modified. For a local file, <see cref="LastModified"/> is the
+    /// file's last-write time (UTC ticks) when it was copied, so an unchanged file is not copied again.
     /// </summary>
     public sealed record PackageValidators
     {

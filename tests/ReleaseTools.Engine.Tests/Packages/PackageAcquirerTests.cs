@@ -254,6 +254,80 @@ public sealed class PackageAcquirerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_unchanged_local_package_is_not_copied_again_and_a_changed_one_is()
+    {
+        var path = Path.Combine(_temp.Path, "web-1.5.0.zip");
+        await File.WriteAllBytesAsync(path, PackageServer.RandomBytes(100_000, 5));
+        var written = DateTime.UtcNow.AddHours(-1);
+        File.SetLastWriteTimeUtc(path, written);
+        using var acquirer = NewAcquirer();
+        var location = PackageLocation.Parse(path, true);
+        var first = await acquirer.AcquireAsync(location, null, null, CancellationToken.None);
+        var cacheFile = new FileInfo(first.FilePath);
+
+        AcquiredPackage again, withChecksum;
+        // Held exclusively meanwhile: copying the file again would have to open it, and that open would fail.
+        using (new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None))
+        {
+            again = await acquirer.AcquireAsync(location, null, null, CancellationToken.None);
+            withChecksum = await acquirer.AcquireAsync(location, first.Md5, null, CancellationToken.None);
+        }
+
+        Assert.False(first.FromCache);
+        Assert.True(again.FromCache);
+        Assert.Equal((first.FilePath, first.Md5, first.Length), (again.FilePath, again.Md5, again.Length));
+        Assert.True(withChecksum.FromCache);
+        cacheFile.Refresh();
+        Assert.Equal(cacheFile.LastWriteTimeUtc, new FileInfo(again.FilePath).LastWriteTimeUtc);
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(first.FilePath)!, "*.pkg"));
+
+        // Same size, other bytes, a new last-write time: copied and hashed again.
+        var changed = PackageServer.RandomBytes(100_000, 6);
+        await File.WriteAllBytesAsync(path, changed);
+        File.SetLastWriteTimeUtc(path, written.AddMinutes(1));
+        var redeployed = await acquirer.AcquireAsync(location, null, null, CancellationToken.None);
+
+        Assert.False(redeployed.FromCache);
+        Assert.Equal(Md5Hex.Of(changed), redeployed.Md5);
+        Assert.NotEqual(first.FilePath, redeployed.FilePath);
+        Assert.Equal(changed, await File.ReadAllBytesAsync(redeployed.FilePath));
+    }
+
+    [Fact]
+    public async Task A_local_package_written_just_before_the_copy_is_copied_again_next_time()
+    {
+        // Its last-write time may not yet tell one write from the next (coarse file-system clocks), so it proves nothing.
+        var path = Path.Combine(_temp.Path, "fresh.zip");
+        await File.WriteAllBytesAsync(path, PackageServer.RandomBytes(50_000, 7));
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+        using var acquirer = NewAcquirer();
+        var location = PackageLocation.Parse(path, true);
+
+        var first = await acquirer.AcquireAsync(location, null, null, CancellationToken.None);
+        var second = await acquirer.AcquireAsync(location, null, null, CancellationToken.None);
+
+        Assert.False(first.FromCache);
+        Assert.False(second.FromCache);
+        Assert.Equal(first.Md5, second.Md5);
+    }
+
+    [Fact]
+    public async Task An_unchanged_local_package_under_another_expected_checksum_is_a_mismatch()
+    {
+        var path = Path.Combine(_temp.Path, "pinned.zip");
+        await File.WriteAllBytesAsync(path, PackageServer.RandomBytes(40_000, 8));
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddHours(-1));
+        using var acquirer = NewAcquirer();
+        var location = PackageLocation.Parse(path, true);
+        await acquirer.AcquireAsync(location, null, null, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<DeploymentException>(() =>
+            acquirer.AcquireAsync(location, "0123456789abcdef0123456789abcdef", null, CancellationToken.None));
+
+        Assert.Equal(EngineErrorIds.PackageChecksumMismatch, error.ErrorId);
+    }
+
+    [Fact]
     public async Task A_missing_local_file_is_reported_as_not_found()
     {
         using var acquirer = NewAcquirer();
