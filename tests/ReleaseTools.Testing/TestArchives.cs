@@ -91,14 +91,23 @@ public static class TestArchives
         return path;
     }
 
-    /// <summary>A tar.gz holding one file of <paramref name="bytes"/> zero bytes: tiny on the wire, big when unpacked.</summary>
-    public static string ZeroFilledTarGz(string path, string entryName, long bytes)
+    /// <summary>
+    /// A tar.gz holding one file of <paramref name="bytes"/> zero bytes, then <paramref name="emptyFilesAfter"/> empty files:
+    /// tiny on the wire, big when unpacked.
+    /// </summary>
+    public static string ZeroFilledTarGz(string path, string entryName, long bytes, int emptyFilesAfter = 0)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         using var file = File.Create(path);
         using var gzip = new GZipStream(file, CompressionLevel.Fastest);
         using var writer = new TarWriter(gzip, TarEntryFormat.Pax);
         writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, entryName) { DataStream = new ZeroStream(bytes) });
+        // Files cost little to send and a file creation each to unpack: they make the unpacking long on any machine.
+        for (var i = 0; i < emptyFilesAfter; i++)
+        {
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, $"empty/{i:D6}"));
+        }
+
         return path;
     }
 

@@ -42,8 +42,9 @@ public sealed class AgentCrashRecoveryTests : IAsyncLifetime
     public async Task Killed_during_extraction_the_agent_restarts_on_the_previous_release_and_the_next_deployment_succeeds()
     {
         var v1 = Release("1.0.0", TestArchives.TarGz(_temp.Combine("p", "billing-1.0.0.tar.gz"), ArchiveEntry.Text("VERSION", "1.0.0\n")));
-        // Small to send, 192 MiB to write: extraction takes long enough to be caught in the act.
-        var v2 = Release("2.0.0", TestArchives.ZeroFilledTarGz(_temp.Combine("p", "billing-2.0.0.tar.gz"), "data.bin", 192L * 1024 * 1024));
+        // Small to send, 192 MiB and 20,000 files to write: extraction takes long enough to be caught in the act, on a
+        // fast machine (where 192 MiB alone is written in a fraction of a second) and on a loaded one.
+        var v2 = Release("2.0.0", TestArchives.ZeroFilledTarGz(_temp.Combine("p", "billing-2.0.0.tar.gz"), "data.bin", 192L * 1024 * 1024, emptyFilesAfter: 20000));
         var v3 = Release("3.0.0", TestArchives.TarGz(_temp.Combine("p", "billing-3.0.0.tar.gz"), ArchiveEntry.Text("VERSION", "3.0.0\n")));
 
         var agent = await StartAgentAsync();
