@@ -49,7 +49,7 @@ public sealed class AgentInstanceTests
         Assert.Equal("web/port-8082", File.ReadAllText(Path.Combine(instanceDirectory, "current", "ran-for.txt")));
 
         var status = await client.GetStatusAsync(first, None);
-        Assert.Equal(new[] { ("web", (string?)null, "1.0.0"), ("web", "port-8082", "2.0.0") },
+        Assert.Equal(new[] { ("web", (string?)null, (string?)"1.0.0"), ("web", "port-8082", "2.0.0") },
             status.Services.Select(s => (s.Service, s.Instance, s.ActiveVersion)).ToArray());
         var raw = await RawFloyd.SendAsync(RawFloyd.Request(HttpMethod.Get, harness.Uri("/status"), Array.Empty<byte>(), "application/json",
             RawFloyd.Sign(harness.Keys.Rsa, FloydHashAlgorithm.Sha1, Array.Empty<byte>(), harness.Target("/status"))));
@@ -208,7 +208,7 @@ public sealed class AgentInstanceTests
         var status = await client.GetStatusAsync(harness.Endpoint, None);
 
         Assert.Equal(("1.0.0", fversion, false, false), (oldPing.CurrentVersion, oldPing.CurrentFVersion, oldPing.NeedPackage, oldPing.NeedConfig));
-        Assert.Equal(new[] { ("web", (string?)null, "1.0.0"), ("web", "port-8082", "2.0.0") },
+        Assert.Equal(new[] { ("web", (string?)null, (string?)"1.0.0"), ("web", "port-8082", "2.0.0") },
             status.Services.Select(s => (s.Service, s.Instance, s.ActiveVersion)).ToArray());
         Assert.Equal(release, Path.GetFileName(new DirectoryInfo(Path.Combine(web, "current")).LinkTarget));
         Assert.True(File.Exists(Path.Combine(data, "packages", md5 + ".pkg")));
