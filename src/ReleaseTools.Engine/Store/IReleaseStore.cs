@@ -59,7 +59,8 @@ namespace ReleaseTools.Engine.Store
         Task RecordRevertedAsync(DeploymentTargetRecord target, RevertedAttempt attempt, CancellationToken cancellationToken);
         /// <summary>
         /// A target reached its release: in one transaction the target is marked, the instance's version and
-        /// fversion are updated, and a history row is appended (not for Unchanged, which moves nothing).
+        /// fversion are updated, and a history row is appended (not for Unchanged when the instance's record already named
+        /// that fversion, which moves nothing; an Unchanged instance whose record said otherwise gets its row).
         /// </summary>
         Task RecordReleaseAsync(ReleaseOutcome outcome, CancellationToken cancellationToken);
         /// <summary>Several outcomes in one transaction: the batch form of <see cref="RecordReleaseAsync"/>, all or none written.</summary>

@@ -49,19 +49,40 @@ public abstract class ReleaseHistoryContract : IDisposable
     }
 
     [SkippableFact]
-    public async Task An_unchanged_target_updates_target_and_current_version_but_adds_no_history()
+    public async Task An_unchanged_target_of_an_instance_recorded_on_that_release_updates_the_target_but_adds_no_history()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var first = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        await Store.RecordReleaseAsync(StoreSamples.Release(first.DeploymentId, "orders-1", "2.0.0"), None);
         var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
 
         await Store.RecordReleaseAsync(StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0", TargetStatus.Unchanged), None);
 
-        Assert.Empty(await Store.GetHistoryAsync("orders-1", 10, None));
+        Assert.Equal(new[] { first.DeploymentId }, (await Store.GetHistoryAsync("orders-1", 10, None)).Select(h => h.DeploymentId));
         Assert.Equal("2.0.0", (await Store.GetInstanceAsync("orders-1", None))!.Version);
         var target = Assert.Single(await Store.GetTargetsAsync(deployment.DeploymentId, None));
         Assert.Equal((TargetStatus.Unchanged, false), (target.Status, target.PackageTransferred));
         var counted = await Store.SetDeploymentStatusAsync(deployment.DeploymentId, DeploymentStatus.Succeeded, None);
         Assert.Equal(1, counted.SucceededTargets);
+    }
+
+    [SkippableFact]
+    public async Task An_unchanged_target_whose_agent_moved_without_the_store_knowing_gets_its_history_row()
+    {
+        // The agent activated 2.0.0 but the store never heard (a full disk, a killed client); a resumed or new run finds
+        // the agent on 2.0.0 already. History must say 2.0.0 came after 1.0.0, or a rollback would go on from 1.0.0.
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var first = await Store.CreateDeploymentAsync(StoreSamples.Deployment(version: "1.0.0"), new[] { StoreSamples.Target("orders-1", version: "1.0.0") }, None);
+        await Store.RecordReleaseAsync(StoreSamples.Release(first.DeploymentId, "orders-1", "1.0.0"), None);
+        var resumed = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+
+        await Store.RecordReleaseAsync(StoreSamples.Release(resumed.DeploymentId, "orders-1", "2.0.0", TargetStatus.Unchanged), None);
+
+        var history = await Store.GetHistoryAsync("orders-1", 10, None);
+        Assert.Equal(new[] { ("2.0.0", "1.0.0"), ("1.0.0", (string?)null) }, history.Select(h => (h.Version, h.PreviousVersion)));
+        Assert.Equal(resumed.DeploymentId, history[0].DeploymentId);
+        Assert.Equal(("2.0.0", "2.0.0+f1"), ((await Store.GetInstanceAsync("orders-1", None))!.Version, (await Store.GetInstanceAsync("orders-1", None))!.FVersion));
+        Assert.Equal(TargetStatus.Unchanged, Assert.Single(await Store.GetTargetsAsync(resumed.DeploymentId, None)).Status);
     }
 
     [SkippableFact]

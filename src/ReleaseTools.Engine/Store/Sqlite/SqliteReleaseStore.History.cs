@@ -325,9 +325,11 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     .With("$now", StoreValues.ToUnixMs(now)).With("$instance", outcome.InstanceId);
                 _updateInstance.ExecuteNonQuery();
 
-                if (outcome.TargetStatus == TargetStatus.Unchanged)
+                if (outcome.TargetStatus == TargetStatus.Unchanged && string.Equals(previousFVersion, outcome.FVersion, StringComparison.Ordinal))
                 {
-                    // Nothing moved: the instance already ran this release, so history gains no row.
+                    // Nothing moved: the instance already ran this release, and the store knew it, so history gains no row. An agent
+                    // found on the release while the store says otherwise (its activation was not recorded: a full disk, a killed
+                    // client) did move: that gets its row, or history and rollback would go on from a release it no longer runs.
                     return;
                 }
                 BindHistory(_insertHistory, outcome.InstanceId, service, environment, outcome.Version, outcome.FVersion, previousVersion, previousFVersion,
