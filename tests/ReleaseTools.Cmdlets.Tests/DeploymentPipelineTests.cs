@@ -67,6 +67,9 @@ public sealed class DeploymentPipelineTests : IClassFixture<AgentFleet>
         });
 
         Assert.All(_fleet.Invoke(store, "Get-ServiceInstance -Service shop").ThrowOnError().Output, i => Assert.Equal("1.0.0", i.Properties["Version"].Value));
+        // The rollback run is listed with the one release all its instances went back to.
+        var run = Assert.Single(_fleet.Invoke(store, "Get-ReleaseDeployment -Limit 1").ThrowOnError().Output);
+        Assert.Equal(("Rollback", "1.0.0"), (run.Properties["Operation"].Value.ToString(), (string)run.Properties["Version"].Value));
         var latest = _fleet.Invoke(store, "Get-ServiceInstance -Service shop | Get-InstanceVersionHistory -Limit 1").ThrowOnError();
         Assert.All(latest.Output, h => Assert.Equal("Rollback", h.Properties["Operation"].Value.ToString()));
 

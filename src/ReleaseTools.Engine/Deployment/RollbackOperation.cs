@@ -55,7 +55,11 @@ namespace ReleaseTools.Engine.Deployment
             await _services.Leases.EnsureFreeAsync(targets.SelectMany(b => b).Select(t => t.Instance.InstanceId).ToList(), settings.LeaseWait, cancellationToken)
                 .ConfigureAwait(false);
             var parameters = RunParameters.For(settings, allowLocalPackage: true, targets.SelectMany(b => b).Select(t => t.Release!));
-            var deployment = RunLauncher.Describe(DeploymentOperation.Rollback, settings, targets.SelectMany(b => b), request.Version ?? "", parameters, null);
+            // Without -Version each instance goes back to its own previous release; when they all go to one, the run is
+            // listed with it, as a deployment is (several previous releases leave the run's version empty).
+            var versions = targets.SelectMany(b => b).Select(t => t.Release!.Version).Distinct(StringComparer.Ordinal).ToList();
+            var runVersion = request.Version ?? (versions.Count == 1 ? versions[0] : "");
+            var deployment = RunLauncher.Describe(DeploymentOperation.Rollback, settings, targets.SelectMany(b => b), runVersion, parameters, null);
             var summary = await _services.Launcher.LaunchAsync(deployment, targets, settings, client.Client, events, history, cancellationToken).ConfigureAwait(false);
             return summary with { Refused = refused };
         }
