@@ -25,8 +25,8 @@ public static partial class FloydNames
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z", RegexOptions.CultureInvariant)]
     private static partial Regex FileNamePattern();
 
-    /// <summary>The same rule as <see cref="FloydProtocol.AgentInstancePattern"/>, which the client checks registrations by.</summary>
-    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\z", RegexOptions.CultureInvariant)]
+    /// <summary>The rule the client checks registrations by, written once in <see cref="FloydProtocol.AgentInstancePattern"/>.</summary>
+    [GeneratedRegex(FloydProtocol.AgentInstancePattern, RegexOptions.CultureInvariant)]
     private static partial Regex InstancePattern();
 
     [GeneratedRegex(@"^[0-9a-fA-F]{32}\z", RegexOptions.CultureInvariant)]
