@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using ReleaseTools.Agent.Hosting;
 using ReleaseTools.Engine.Floyd;
 using Xunit;
 
@@ -301,7 +302,10 @@ public sealed class AgentRejectionTests
     public async Task Oversize_json_body_is_rejected()
     {
         await using var harness = await AgentHarness.StartAsync();
-        var body = RawFloyd.Json(new { service = "billing", version = "1.0.0", fversion = "fv1", message = new string('x', 2 * 1024 * 1024) });
+        // Just over the JSON limit, not megabytes over it: the agent answers 413 from the declared length and closes, and a
+        // body much larger than the socket buffers was still being written then (the client saw a broken pipe, not the 413).
+        var overLimit = (int)new FloydAgentOptions().MaxJsonBytes + 16 * 1024;
+        var body = RawFloyd.Json(new { service = "billing", version = "1.0.0", fversion = "fv1", message = new string('x', overLimit) });
 
         var response = await harness.PostSignedAsync("/ping", body);
 
