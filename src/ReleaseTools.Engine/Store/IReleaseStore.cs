@@ -65,6 +65,11 @@ namespace ReleaseTools.Engine.Store
         Task RecordReleaseAsync(ReleaseOutcome outcome, CancellationToken cancellationToken);
         /// <summary>Several outcomes in one transaction: the batch form of <see cref="RecordReleaseAsync"/>, all or none written.</summary>
         Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken);
+        /// <summary>
+        /// Several target writes, each as <see cref="UpdateTargetAsync"/> or <see cref="RecordReleaseAsync"/> makes it, in one
+        /// transaction, in order, all or none written: how a run commits its concurrent instances' writes together.
+        /// </summary>
+        Task WriteTargetsAsync(IReadOnlyList<TargetWrite> writes, CancellationToken cancellationToken);
         Task AppendAuditAsync(string deploymentId, string kind, string message, CancellationToken cancellationToken);
         Task<IReadOnlyList<AuditEntry>> GetAuditAsync(string deploymentId, CancellationToken cancellationToken);
 

@@ -253,6 +253,41 @@ namespace ReleaseTools.Engine.Store
         public bool ConfigTransferred { get; init; }
         public DateTimeOffset? StartedAt { get; init; }
         public DateTimeOffset EndedAt { get; init; }
+        /// <summary>
+        /// What the instance ran before the run, as the engine learnt it from the agent: written to the target with the rest of
+        /// the outcome, so a run's release costs one write. Null keeps what the target says, or the registry's version when
+        /// it says nothing.
+        /// </summary>
+        public string? FromVersion { get; init; }
+        /// <inheritdoc cref="FromVersion"/>
+        public string? FromFVersion { get; init; }
+    }
+
+    /// <summary>
+    /// One write of a run's target, either a change of its state (<see cref="IReleaseStore.UpdateTargetAsync"/>) or the
+    /// release it reached (<see cref="IReleaseStore.RecordReleaseAsync"/>): what <see cref="IReleaseStore.WriteTargetsAsync"/>
+    /// commits several of at once.
+    /// </summary>
+    public sealed class TargetWrite
+    {
+        private TargetWrite(DeploymentTargetRecord? state, ReleaseOutcome? release)
+        {
+            State = state;
+            Release = release;
+        }
+
+        /// <summary>The target's whole state, written as it stands (running, failed, skipped...); null for a release.</summary>
+        public DeploymentTargetRecord? State { get; }
+
+        /// <summary>The release the target reached; null for a change of state.</summary>
+        public ReleaseOutcome? Release { get; }
+
+        public string DeploymentId => State?.DeploymentId ?? Release!.DeploymentId;
+        public string InstanceId => State?.InstanceId ?? Release!.InstanceId;
+
+        public static TargetWrite Of(DeploymentTargetRecord state) => new TargetWrite(state ?? throw new ArgumentNullException(nameof(state)), null);
+
+        public static TargetWrite Of(ReleaseOutcome release) => new TargetWrite(null, release ?? throw new ArgumentNullException(nameof(release)));
     }
 
     /// <summary>

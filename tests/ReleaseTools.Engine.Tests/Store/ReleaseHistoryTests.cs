@@ -114,6 +114,85 @@ public abstract class ReleaseHistoryContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_release_takes_what_the_agent_said_ran_before_and_fills_a_gap_from_the_registry()
+    {
+        await Store.RegisterInstancesAsync(new[] { StoreSamples.Instance("orders-1"), StoreSamples.Instance("orders-2") }, None);
+        var first = await Store.CreateDeploymentAsync(StoreSamples.Deployment(version: "1.0.0"),
+            new[] { StoreSamples.Target("orders-1", version: "1.0.0"), StoreSamples.Target("orders-2", version: "1.0.0") }, None);
+        await Store.RecordReleasesAsync(new[] { StoreSamples.Release(first.DeploymentId, "orders-1", "1.0.0"), StoreSamples.Release(first.DeploymentId, "orders-2", "1.0.0") }, None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1"), StoreSamples.Target("orders-2") }, None);
+
+        // The agent of orders-1 reports 1.0.1 (a hotfix the store never heard of); orders-2's agent said nothing.
+        await Store.RecordReleasesAsync(new[]
+        {
+            StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0") with { FromVersion = "1.0.1", FromFVersion = "1.0.1+f9" },
+            StoreSamples.Release(deployment.DeploymentId, "orders-2", "2.0.0"),
+        }, None);
+
+        var targets = await Store.GetTargetsAsync(deployment.DeploymentId, None);
+        Assert.Equal(new[] { ("orders-1", "1.0.1", "1.0.1+f9"), ("orders-2", "1.0.0", "1.0.0+f1") },
+            targets.Select(t => (t.InstanceId, t.FromVersion, t.FromFVersion)));
+        // History's previous version is the registry's, as before: the row says what the store knew the instance ran.
+        Assert.Equal("1.0.0", (await Store.GetHistoryAsync("orders-1", 1, None))[0].PreviousVersion);
+    }
+
+    [SkippableFact]
+    public async Task Target_writes_committed_together_leave_what_each_write_alone_leaves()
+    {
+        // The same three writes, to instances a-1..3 one transaction each and to b-1..3 in one transaction.
+        var instances = new[] { "a-1", "a-2", "a-3", "b-1", "b-2", "b-3" };
+        await Store.RegisterInstancesAsync(instances.Select(id => StoreSamples.Instance(id)).ToList(), None);
+        var alone = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("a-1"), StoreSamples.Target("a-2"), StoreSamples.Target("a-3") }, None);
+        var together = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("b-1"), StoreSamples.Target("b-2"), StoreSamples.Target("b-3") }, None);
+        IReadOnlyList<TargetWrite> Writes(string deploymentId, string prefix) => new[]
+        {
+            TargetWrite.Of(StoreSamples.Target(prefix + "-1", TargetStatus.Running) with { DeploymentId = deploymentId, StartedAt = Scope.Clock.Now }),
+            TargetWrite.Of(StoreSamples.Release(deploymentId, prefix + "-2", "2.0.0")),
+            TargetWrite.Of(StoreSamples.Target(prefix + "-3", TargetStatus.Failed) with { DeploymentId = deploymentId, FailedStep = "push", Error = "refused" }),
+        };
+
+        foreach (var write in Writes(alone.DeploymentId, "a"))
+        {
+            await Store.WriteTargetsAsync(new[] { write }, None);
+        }
+
+        await Store.WriteTargetsAsync(Writes(together.DeploymentId, "b"), None);
+
+        var afterAlone = await Store.GetTargetsAsync(alone.DeploymentId, None);
+        var afterTogether = await Store.GetTargetsAsync(together.DeploymentId, None);
+        Assert.Equal(afterAlone.Select(t => t with { DeploymentId = "", InstanceId = t.InstanceId.Substring(2) }),
+            afterTogether.Select(t => t with { DeploymentId = "", InstanceId = t.InstanceId.Substring(2) }));
+        Assert.Equal((TargetStatus.Running, TargetStatus.Succeeded, TargetStatus.Failed), (afterTogether[0].Status, afterTogether[1].Status, afterTogether[2].Status));
+        var countersAlone = (await Store.GetDeploymentAsync(alone.DeploymentId, None))!;
+        var countersTogether = (await Store.GetDeploymentAsync(together.DeploymentId, None))!;
+        Assert.Equal((1, 1), (countersAlone.SucceededTargets, countersAlone.FailedTargets));
+        Assert.Equal((1, 1), (countersTogether.SucceededTargets, countersTogether.FailedTargets));
+        var historyAlone = Assert.Single(await Store.GetHistoryAsync("a-2", 0, None));
+        var historyTogether = Assert.Single(await Store.GetHistoryAsync("b-2", 0, None));
+        Assert.Equal(historyAlone with { Sequence = 0, InstanceId = "", DeploymentId = "", RecordedAt = default }, historyTogether with { Sequence = 0, InstanceId = "", DeploymentId = "", RecordedAt = default });
+        Assert.Equal(("2.0.0", "2.0.0+f1"), ((await Store.GetInstanceAsync("b-2", None))!.Version, (await Store.GetInstanceAsync("b-2", None))!.FVersion));
+    }
+
+    [SkippableFact]
+    public async Task Target_writes_committed_together_are_all_or_none()
+    {
+        await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);
+        var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1"), StoreSamples.Target("orders-2") }, None);
+
+        var error = await Assert.ThrowsAsync<StoreException>(() => Store.WriteTargetsAsync(new[]
+        {
+            TargetWrite.Of(StoreSamples.Release(deployment.DeploymentId, "orders-1", "2.0.0")),
+            TargetWrite.Of(StoreSamples.Target("orders-9", TargetStatus.Running) with { DeploymentId = deployment.DeploymentId }),
+        }, None));
+
+        Assert.Equal(StoreErrorIds.DeploymentTargetNotFound, error.ErrorId);
+        Assert.All(await Store.GetTargetsAsync(deployment.DeploymentId, None), t => Assert.Equal(TargetStatus.Pending, t.Status));
+        Assert.Null((await Store.GetInstanceAsync("orders-1", None))!.Version);
+        Assert.Empty(await Store.GetHistoryAsync("orders-1", 10, None));
+        Assert.Equal(0, (await Store.GetDeploymentAsync(deployment.DeploymentId, None))!.SucceededTargets);
+    }
+
+    [SkippableFact]
     public async Task A_release_for_a_target_outside_the_deployment_is_refused()
     {
         await Store.RegisterInstanceAsync(StoreSamples.Instance("orders-1"), None);

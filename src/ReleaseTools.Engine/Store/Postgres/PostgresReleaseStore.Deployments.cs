@@ -200,16 +200,48 @@ namespace ReleaseTools.Engine.Store.Postgres
                 return await command.ToListAsync(ReadTarget, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
 
-        public Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken)
+        public Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken) =>
+            WriteTargetsAsync(new[] { TargetWrite.Of(target ?? throw new ArgumentNullException(nameof(target))) }, cancellationToken);
+
+        /// <summary>Several target writes in one transaction: a run's concurrent instances share one commit (and its WAL flush).</summary>
+        public Task WriteTargetsAsync(IReadOnlyList<TargetWrite> writes, CancellationToken cancellationToken)
         {
-            if (target == null)
+            if (writes == null)
             {
-                throw new ArgumentNullException(nameof(target));
+                throw new ArgumentNullException(nameof(writes));
+            }
+
+            var releases = false;
+            foreach (var write in writes)
+            {
+                if (write == null)
+                {
+                    throw new ArgumentException("A target write cannot be null.", nameof(writes));
+                }
+
+                if (write.Release != null)
+                {
+                    StoreValidation.ValidateOutcome(write.Release, nameof(writes));
+                    releases = true;
+                }
             }
 
             return WriteAsync(async (connection, transaction) =>
             {
-                await WriteTargetAsync(connection, transaction, target, cancellationToken).ConfigureAwait(false);
+                // History rows take the server's clock, read once per transaction as a single release did.
+                var now = releases ? await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false) : default;
+                foreach (var write in writes)
+                {
+                    if (write.State != null)
+                    {
+                        await WriteTargetAsync(connection, transaction, write.State, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await WriteReleaseAsync(connection, transaction, write.Release!, now, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
                 return true;
             }, cancellationToken);
         }

@@ -30,29 +30,8 @@ namespace ReleaseTools.Engine.Store.Postgres
             RecordReleasesAsync(new[] { outcome ?? throw new ArgumentNullException(nameof(outcome)) }, cancellationToken);
 
         /// <summary>Several outcomes in one transaction: the batch form of <see cref="RecordReleaseAsync"/>, all or none written.</summary>
-        public Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken)
-        {
-            if (outcomes == null)
-            {
-                throw new ArgumentNullException(nameof(outcomes));
-            }
-
-            foreach (var outcome in outcomes)
-            {
-                StoreValidation.ValidateOutcome(outcome, nameof(outcomes));
-            }
-
-            return WriteAsync(async (connection, transaction) =>
-            {
-                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-                foreach (var outcome in outcomes)
-                {
-                    await WriteReleaseAsync(connection, transaction, outcome, now, cancellationToken).ConfigureAwait(false);
-                }
-
-                return true;
-            }, cancellationToken);
-        }
+        public Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken) =>
+            WriteTargetsAsync((outcomes ?? throw new ArgumentNullException(nameof(outcomes))).Select(TargetWrite.Of).ToList(), cancellationToken);
 
         /// <summary>
         /// Appends history rows as given (their Sequence is assigned here), without touching instances or targets: for
@@ -258,7 +237,7 @@ namespace ReleaseTools.Engine.Store.Postgres
         {
             // Two round trips per release, each one command of two statements that the server runs in order: the target
             // and the instance, then the history row and the version catalogue. from_version keeps what the engine learnt
-            // from the Floyd agent; the registry's view (read before the instance moves) only fills a gap.
+            // from the Floyd agent (the outcome's, else what the target said); the registry's view (read before the instance moves) only fills a gap.
             string? previousVersion;
             string? previousFVersion;
             string service;
@@ -267,8 +246,8 @@ namespace ReleaseTools.Engine.Store.Postgres
                 WithCountersAdjusted("@status", "@deployment", "@instance") +
                 "UPDATE deployment_targets SET status = @status, attempts = @attempts, package_transferred = @package, config_transferred = @config, " +
                 "started_at = coalesce(@started, started_at), ended_at = @ended, failed_step = NULL, error = NULL, " +
-                "from_version = coalesce(from_version, (SELECT version FROM instances WHERE instance_id = @instance)), " +
-                "from_fversion = coalesce(from_fversion, (SELECT fversion FROM instances WHERE instance_id = @instance)) " +
+                "from_version = coalesce(@fromVersion, from_version, (SELECT version FROM instances WHERE instance_id = @instance)), " +
+                "from_fversion = coalesce(@fromFVersion, from_fversion, (SELECT fversion FROM instances WHERE instance_id = @instance)) " +
                 "WHERE deployment_id = @deployment AND instance_id = @instance RETURNING 1; " +
                 // Locks the instance row (FOR UPDATE) so two releases of one instance cannot both read the same previous version.
                 "UPDATE instances AS i SET version = @version, fversion = @fversion, status = 'active', updated_at = @now " +
@@ -286,6 +265,8 @@ namespace ReleaseTools.Engine.Store.Postgres
                     .With("fversion", outcome.FVersion)
                     .With("now", StoreValues.ToUnixMs(now));
                 release.Parameters.Add(new NpgsqlParameter("started", NpgsqlTypes.NpgsqlDbType.Bigint) { Value = StoreValues.ToDb(outcome.StartedAt) });
+                release.Parameters.Add(new NpgsqlParameter("fromVersion", NpgsqlTypes.NpgsqlDbType.Text) { Value = StoreValues.ToDb(outcome.FromVersion) });
+                release.Parameters.Add(new NpgsqlParameter("fromFVersion", NpgsqlTypes.NpgsqlDbType.Text) { Value = StoreValues.ToDb(outcome.FromFVersion) });
                 using var reader = await release.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {

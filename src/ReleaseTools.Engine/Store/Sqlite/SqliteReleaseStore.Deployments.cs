@@ -179,39 +179,99 @@ namespace ReleaseTools.Engine.Store.Sqlite
                 return await command.ToListAsync(ReadTarget, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
 
-        public Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken)
+        public Task UpdateTargetAsync(DeploymentTargetRecord target, CancellationToken cancellationToken) =>
+            WriteTargetsAsync(new[] { TargetWrite.Of(target ?? throw new ArgumentNullException(nameof(target))) }, cancellationToken);
+
+        /// <summary>
+        /// Several target writes in one transaction, each kind's statements prepared once for the whole batch: a run's
+        /// concurrent instances share one commit instead of one BEGIN IMMEDIATE each.
+        /// </summary>
+        public Task WriteTargetsAsync(IReadOnlyList<TargetWrite> writes, CancellationToken cancellationToken)
         {
-            if (target == null)
+            if (writes == null)
             {
-                throw new ArgumentNullException(nameof(target));
+                throw new ArgumentNullException(nameof(writes));
             }
 
-            return WriteAsync(async (connection, transaction) =>
+            foreach (var write in writes)
             {
-                await WriteTargetAsync(connection, transaction, target, cancellationToken).ConfigureAwait(false);
-                return true;
+                if (write == null)
+                {
+                    throw new ArgumentException("A target write cannot be null.", nameof(writes));
+                }
+
+                if (write.Release != null)
+                {
+                    StoreValidation.ValidateOutcome(write.Release, nameof(writes));
+                }
+            }
+
+            return WriteAsync((connection, transaction) =>
+            {
+                TargetStateWriter? states = null;
+                ReleaseWriter? releases = null;
+                try
+                {
+                    var count = 0;
+                    foreach (var write in writes)
+                    {
+                        if ((count++ & 255) == 0)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                        }
+
+                        if (write.State != null)
+                        {
+                            (states ??= new TargetStateWriter(this, connection, transaction)).Write(write.State);
+                        }
+                        else
+                        {
+                            (releases ??= new ReleaseWriter(this, connection, transaction)).Write(write.Release!, Now());
+                        }
+                    }
+                }
+                finally
+                {
+                    states?.Dispose();
+                    releases?.Dispose();
+                }
+
+                return Task.FromResult(true);
             }, cancellationToken);
         }
 
-        /// <summary>One target's state and the run's counters, inside the caller's transaction.</summary>
-        private async Task WriteTargetAsync(SqliteConnection connection, SqliteTransaction transaction, DeploymentTargetRecord target, CancellationToken cancellationToken)
+        /// <summary>One target's state and the run's counters, inside the caller's transaction; prepared once per transaction.</summary>
+        private sealed class TargetStateWriter : IDisposable
         {
-            using (var adjust = StoreCommands.Create(connection, transaction, AdjustCountersSql)
-                .With("$status", StoreValues.ToText(target.Status)).With("$deployment", target.DeploymentId).With("$instance", target.InstanceId))
+            private readonly SqliteReleaseStore _store;
+            private readonly SqliteCommand _adjustCounters;
+            private readonly SqliteCommand _update;
+
+            public TargetStateWriter(SqliteReleaseStore store, SqliteConnection connection, SqliteTransaction transaction)
             {
-                await adjust.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                _store = store;
+                _adjustCounters = StoreCommands.Create(connection, transaction, AdjustCountersSql);
+                _update = StoreCommands.Create(connection, transaction,
+                    "UPDATE deployment_targets SET batch = $batch, target_version = $version, target_fversion = $fversion, from_version = $fromVersion, " +
+                    "from_fversion = $fromFVersion, status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
+                    "failed_step = $step, error = $error, started_at = $started, ended_at = $ended WHERE deployment_id = $deployment AND instance_id = $instance");
             }
 
-            using (var update = StoreCommands.Create(connection, transaction,
-                "UPDATE deployment_targets SET batch = $batch, target_version = $version, target_fversion = $fversion, from_version = $fromVersion, " +
-                "from_fversion = $fromFVersion, status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
-                "failed_step = $step, error = $error, started_at = $started, ended_at = $ended WHERE deployment_id = $deployment AND instance_id = $instance"))
+            public void Write(DeploymentTargetRecord target)
             {
-                BindTarget(update, target);
-                if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                _adjustCounters.With("$status", StoreValues.ToText(target.Status)).With("$deployment", target.DeploymentId).With("$instance", target.InstanceId)
+                    .ExecuteNonQuery();
+                BindTarget(_update, target);
+                if (_update.ExecuteNonQuery() == 0)
                 {
-                    throw TargetNotFound(target.DeploymentId, target.InstanceId);
+                    throw _store.TargetNotFound(target.DeploymentId, target.InstanceId);
                 }
+            }
+
+            public void Dispose()
+            {
+                _adjustCounters.Dispose();
+                _update.Dispose();
             }
         }
 

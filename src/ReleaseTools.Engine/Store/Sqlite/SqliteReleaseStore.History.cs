@@ -29,45 +29,9 @@ namespace ReleaseTools.Engine.Store.Sqlite
         public Task RecordReleaseAsync(ReleaseOutcome outcome, CancellationToken cancellationToken) =>
             RecordReleasesAsync(new[] { outcome ?? throw new ArgumentNullException(nameof(outcome)) }, cancellationToken);
 
-        /// <summary>
-        /// Several outcomes in one transaction with prepared statements: the batch form of <see cref="RecordReleaseAsync"/>,
-        /// all or none written.
-        /// </summary>
-        public Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken)
-        {
-            if (outcomes == null)
-            {
-                throw new ArgumentNullException(nameof(outcomes));
-            }
-
-            foreach (var outcome in outcomes)
-            {
-                if (outcome.TargetStatus != TargetStatus.Succeeded && outcome.TargetStatus != TargetStatus.Unchanged && outcome.TargetStatus != TargetStatus.RolledBack)
-                {
-                    throw new ArgumentException(
-                        $"A release outcome records a target that reached a release (Succeeded, Unchanged or RolledBack), not {outcome.TargetStatus}; use UpdateTargetAsync for that.", nameof(outcomes));
-                }
-            }
-
-            return WriteAsync((connection, transaction) =>
-            {
-                using (var writer = new ReleaseWriter(this, connection, transaction))
-                {
-                    var count = 0;
-                    foreach (var outcome in outcomes)
-                    {
-                        if ((count++ & 255) == 0)
-                        {
-                            cancellationToken.ThrowIfCancellationRequested();
-                        }
-
-                        writer.Write(outcome, Now());
-                    }
-                }
-
-                return Task.FromResult(true);
-            }, cancellationToken);
-        }
+        /// <summary>Several outcomes in one transaction: the batch form of <see cref="RecordReleaseAsync"/>, all or none written.</summary>
+        public Task RecordReleasesAsync(IReadOnlyList<ReleaseOutcome> outcomes, CancellationToken cancellationToken) =>
+            WriteTargetsAsync((outcomes ?? throw new ArgumentNullException(nameof(outcomes))).Select(TargetWrite.Of).ToList(), cancellationToken);
 
         /// <summary>
         /// Appends history rows as given (their Sequence is assigned here), without touching instances or targets: for
@@ -132,7 +96,11 @@ namespace ReleaseTools.Engine.Store.Sqlite
 
             return WriteAsync(async (connection, transaction) =>
             {
-                await WriteTargetAsync(connection, transaction, target, cancellationToken).ConfigureAwait(false);
+                using (var states = new TargetStateWriter(this, connection, transaction))
+                {
+                    states.Write(target);
+                }
+
                 string? version;
                 string? fversion;
                 string service;
@@ -270,12 +238,12 @@ namespace ReleaseTools.Engine.Store.Sqlite
             {
                 _store = store;
                 _adjustCounters = StoreCommands.Create(connection, transaction, AdjustCountersSql);
-                // from_version keeps what the engine learnt from the Floyd agent; the registry's view only fills a gap.
+                // from_version keeps what the engine learnt from the Floyd agent (the outcome's, else what the target said); the registry's view only fills a gap.
                 _updateTarget = StoreCommands.Create(connection, transaction,
                     "UPDATE deployment_targets SET status = $status, attempts = $attempts, package_transferred = $package, config_transferred = $config, " +
                     "started_at = coalesce($started, started_at), ended_at = $ended, failed_step = NULL, error = NULL, " +
-                    "from_version = coalesce(from_version, (SELECT version FROM instances WHERE instance_id = $instance)), " +
-                    "from_fversion = coalesce(from_fversion, (SELECT fversion FROM instances WHERE instance_id = $instance)) " +
+                    "from_version = coalesce($fromVersion, from_version, (SELECT version FROM instances WHERE instance_id = $instance)), " +
+                    "from_fversion = coalesce($fromFVersion, from_fversion, (SELECT fversion FROM instances WHERE instance_id = $instance)) " +
                     "WHERE deployment_id = $deployment AND instance_id = $instance");
                 _readInstance = StoreCommands.Create(connection, transaction, "SELECT version, fversion, service, environment FROM instances WHERE instance_id = $instance");
                 _updateInstance = StoreCommands.Create(connection, transaction,
@@ -296,6 +264,8 @@ namespace ReleaseTools.Engine.Store.Sqlite
                     .With("$config", outcome.ConfigTransferred ? 1 : 0)
                     .With("$started", StoreValues.ToDb(outcome.StartedAt))
                     .With("$ended", StoreValues.ToUnixMs(outcome.EndedAt == default ? now : outcome.EndedAt))
+                    .With("$fromVersion", outcome.FromVersion)
+                    .With("$fromFVersion", outcome.FromFVersion)
                     .With("$deployment", outcome.DeploymentId)
                     .With("$instance", outcome.InstanceId);
                 if (_updateTarget.ExecuteNonQuery() == 0)
