@@ -7,15 +7,19 @@ namespace ReleaseTools.Engine.Deployment
 {
     /// <summary>
     /// Writes each target's state to the store as it changes. Writes use CancellationToken.None on purpose: once
-    /// something happened on an agent, the record must say so even if the run is being cancelled.
+    /// something happened on an agent, the record must say so even if the run is being cancelled. The target writes of
+    /// concurrent instances are committed together (<see cref="TargetWriteBatcher"/>); each call still returns only once
+    /// its own write is committed.
     /// </summary>
     internal sealed class RunRecorder
     {
         private readonly IReleaseStore _store;
+        private readonly TargetWriteBatcher _writes;
 
         public RunRecorder(IReleaseStore store, string deploymentId, DeploymentOperation operation)
         {
             _store = store;
+            _writes = new TargetWriteBatcher(store);
             DeploymentId = deploymentId;
             Operation = operation;
         }
@@ -26,12 +30,12 @@ namespace ReleaseTools.Engine.Deployment
         public Task MarkRunningAsync(TargetWork target)
         {
             target.Record = target.Record with { Status = TargetStatus.Running, StartedAt = DateTimeOffset.UtcNow, EndedAt = null };
-            return _store.UpdateTargetAsync(target.Record, CancellationToken.None);
+            return _writes.WriteAsync(TargetWrite.Of(target.Record));
         }
 
         /// <param name="restoring">True when the Rollback failure policy returns a target to what it ran before this run:
         /// the target keeps its From fields, which still describe the state before the run.</param>
-        public async Task MarkSucceededAsync(TargetWork target, ReleaseSpec release, InstanceOutcome outcome, TargetStatus status,
+        public Task MarkSucceededAsync(TargetWork target, ReleaseSpec release, InstanceOutcome outcome, TargetStatus status,
             DeploymentOperation operation, bool restoring = false)
         {
             var ended = DateTimeOffset.UtcNow;
@@ -48,9 +52,9 @@ namespace ReleaseTools.Engine.Deployment
                 EndedAt = ended,
             };
 
-            // The agent's own view of what ran before is what a later restore must go back to.
-            await _store.UpdateTargetAsync(target.Record, CancellationToken.None).ConfigureAwait(false);
-            await _store.RecordReleaseAsync(new ReleaseOutcome
+            // The agent's own view of what ran before is what a later restore must go back to: it goes with the release, one
+            // write for the target, the instance and its history.
+            return _writes.WriteAsync(TargetWrite.Of(new ReleaseOutcome
             {
                 DeploymentId = DeploymentId,
                 InstanceId = target.Instance.InstanceId,
@@ -67,7 +71,9 @@ namespace ReleaseTools.Engine.Deployment
                 ConfigTransferred = target.Record.ConfigTransferred,
                 StartedAt = target.Record.StartedAt,
                 EndedAt = ended,
-            }, CancellationToken.None).ConfigureAwait(false);
+                FromVersion = target.Record.FromVersion,
+                FromFVersion = target.Record.FromFVersion,
+            }));
         }
 
         public async Task MarkFailedAsync(TargetWork target, InstanceOutcome? outcome, StepFailure failure)
@@ -101,7 +107,7 @@ namespace ReleaseTools.Engine.Deployment
                 return;
             }
 
-            await _store.UpdateTargetAsync(target.Record, CancellationToken.None).ConfigureAwait(false);
+            await _writes.WriteAsync(TargetWrite.Of(target.Record)).ConfigureAwait(false);
             if (failure.Status == TargetStatus.Unreachable)
             {
                 await _store.SetInstanceStatusAsync(target.Instance.InstanceId, InstanceStatus.Unreachable, CancellationToken.None).ConfigureAwait(false);
@@ -117,7 +123,7 @@ namespace ReleaseTools.Engine.Deployment
                 Error = reason,
                 EndedAt = target.Record.StartedAt.HasValue ? DateTimeOffset.UtcNow : target.Record.EndedAt,
             };
-            return _store.UpdateTargetAsync(target.Record, CancellationToken.None);
+            return _writes.WriteAsync(TargetWrite.Of(target.Record));
         }
 
         public Task AuditAsync(string kind, string message) =>
