@@ -18,8 +18,6 @@ public static class FloydEndpoints
         ?? typeof(FloydEndpoints).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
     /// <summary>The wire options, refusing a repeated key: "last one wins" would let what was logged differ from what is acted on.</summary>
-    private static readonly JsonSerializerOptions StrictJson = new(FloydJson.Options) { AllowDuplicateProperties = false };
-
     public static void Map(IEndpointRouteBuilder routes)
     {
         routes.MapGet(FloydProtocol.HealthPath, HealthAsync);
@@ -200,7 +198,7 @@ public static class FloydEndpoints
     {
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, StrictJson, context.RequestAborted)
+            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, AgentJson.StrictWire, context.RequestAborted)
                 ?? throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest, "The body must be a JSON object.");
         }
         catch (JsonException ex)
@@ -216,6 +214,6 @@ public static class FloydEndpoints
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";
-        await JsonSerializer.SerializeAsync(context.Response.Body, body, FloydJson.Options, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, body, AgentJson.Wire, context.RequestAborted);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Prometheus;
@@ -75,6 +76,8 @@ public static class FloydAgentHost
             kestrel.AddServerHeader = false;
         });
 
+        // Kestrel's socket reads go into 128 KiB blocks instead of 4 KiB ones (LargeBlockMemoryPool says why).
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(identity);

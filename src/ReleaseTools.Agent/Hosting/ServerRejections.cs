@@ -51,7 +51,7 @@ public sealed class ServerRejections
         void Add(int status, string code, string message) => _answers[status] = Answer(code, message);
 
         static (string, byte[]) Answer(string code, string message) =>
-            (code, JsonSerializer.SerializeToUtf8Bytes(new ErrorBody { Error = code, Message = message }, FloydJson.Options));
+            (code, JsonSerializer.SerializeToUtf8Bytes(new ErrorBody { Error = code, Message = message }, AgentJson.Wire));
     }
 
     /// <summary>The error code and JSON body the agent sends for a refusal of the server's with <paramref name="status"/>.</summary>

@@ -461,7 +461,7 @@ public sealed class ReleaseRepository
     {
         try
         {
-            return JsonSerializer.Deserialize<T>(File.ReadAllBytes(path));
+            return JsonSerializer.Deserialize<T>(File.ReadAllBytes(path), AgentJson.Records);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -477,7 +477,7 @@ public sealed class ReleaseRepository
         var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
-            JsonSerializer.Serialize(stream, record);
+            JsonSerializer.Serialize(stream, record, AgentJson.Records);
             stream.Flush(flushToDisk: true);
         }
 

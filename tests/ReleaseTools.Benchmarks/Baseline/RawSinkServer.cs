@@ -1,9 +1,12 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using ReleaseTools.Agent.Hosting;
 
 namespace ReleaseTools.Benchmarks.Baseline;
 
@@ -35,6 +38,8 @@ public sealed class RawSinkServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+        // The agent's socket reads (128 KiB, not Kestrel's 4 KiB): the baseline moves bytes no worse than the agent does.
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         var app = builder.Build();
         var counter = 0;
         app.MapPost("/upload", async (HttpContext context) =>
