@@ -24,9 +24,6 @@ switch (options.Scenarios)
 {
     case ["memory-child"]:
         return await MemoryScenario.RunChildAsync(options, cancellation.Token);
-    case ["sink-child"]:
-        return await ReleaseTools.Benchmarks.Baseline.RawSinkServer.RunChildAsync(options.GetRequired("dir"),
-            options.Get("sink-work") == "hashes" ? ReleaseTools.Benchmarks.Baseline.SinkWork.MandatoryHashes : ReleaseTools.Benchmarks.Baseline.SinkWork.WriteOnly);
     case ["push-child"]:
         return await ReleaseTools.Benchmarks.Baseline.RawFanOut.RunChildAsync(options, cancellation.Token);
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using ReleaseTools.Benchmarks.Harness;
+using ReleaseTools.Benchmarks.Sink;
 
 namespace ReleaseTools.Benchmarks.Baseline;
 

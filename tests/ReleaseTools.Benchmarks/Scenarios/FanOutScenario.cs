@@ -3,6 +3,7 @@ using ReleaseTools.Benchmarks.Baseline;
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Engine.Deployment;
 using ReleaseTools.Engine.Store;
+using ReleaseTools.Benchmarks.Sink;
 
 namespace ReleaseTools.Benchmarks.Scenarios;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ReleaseTools.Benchmarks.Baseline;
+using ReleaseTools.Benchmarks.Sink;
 using ReleaseTools.Benchmarks.Harness;
 using ReleaseTools.Benchmarks.Peers;
 using ReleaseTools.Engine.Store;
@@ -45,6 +46,8 @@ public static class RealisticFanOutScenario
         await using var world = new BenchWorld("fanout-real");
         var agentDirectory = await PublishedAgent.GetAsync(options, world, cancellationToken);
         result.Parameters["agentBuild"] = agentDirectory;
+        var sinkDirectory = await PublishedAgent.GetSinkAsync(options, world, cancellationToken);
+        result.Parameters["sinkBuild"] = sinkDirectory;
 
         var sshMissing = PrivateSshServer.MissingReason();
         var pwshDll = FindPwshDll();
@@ -64,8 +67,8 @@ public static class RealisticFanOutScenario
                 var package = world.WritePackage($"real-{seed}.bin", packageMiB * 1024L * 1024L, seed);
                 try
                 {
-                    Record(await RunSinksAsync(world, RawHttp, SinkWork.WriteOnly, package, targets, throttle, cancellationToken));
-                    Record(await RunSinksAsync(world, Floor, SinkWork.MandatoryHashes, package, targets, throttle, cancellationToken));
+                    Record(await RunSinksAsync(world, sinkDirectory, RawHttp, SinkWork.WriteOnly, package, targets, throttle, cancellationToken));
+                    Record(await RunSinksAsync(world, sinkDirectory, Floor, SinkWork.MandatoryHashes, package, targets, throttle, cancellationToken));
                     Record(await RunReleaseToolsAsync(world, agentDirectory, agentEnvironment, package, targets, throttle, seed, cancellationToken));
                     foreach (var peer in peers)
                     {
@@ -180,15 +183,16 @@ public static class RealisticFanOutScenario
     /// <summary>One tool's run: wall seconds, the client side's CPU seconds and the receiving side's CPU seconds.</summary>
     private sealed record ToolRun(string Tool, double Seconds, double ClientCpuSeconds, double ReceiverCpuSeconds);
 
-    private static async Task<ToolRun> RunSinksAsync(BenchWorld world, string tool, SinkWork work, string package, int targets, int throttle, CancellationToken cancellationToken)
+    private static async Task<ToolRun> RunSinksAsync(BenchWorld world, string sinkDirectory, string tool, SinkWork work, string package, int targets, int throttle, CancellationToken cancellationToken)
     {
         var directory = world.Scratch.CreateDirectory($"sinks-{work}");
         var sinks = new List<ListeningChild>();
         try
         {
             var benchmark = typeof(RealisticFanOutScenario).Assembly.Location;
-            sinks.AddRange(await Task.WhenAll(Enumerable.Range(0, targets).Select(i => ListeningChild.StartAsync(DotnetHost(),
-                [benchmark, "sink-child", "--sink-work", work == SinkWork.WriteOnly ? "write" : "hashes", "--dir", Path.Combine(directory, $"{i:D3}")],
+            // Published like the agent (PublishedAgent.GetSinkAsync): their start-up and compilation cost what the agent's do.
+            sinks.AddRange(await Task.WhenAll(Enumerable.Range(0, targets).Select(i => ListeningChild.StartAsync(PublishedAgent.Executable(sinkDirectory, "ReleaseTools.Benchmarks.Sink"),
+                ["--sink-work", work == SinkWork.WriteOnly ? "write" : "hashes", "--dir", Path.Combine(directory, $"{i:D3}")],
                 RawSinkServer.ListeningPrefix, cancellationToken))));
             var before = ProcessCpu.Sum(sinks.Select(s => s.ProcessId));
             var client = await ChildProcessMeasurement.RunAsync<ChildRun>($"{tool} client",

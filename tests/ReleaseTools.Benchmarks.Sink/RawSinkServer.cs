@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ReleaseTools.Agent.Hosting;
 
-namespace ReleaseTools.Benchmarks.Baseline;
+namespace ReleaseTools.Benchmarks.Sink;
 
 /// <summary>
 /// The physical baseline for fan-out: a loopback endpoint that writes whatever body it receives to disk and does no
