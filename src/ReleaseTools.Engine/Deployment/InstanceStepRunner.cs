@@ -36,8 +36,10 @@ namespace ReleaseTools.Engine.Deployment
 
         /// <param name="onStep">Step name and try number, for progress events.</param>
         /// <param name="onUpload">Package bytes sent so far and the package size, after every chunk written to the agent.</param>
+        /// <param name="beforeChange">Awaited once the ping shows the instance needs the release, before the first request that
+        /// changes the agent (a push or an activation); never for an instance left alone.</param>
         public async Task<InstanceOutcome> RunAsync(FloydEndpoint endpoint, ReleaseSpec release, Action<string, int> onStep, CancellationToken cancellationToken,
-            Action<long, long>? onUpload = null)
+            Action<long, long>? onUpload = null, Func<Task>? beforeChange = null)
         {
             var attempts = 1;
             var step = PingStep;
@@ -74,6 +76,11 @@ namespace ReleaseTools.Engine.Deployment
                 if (runsTarget && !before.NeedPackage && !before.NeedConfig && !_force)
                 {
                     return outcome with { Unchanged = true, Attempts = attempts };
+                }
+
+                if (beforeChange != null)
+                {
+                    await beforeChange().ConfigureAwait(false);
                 }
 
                 if (before.NeedPackage || _force)

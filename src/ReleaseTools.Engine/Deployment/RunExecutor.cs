@@ -166,7 +166,7 @@ namespace ReleaseTools.Engine.Deployment
                 return;
             }
 
-            await _run.Recorder.MarkRunningAsync(target).ConfigureAwait(false);
+            _run.Recorder.MarkStarted(target);
             var lastStep = InstanceStepRunner.PingStep;
             InstanceOutcome outcome;
             using var working = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -188,7 +188,7 @@ namespace ReleaseTools.Engine.Deployment
                     {
                         Events.Publish(new PackageUploadProgress { InstanceId = target.Instance.InstanceId, Batch = target.Batch, BytesSent = sent, TotalBytes = total });
                     }
-                }).ConfigureAwait(false);
+                }, () => _run.Recorder.MarkRunningAsync(target)).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && _lost.TryGetValue(target.Instance.InstanceId, out var lostDuring))
             {

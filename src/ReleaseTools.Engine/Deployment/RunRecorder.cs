@@ -27,9 +27,18 @@ namespace ReleaseTools.Engine.Deployment
         public string DeploymentId { get; }
         public DeploymentOperation Operation { get; }
 
+        /// <summary>
+        /// The target's steps begin with a ping, which changes nothing on the agent: the start time is noted and nothing is
+        /// written, so an instance the run leaves alone costs one write, its outcome. A process killed now leaves the target
+        /// Pending, which recovery marks Interrupted as it does a Running one.
+        /// </summary>
+        public void MarkStarted(TargetWork target) =>
+            target.Record = target.Record with { StartedAt = DateTimeOffset.UtcNow, EndedAt = null };
+
+        /// <summary>Written before the first request that changes the agent, so the store says the instance is being worked on.</summary>
         public Task MarkRunningAsync(TargetWork target)
         {
-            target.Record = target.Record with { Status = TargetStatus.Running, StartedAt = DateTimeOffset.UtcNow, EndedAt = null };
+            target.Record = target.Record with { Status = TargetStatus.Running, StartedAt = target.Record.StartedAt ?? DateTimeOffset.UtcNow, EndedAt = null };
             return _writes.WriteAsync(TargetWrite.Of(target.Record));
         }
 

@@ -52,6 +52,39 @@ public class DeploymentIntegrationTests
     }
 
     [Fact]
+    public async Task A_target_is_written_running_before_its_agent_changes_and_a_target_left_alone_is_written_once()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(3);
+        var store = TargetWriteBatcherTests.CountingStore.Around(world.Store);
+        var engine = new DeploymentEngine(store.AsStore, new EngineOptions { PackageCacheDirectory = world.CacheDirectory, LeaseDuration = TimeSpan.FromSeconds(30) });
+
+        var first = await engine.DeployAsync(world.Request("1.0.0", world.Settings()), new EventLog(), CancellationToken.None);
+        var moved = store.Written;
+        var second = await engine.DeployAsync(world.Request("1.0.0", world.Settings()), new EventLog(), CancellationToken.None);
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, first);
+        Assert.Equal(3, second.Unchanged);
+        foreach (var id in world.Ids)
+        {
+            Assert.Equal(new[] { TargetStatus.Running, TargetStatus.Succeeded }, moved.Where(w => w.InstanceId == id).Select(w => w.Status));
+            Assert.Equal(new[] { TargetStatus.Unchanged }, store.Written.Skip(moved.Count).Where(w => w.InstanceId == id).Select(w => w.Status));
+        }
+
+        // The record of the run that changed nothing is what it was when a target was also written running first.
+        var targets = await world.Store.GetTargetsAsync(second.DeploymentId, CancellationToken.None);
+        Assert.All(targets, t =>
+        {
+            Assert.Equal((TargetStatus.Unchanged, 1, "1.0.0", false), (t.Status, t.Attempts, t.FromVersion, t.PackageTransferred));
+            Assert.NotNull(t.StartedAt);
+            Assert.True(t.EndedAt >= t.StartedAt);
+        });
+        foreach (var id in world.Ids)
+        {
+            Assert.Equal(first.DeploymentId, Assert.Single(await world.Store.GetHistoryAsync(id, 10, CancellationToken.None)).DeploymentId);
+        }
+    }
+
+    [Fact]
     public async Task A_redeploy_of_an_unchanged_url_without_a_checksum_downloads_nothing_and_pushes_nothing()
     {
         await using var world = await DeploymentWorld.CreateAsync(3);

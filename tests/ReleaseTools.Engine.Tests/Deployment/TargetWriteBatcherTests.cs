@@ -78,11 +78,15 @@ public sealed class TargetWriteBatcherTests : IDisposable
     public class CountingStore : DispatchProxy
     {
         private readonly ConcurrentQueue<int> _sizes = new();
+        private readonly ConcurrentQueue<(string InstanceId, TargetStatus Status)> _written = new();
         private IReleaseStore _inner = null!;
         private TaskCompletionSource? _gate;
         private readonly TaskCompletionSource _firstStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public IReadOnlyList<int> CommitSizes => _sizes.ToList();
+
+        /// <summary>Every target write committed through WriteTargetsAsync, in order: the instance and the status it wrote.</summary>
+        public IReadOnlyList<(string InstanceId, TargetStatus Status)> Written => _written.ToList();
         public Task FirstCommitStarted => _firstStarted.Task;
 
         public static CountingStore Around(IReleaseStore inner)
@@ -119,6 +123,10 @@ public sealed class TargetWriteBatcherTests : IDisposable
             }
 
             await _inner.WriteTargetsAsync(writes, CancellationToken.None);
+            foreach (var write in writes)
+            {
+                _written.Enqueue((write.InstanceId, write.State?.Status ?? write.Release!.TargetStatus));
+            }
         }
     }
 }
