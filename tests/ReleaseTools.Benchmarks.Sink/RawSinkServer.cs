@@ -67,7 +67,7 @@ public sealed class RawSinkServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs inside a sink process of its own (<c>sink-child --sink-work write|hashes --dir D</c>): prints its address,
+    /// Runs inside a sink process of its own (<c>ReleaseTools.Benchmarks.Sink --sink-work write|hashes --dir D</c>): prints its address,
     /// then serves until its standard input closes.
     /// </summary>
     public static async Task<int> RunChildAsync(string dataDirectory, SinkWork work)

@@ -146,6 +146,11 @@ public static class FloydAgentHost
         }
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? Array.Empty<string>();
+        if (options.CheckHealthOnStart)
+        {
+            await StartupSelfCheck.RunAsync(addresses, certificate, app.Logger, cancellationToken);
+        }
+
         app.Logger.LogInformation("Floyd agent {AgentId} (protocol {Protocol}) serving {DataDirectory} on {Addresses} ({Scheme})",
             identity.Id, FloydProtocol.Version, Path.GetFullPath(options.DataDirectory), string.Join(", ", addresses), FloydProtocol.SchemeFor(options.HashAlgorithm));
         return new RunningFloydAgent(app, addresses, Path.GetFullPath(options.DataDirectory), keys, identity.Id, certificate);

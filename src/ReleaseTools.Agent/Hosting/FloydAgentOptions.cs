@@ -16,6 +16,12 @@ public sealed record FloydAgentOptions
     /// </summary>
     public string? AgentId { get; init; }
 
+    /// <summary>
+    /// Whether the agent asks its own <c>GET /health</c> once it listens (<see cref="StartupSelfCheck"/> says why). On by
+    /// default; a failure is logged as a warning and never stops the agent.
+    /// </summary>
+    public bool CheckHealthOnStart { get; init; } = true;
+
     /// <summary>Addresses to bind. Port 0 picks a free port; the real address is reported after start.</summary>
     public IReadOnlyList<string> Urls { get; init; } = new[] { "http://127.0.0.1:0" };
 

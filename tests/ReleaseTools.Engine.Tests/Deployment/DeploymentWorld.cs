@@ -75,6 +75,8 @@ public sealed class DeploymentWorld : IAsyncDisposable
         {
             var probe = new AgentProbe(Gauge);
             var agent = await StartAgentAsync(index, probe);
+            // The probe counts what the client sends; the agent's own start-up health check is not part of it.
+            probe.ResetCounts();
             return new TestInstance
             {
                 InstanceId = $"i{index + 1:00}",
@@ -86,6 +88,8 @@ public sealed class DeploymentWorld : IAsyncDisposable
             };
         }));
 
+        // Nor are the start-up checks of agents started together part of the client's concurrency.
+        Gauge.Reset();
         Instances.AddRange(created);
         await Store.RegisterInstancesAsync(created.Select(i => new InstanceRegistration
         {
