@@ -95,6 +95,7 @@ namespace ReleaseTools.Engine.Deployment
                         FilePath = package.FilePath,
                         FileName = package.FileName,
                         Md5 = package.Md5,
+                        Md5ComputedFromFile = package.Md5ComputedFromFile,
                         OnBytesSent = onUpload is null ? null : sent => onUpload(sent, package.Length),
                     };
                     await Run(PackageStep, async ct =>

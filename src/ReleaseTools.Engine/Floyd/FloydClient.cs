@@ -10,14 +10,16 @@ using System.Text;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.DependencyInjection;
 using ReleaseTools.Engine.Floyd.Wire;
 
 namespace ReleaseTools.Engine.Floyd
 {
     /// <summary>
-    /// The Floyd protocol client: every request signed with one <see cref="FloydRequestSigner"/>, sent through a pooled
-    /// named HttpClient from IHttpClientFactory, bounded by the per-step timeout of <see cref="FloydClientOptions"/>.
+    /// The Floyd protocol client: every request signed with one <see cref="FloydRequestSigner"/>, sent through one
+    /// HttpClient over one handler (one connection pool for every agent of the run), bounded by the per-step timeout of
+    /// <see cref="FloydClientOptions"/>. A client serves one run, so the handler is not rotated as a factory would for a
+    /// long-lived process; a plain client also spares every request a factory's logging handlers, and a fresh PowerShell
+    /// session the dependency-injection container it would load and compile.
     /// Every failure becomes a <see cref="FloydException"/>; cancellation by the caller stays an OperationCanceledException.
     /// The RSA key stays owned by the caller.
     /// </summary>
@@ -50,12 +52,10 @@ namespace ReleaseTools.Engine.Floyd
             }
         }
 
-        public const string HttpClientName = "ReleaseTools.Floyd";
         private const int MaxResponseBytes = 1024 * 1024;
         private static readonly MediaTypeHeaderValue JsonMediaType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
 
-        private readonly ServiceProvider _services;
-        private readonly IHttpClientFactory _httpClientFactory;
+        private readonly HttpClient _http;
         private readonly FloydRequestSigner _signer;
         /// <summary>What each agent (by base URI) said in /health: its identity when it speaks 1.1, null when it speaks only 1.0.</summary>
         private readonly ConcurrentDictionary<string, AgentProtocol> _protocols = new ConcurrentDictionary<string, AgentProtocol>(StringComparer.OrdinalIgnoreCase);
@@ -70,11 +70,7 @@ namespace ReleaseTools.Engine.Floyd
             Options = options;
             _signer = new FloydRequestSigner(privateKey, options.HashAlgorithm);
 
-            var services = new ServiceCollection();
-            services.AddHttpClient(HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-                .ConfigurePrimaryHttpMessageHandler(() => CreateHandler(options, _endpointPins));
-            _services = services.BuildServiceProvider();
-            _httpClientFactory = _services.GetRequiredService<IHttpClientFactory>();
+            _http = new HttpClient(CreateHandler(options, _endpointPins), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         }
 
         public FloydClientOptions Options { get; }
@@ -274,7 +270,8 @@ namespace ReleaseTools.Engine.Floyd
             var text = await SendMultipartAsync(endpoint, FloydStep.Package, Options.PackageTimeout, FloydProtocol.PackagePath,
                 push.Service, push.Version, push.FVersion, fileName, length, () => new FileStream(push.FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true),
                 push.Md5, cancellationToken, push.OnBytesSent,
-                SharedBodyKey(push.FilePath, length, push.Md5, fileName, Fields(push.Service, push.Version, push.FVersion))).ConfigureAwait(false);
+                SharedBodyKey(push.FilePath, length, push.Md5, fileName, Fields(push.Service, push.Version, push.FVersion)),
+                push.Md5ComputedFromFile ? Packages.Md5Hex.ToBytes(push.Md5) : null).ConfigureAwait(false);
             var receipt = Deserialize<PackageReceiptBody>(endpoint, FloydStep.Package, text);
             return new PackagePushResult { Md5 = receipt.Md5 ?? "", Bytes = receipt.Bytes, AlreadyStored = receipt.AlreadyStored };
         }
@@ -353,25 +350,26 @@ namespace ReleaseTools.Engine.Floyd
 
         private async Task<string> SendMultipartAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
             string service, string version, string fversion, string fileName, long fileLength, Func<Stream> openFile,
-            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null, string? sharedBodyKey = null)
+            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent = null, string? sharedBodyKey = null,
+            byte[]? md5OfFile = null)
         {
             try
             {
                 return await SendMultipartOnceAsync(endpoint, step, timeout, path, service, version, fversion, fileName, fileLength, openFile,
-                    expectedMd5Hex, cancellationToken, onFileBytesSent, sharedBodyKey).ConfigureAwait(false);
+                    expectedMd5Hex, cancellationToken, onFileBytesSent, sharedBodyKey, md5OfFile).ConfigureAwait(false);
             }
             catch (FloydException ex) when (ex.AgentErrorCode == FloydErrorCodes.UploadTicketInvalid)
             {
                 // The agent forgot the ticket (it restarted, or it expired while the file was hashed): the push was refused
                 // before its body was read, so asking for a new ticket and sending once more costs one ping.
                 return await SendMultipartOnceAsync(endpoint, step, timeout, path, service, version, fversion, fileName, fileLength, openFile,
-                    expectedMd5Hex, cancellationToken, onFileBytesSent, sharedBodyKey).ConfigureAwait(false);
+                    expectedMd5Hex, cancellationToken, onFileBytesSent, sharedBodyKey, md5OfFile).ConfigureAwait(false);
             }
         }
 
         private async Task<string> SendMultipartOnceAsync(FloydEndpoint endpoint, FloydStep step, TimeSpan timeout, string path,
             string service, string version, string fversion, string fileName, long fileLength, Func<Stream> openFile,
-            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent, string? sharedBodyKey)
+            string? expectedMd5Hex, CancellationToken cancellationToken, Action<long>? onFileBytesSent, string? sharedBodyKey, byte[]? md5OfFile)
         {
             var fields = Fields(service, version, fversion);
             var protocol = await ProtocolOfAsync(endpoint, step, timeout, cancellationToken).ConfigureAwait(false);
@@ -380,24 +378,27 @@ namespace ReleaseTools.Engine.Floyd
             // file while writing the same bytes to the socket. Memory stays one chunk buffer whatever the package size.
             // A body shared by many pushes (sharedBodyKey: a package to every instance of a release) is hashed once per
             // client where the runtime can copy a hash state, and each push only appends its own timestamp and target.
+            // The file's MD5 is computed on the way unless the caller's was taken from the file itself in this run
+            // (md5OfFile): then the agent's Content-MD5 check is what refuses bytes changed since.
             FloydSignatureBase signatureBase;
             string boundary;
-            byte[] md5;
+            byte[]? computedMd5;
             try
             {
                 if (sharedBodyKey != null && ShareBodyHashes)
                 {
-                    var prepared = await PreparedBodyAsync(sharedBodyKey, fields, fileName, fileLength, openFile, cancellationToken).ConfigureAwait(false);
+                    var prepared = await PreparedBodyAsync(sharedBodyKey + (md5OfFile != null ? "\nmd5-of-file" : ""), fields, fileName, fileLength, openFile,
+                        computeMd5: md5OfFile == null, cancellationToken).ConfigureAwait(false);
                     signatureBase = prepared.CopySignatureBase();
                     boundary = prepared.Boundary;
-                    md5 = prepared.FileMd5;
+                    computedMd5 = prepared.FileMd5;
                 }
                 else
                 {
-                    var hashed = await HashBodyAsync(fields, fileName, fileLength, openFile, cancellationToken).ConfigureAwait(false);
+                    var hashed = await HashBodyAsync(fields, fileName, fileLength, openFile, computeMd5: md5OfFile == null, cancellationToken).ConfigureAwait(false);
                     signatureBase = hashed.SignatureBase;
                     boundary = hashed.Boundary;
-                    md5 = hashed.FileMd5;
+                    computedMd5 = hashed.FileMd5;
                 }
             }
             catch (UnsendableBodyException ex)
@@ -408,9 +409,11 @@ namespace ReleaseTools.Engine.Floyd
             Uri uri;
             string timestamp;
             byte[] signature;
+            var md5 = computedMd5 ?? md5OfFile!;
             using (signatureBase)
             {
-                if (!string.IsNullOrEmpty(expectedMd5Hex) && !string.Equals(FVersion.ToLowerHex(md5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
+                if (computedMd5 != null && !string.IsNullOrEmpty(expectedMd5Hex) &&
+                    !string.Equals(FVersion.ToLowerHex(computedMd5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
                 {
                     throw LocalFailure(endpoint, step,
                         $"the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected {expectedMd5Hex}; the file changed after it was checked", null);
@@ -462,7 +465,7 @@ namespace ReleaseTools.Engine.Floyd
         /// boundary: if its bytes hold it, the agent would end the part there, so another boundary is drawn.
         /// </summary>
         private async Task<PreparedPushBody> HashBodyAsync(IEnumerable<KeyValuePair<string, string>> fields, string fileName,
-            long fileLength, Func<Stream> openFile, CancellationToken cancellationToken)
+            long fileLength, Func<Stream> openFile, bool computeMd5, CancellationToken cancellationToken)
         {
             for (var attempt = 1; ; attempt++)
             {
@@ -479,12 +482,13 @@ namespace ReleaseTools.Engine.Floyd
                 var signatureBase = _signer.BeginSignatureBase();
                 Interlocked.Increment(ref _bodiesHashed);
                 using (content)
-                using (var fileMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+                using (var fileMd5 = computeMd5 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null)
                 {
                     try
                     {
-                        await content.WriteBodyAsync(new SignatureBaseStream(signatureBase), fileMd5.AppendData, cancellationToken).ConfigureAwait(false);
-                        return new PreparedPushBody(content.Boundary, signatureBase, fileMd5.GetHashAndReset());
+                        await content.WriteBodyAsync(new SignatureBaseStream(signatureBase), fileMd5 == null ? null : fileMd5.AppendData, scanForDelimiter: true,
+                            cancellationToken).ConfigureAwait(false);
+                        return new PreparedPushBody(content.Boundary, signatureBase, fileMd5?.GetHashAndReset());
                     }
                     catch (BoundaryInContentException) when (attempt < 5)
                     {
@@ -511,9 +515,9 @@ namespace ReleaseTools.Engine.Floyd
 
         /// <summary>The body shared under <paramref name="key"/>, hashed by the first push that needs it; a failed or cancelled preparation is tried again by the next.</summary>
         private async Task<PreparedPushBody> PreparedBodyAsync(string key, IEnumerable<KeyValuePair<string, string>> fields,
-            string fileName, long fileLength, Func<Stream> openFile, CancellationToken cancellationToken)
+            string fileName, long fileLength, Func<Stream> openFile, bool computeMd5, CancellationToken cancellationToken)
         {
-            var lazy = _preparedBodies.GetOrAdd(key, _ => new Lazy<Task<PreparedPushBody>>(() => HashBodyAsync(fields, fileName, fileLength, openFile, cancellationToken)));
+            var lazy = _preparedBodies.GetOrAdd(key, _ => new Lazy<Task<PreparedPushBody>>(() => HashBodyAsync(fields, fileName, fileLength, openFile, computeMd5, cancellationToken)));
             try
             {
                 return await lazy.Value.ConfigureAwait(false);
@@ -561,8 +565,7 @@ namespace ReleaseTools.Engine.Floyd
 
             try
             {
-                var client = _httpClientFactory.CreateClient(HttpClientName);
-                response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token).ConfigureAwait(false);
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token).ConfigureAwait(false);
                 idle.Progress();
                 var text = await ReadBoundedAsync(response.Content, idle.Progress, timeoutSource.Token).ConfigureAwait(false);
                 if (!response.IsSuccessStatusCode)
@@ -798,7 +801,7 @@ namespace ReleaseTools.Engine.Floyd
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                _services.Dispose();
+                _http.Dispose();
                 foreach (var prepared in _preparedBodies.Values)
                 {
                     if (prepared.IsValueCreated && prepared.Value.Status == TaskStatus.RanToCompletion)

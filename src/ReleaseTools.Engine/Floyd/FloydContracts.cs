@@ -117,6 +117,14 @@ namespace ReleaseTools.Engine.Floyd
         /// <summary>The package's own name (e.g. web-1.5.0.tar.gz): tells the agent how to unpack it. Null: the file's name.</summary>
         public string? FileName { get; init; }
         /// <summary>
+        /// True when <see cref="Md5"/> was computed by this process from the very bytes it wrote to <see cref="FilePath"/>
+        /// (a package downloaded or copied into the cache for this run): the client then does not read the file once more
+        /// for its MD5 while it signs the body, and the agent, which checks every push against Content-MD5, refuses bytes
+        /// changed since with a checksum error and stores nothing. False (a file hashed earlier, such as a cache entry
+        /// reused from another run): the client hashes the file as it signs and sends nothing when it differs.
+        /// </summary>
+        public bool Md5ComputedFromFile { get; init; }
+        /// <summary>
         /// Called with the file bytes written to the socket so far, after each chunk (80 KiB), on the sending thread:
         /// keep it cheap. Not called while the body is hashed for the signature.
         /// </summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.IO;
 using System.Net;
@@ -18,7 +19,8 @@ namespace ReleaseTools.Engine.Floyd
     /// </summary>
     internal sealed class FloydMultipartContent : HttpContent
     {
-        private const int ChunkSize = 81920;
+        /// <summary>The file is read and written in chunks of this size, from a rented buffer: one buffer per push in flight.</summary>
+        internal const int ChunkSize = 81920;
         private readonly byte[] _preamble;
         private readonly byte[] _epilogue;
         private readonly Func<Stream> _openFile;
@@ -64,49 +66,56 @@ namespace ReleaseTools.Engine.Floyd
 
         /// <summary>Writes the whole body; <paramref name="onFileChunk"/> sees exactly the file's bytes (for its MD5).</summary>
         /// <remarks>
-        /// When <paramref name="onFileChunk"/> is given (the signing pass), the file is also searched for the delimiter
+        /// With <paramref name="scanForDelimiter"/> (the signing pass), the file is also searched for the delimiter
         /// <c>--boundary</c>, across chunk edges; finding it throws <see cref="BoundaryInContentException"/>.
         /// </remarks>
-        public async Task WriteBodyAsync(Stream destination, Action<byte[], int, int>? onFileChunk, CancellationToken cancellationToken, Action<long>? onFileBytesWritten = null)
+        public async Task WriteBodyAsync(Stream destination, Action<byte[], int, int>? onFileChunk, bool scanForDelimiter, CancellationToken cancellationToken,
+            Action<long>? onFileBytesWritten = null)
         {
             await destination.WriteAsync(_preamble, 0, _preamble.Length, cancellationToken).ConfigureAwait(false);
-            var buffer = new byte[ChunkSize];
-            var delimiter = Encoding.ASCII.GetBytes("--" + Boundary);
-            var scanner = onFileChunk == null ? null : new DelimiterScanner(delimiter);
-            long copied = 0;
-            using (var file = _openFile())
+            var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+            try
             {
-                int read;
-                while ((read = await file.ReadAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false)) > 0)
+                var scanner = !scanForDelimiter ? null : new DelimiterScanner(Encoding.ASCII.GetBytes("--" + Boundary));
+                long copied = 0;
+                using (var file = _openFile())
                 {
-                    copied += read;
-                    if (copied > _fileLength)
+                    int read;
+                    while ((read = await file.ReadAsync(buffer, 0, ChunkSize, cancellationToken).ConfigureAwait(false)) > 0)
                     {
-                        break;
-                    }
+                        copied += read;
+                        if (copied > _fileLength)
+                        {
+                            break;
+                        }
 
-                    onFileChunk?.Invoke(buffer, 0, read);
-                    if (scanner != null && scanner.Found(buffer, read))
-                    {
-                        throw new BoundaryInContentException();
-                    }
+                        onFileChunk?.Invoke(buffer, 0, read);
+                        if (scanner != null && scanner.Found(buffer, read))
+                        {
+                            throw new BoundaryInContentException();
+                        }
 
-                    await destination.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
-                    onFileBytesWritten?.Invoke(copied);
+                        await destination.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
+                        onFileBytesWritten?.Invoke(copied);
+                    }
+                }
+
+                if (copied != _fileLength)
+                {
+                    // The announced Content-Length and the signature were computed for the old size.
+                    throw new IOException($"The file changed size while it was being sent ({_fileLength} bytes expected, {copied} read).");
                 }
             }
-
-            if (copied != _fileLength)
+            finally
             {
-                // The announced Content-Length and the signature were computed for the old size.
-                throw new IOException($"The file changed size while it was being sent ({_fileLength} bytes expected, {copied} read).");
+                ArrayPool<byte>.Shared.Return(buffer);
             }
 
             await destination.WriteAsync(_epilogue, 0, _epilogue.Length, cancellationToken).ConfigureAwait(false);
         }
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-            WriteBodyAsync(stream, null, SendCancellation, OnFileBytesSent);
+            WriteBodyAsync(stream, null, scanForDelimiter: false, SendCancellation, OnFileBytesSent);
 
         protected override bool TryComputeLength(out long length)
         {
@@ -137,32 +146,44 @@ namespace ReleaseTools.Engine.Floyd
     internal sealed class DelimiterScanner
     {
         private readonly byte[] _delimiter;
-        private readonly byte[] _window;
+        /// <summary>The last delimiter-length-1 bytes seen, then the first bytes of the next chunk: where a straddling occurrence lies.</summary>
+        private readonly byte[] _edge;
         private int _carried;
 
         public DelimiterScanner(byte[] delimiter)
         {
+            if (delimiter == null || delimiter.Length == 0) throw new ArgumentException("The delimiter must not be empty.", nameof(delimiter));
             _delimiter = delimiter;
-            _window = new byte[delimiter.Length - 1 + 81920];
+            _edge = new byte[2 * (delimiter.Length - 1)];
         }
 
         public bool Found(byte[] chunk, int count)
         {
-            var offset = 0;
-            while (offset < count)
+            var tail = _delimiter.Length - 1;
+            // An occurrence that starts in what came before ends within the chunk's first delimiter-length-1 bytes.
+            var head = Math.Min(count, tail);
+            Buffer.BlockCopy(chunk, 0, _edge, _carried, head);
+            var edgeLength = _carried + head;
+            if (_carried > 0 && IndexOf(_edge, edgeLength) >= 0)
             {
-                // The window holds the last delimiter-length-1 bytes of what came before, then as much new data as fits.
-                var take = Math.Min(count - offset, _window.Length - _carried);
-                Buffer.BlockCopy(chunk, offset, _window, _carried, take);
-                offset += take;
-                var filled = _carried + take;
-                if (IndexOf(_window, filled) >= 0)
-                {
-                    return true;
-                }
+                return true;
+            }
 
-                _carried = Math.Min(_delimiter.Length - 1, filled);
-                Buffer.BlockCopy(_window, filled - _carried, _window, 0, _carried);
+            if (IndexOf(chunk, count) >= 0)
+            {
+                return true;
+            }
+
+            // Carry the last delimiter-length-1 bytes of everything seen so far (the chunk may be shorter than that).
+            if (count >= tail)
+            {
+                Buffer.BlockCopy(chunk, count - tail, _edge, 0, tail);
+                _carried = tail;
+            }
+            else
+            {
+                _carried = Math.Min(tail, edgeLength);
+                Buffer.BlockCopy(_edge, edgeLength - _carried, _edge, 0, _carried);
             }
 
             return false;
@@ -170,11 +191,16 @@ namespace ReleaseTools.Engine.Floyd
 
         private int IndexOf(byte[] data, int length)
         {
-            for (var i = 0; i + _delimiter.Length <= length; i++)
+            var first = _delimiter[0];
+            var last = length - _delimiter.Length;
+            var i = 0;
+            while (i <= last)
             {
-                if (data[i] != _delimiter[0])
+                // Array.IndexOf is vectorised on .NET (Core), so the search skips ahead at memory speed between candidates.
+                i = Array.IndexOf(data, first, i, last - i + 1);
+                if (i < 0)
                 {
-                    continue;
+                    return -1;
                 }
 
                 var j = 1;
@@ -187,6 +213,8 @@ namespace ReleaseTools.Engine.Floyd
                 {
                     return i;
                 }
+
+                i++;
             }
 
             return -1;

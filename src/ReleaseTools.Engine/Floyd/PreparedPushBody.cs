@@ -15,15 +15,18 @@ namespace ReleaseTools.Engine.Floyd
         private readonly object _gate = new object();
         private readonly FloydSignatureBase _afterBody;
 
-        public PreparedPushBody(string boundary, FloydSignatureBase afterBody, byte[] fileMd5)
+        public PreparedPushBody(string boundary, FloydSignatureBase afterBody, byte[]? fileMd5)
         {
             Boundary = boundary;
             _afterBody = afterBody;
             FileMd5 = fileMd5;
         }
 
-        /// <summary>The MD5 of the file part as read while hashing: checked against the package's known MD5 before any push.</summary>
-        public byte[] FileMd5 { get; }
+        /// <summary>
+        /// The MD5 of the file part as read while hashing, checked against the package's known MD5 before any push; null
+        /// when the caller's MD5 was computed from the file itself in this run and it was not read for it again.
+        /// </summary>
+        public byte[]? FileMd5 { get; }
 
         /// <summary>The signature base itself, for a body used by one request only (no copy needed).</summary>
         public FloydSignatureBase SignatureBase => _afterBody;

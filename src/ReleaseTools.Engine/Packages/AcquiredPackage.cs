@@ -14,6 +14,13 @@ namespace ReleaseTools.Engine.Packages
         public bool FromCache { get; init; }
 
         /// <summary>
+        /// True when <see cref="Md5"/> was computed from the very bytes this acquisition wrote to <see cref="FilePath"/>: the
+        /// pushes then do not read the file again for its MD5 (the agents still check every push against it). False for a
+        /// file found in the cache, which is hashed again as it is signed.
+        /// </summary>
+        public bool Md5ComputedFromFile { get; init; }
+
+        /// <summary>
         /// The package's own file name, from the last segment of its URL or path (web-1.5.0.tar.gz); the agent unpacks by
         /// it. "package" when the source names no file.
         /// </summary>

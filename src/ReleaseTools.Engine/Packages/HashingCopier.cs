@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.IO;
 using System.Security.Cryptography;
 using System.Threading;
@@ -20,12 +21,25 @@ namespace ReleaseTools.Engine.Packages
             long? totalBytes, PackageProgressCallback? progress, CancellationToken cancellationToken)
         {
             using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-            var buffer = new byte[BufferSize];
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                return await CopyAsync(source, destination, maxBytes, sourceName, totalBytes, progress, md5, buffer, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        private static async Task<(string Md5, long Length)> CopyAsync(Stream source, Stream destination, long maxBytes, string sourceName,
+            long? totalBytes, PackageProgressCallback? progress, IncrementalHash md5, byte[] buffer, CancellationToken cancellationToken)
+        {
             long copied = 0;
             var lastReport = DateTime.UtcNow;
             while (true)
             {
-                var read = await source.ReadAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
+                var read = await source.ReadAsync(buffer, 0, BufferSize, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;

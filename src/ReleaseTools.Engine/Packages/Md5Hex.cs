@@ -50,6 +50,26 @@ namespace ReleaseTools.Engine.Packages
             }
         }
 
+        /// <summary>The 16 bytes of an MD5 given as hex or base64 (as <see cref="Normalize"/> accepts); null when it is neither.</summary>
+        public static byte[]? ToBytes(string? value)
+        {
+            var hex = Normalize(value);
+            if (hex == null)
+            {
+                return null;
+            }
+
+            var bytes = new byte[16];
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                bytes[i] = (byte)((HexValue(hex[2 * i]) << 4) | HexValue(hex[2 * i + 1]));
+            }
+
+            return bytes;
+        }
+
+        private static int HexValue(char c) => c <= '9' ? c - '0' : c - 'a' + 10;
+
         private static bool IsHex(string text)
         {
             foreach (var c in text)

@@ -147,11 +147,11 @@ namespace ReleaseTools.Engine.Packages
                         location.Original);
                 }
 
-                var path = Cache.Commit(temporary, location, md5);
+                var path = Cache.Commit(temporary, location, md5, out var moved);
                 // For a local file the validators are its size and last-write time as copied (none when it was too new to trust).
                 Cache.SaveValidators(location, new PackageValidators { Md5 = md5, Length = download.Length, ETag = download.ETag, LastModified = download.LastModified });
 
-                return new AcquiredPackage { Source = location.Original, FilePath = path, Md5 = md5, Length = download.Length, FromCache = false };
+                return new AcquiredPackage { Source = location.Original, FilePath = path, Md5 = md5, Length = download.Length, FromCache = false, Md5ComputedFromFile = moved };
             }
             finally
             {

@@ -109,8 +109,12 @@ namespace ReleaseTools.Engine.Packages
         }
 
         /// <summary>Moves a complete temporary file under its final name; if another run got there first, keeps theirs.</summary>
-        public string Commit(string temporaryPath, PackageLocation location, string md5)
+        public string Commit(string temporaryPath, PackageLocation location, string md5) => Commit(temporaryPath, location, md5, out _);
+
+        /// <summary>As <see cref="Commit(string, PackageLocation, string)"/>; <paramref name="moved"/> says whether the file under the final name is the temporary one.</summary>
+        public string Commit(string temporaryPath, PackageLocation location, string md5, out bool moved)
         {
+            moved = false;
             var finalPath = PathFor(location, md5);
             if (File.Exists(finalPath))
             {
@@ -121,6 +125,7 @@ namespace ReleaseTools.Engine.Packages
             try
             {
                 File.Move(temporaryPath, finalPath);
+                moved = true;
             }
             catch (IOException) when (File.Exists(finalPath))
             {

@@ -254,6 +254,40 @@ public sealed class FloydClientTests
     }
 
     [Fact]
+    public async Task A_package_changed_after_its_md5_was_taken_from_it_is_refused_by_the_agent_with_a_checksum_error_and_not_stored()
+    {
+        await using var harness = await AgentHarness.StartAsync();
+        using var client = harness.CreateClient();
+        var release = TestRelease.Create(harness.Temp, "billing", "1.0.0");
+        // The MD5 was computed as the file was written (a package just copied into the cache); then its bytes change, size kept.
+        var bytes = File.ReadAllBytes(release.Package.FilePath);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(release.Package.FilePath, bytes);
+        var push = release.Package with { Md5ComputedFromFile = true };
+
+        var error = await Assert.ThrowsAsync<FloydException>(() => client.PushPackageAsync(harness.Endpoint, push, CancellationToken.None));
+
+        Assert.Equal(FloydErrorCodes.PackageMd5Mismatch, error.AgentErrorCode);
+        Assert.Contains(release.PackageMd5, error.Message);
+        Assert.False(error.IsTransient);
+        var after = await client.PingAsync(harness.Endpoint, release.Ping(), CancellationToken.None);
+        Assert.True(after.NeedPackage);
+    }
+
+    [Fact]
+    public async Task A_package_whose_md5_was_taken_from_it_is_pushed_and_activated()
+    {
+        await using var harness = await AgentHarness.StartAsync();
+        using var client = harness.CreateClient();
+        var release = TestRelease.Create(harness.Temp, "billing", "1.0.0");
+
+        var receipt = await client.PushPackageAsync(harness.Endpoint, release.Package with { Md5ComputedFromFile = true }, CancellationToken.None);
+
+        Assert.Equal(release.PackageMd5, receipt.Md5);
+        Assert.Equal(1, client.BodiesHashed);
+    }
+
+    [Fact]
     public async Task An_agent_answering_503_gives_a_transient_error_with_the_status()
     {
         await using var harness = await AgentHarness.StartAsync(beforeFloyd: app => app.Use(async (context, next) =>

@@ -56,6 +56,29 @@ public sealed class PackageAcquirerTests : IAsyncLifetime
         Assert.Equal(1, _server.Gets("app.zip"));
     }
 
+    [Fact]
+    public async Task Only_a_package_written_by_this_acquisition_has_its_md5_taken_from_its_own_bytes()
+    {
+        var content = PackageServer.RandomBytes(90_000, 3);
+        var url = _server.Add("pkg/app.zip", content);
+        var local = _temp.WriteFile("local/app.zip", content);
+        File.SetLastWriteTimeUtc(local, DateTime.UtcNow.AddMinutes(-5));
+        using var acquirer = NewAcquirer();
+
+        var downloaded = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
+        var copied = await acquirer.AcquireAsync(PackageLocation.Parse(local, true), null, null, CancellationToken.None);
+        var cachedByMd5 = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), downloaded.Md5, null, CancellationToken.None);
+        var unchangedLocal = await acquirer.AcquireAsync(PackageLocation.Parse(local, true), null, null, CancellationToken.None);
+
+        Assert.True(downloaded.Md5ComputedFromFile);
+        Assert.True(copied.Md5ComputedFromFile);
+        // Files found in the cache were hashed by an earlier acquisition: every push hashes them again as it signs.
+        Assert.True(cachedByMd5.FromCache);
+        Assert.False(cachedByMd5.Md5ComputedFromFile);
+        Assert.True(unchangedLocal.FromCache);
+        Assert.False(unchangedLocal.Md5ComputedFromFile);
+    }
+
     [Theory]
     [InlineData("etag")]
     [InlineData("weak-etag")]
