@@ -24,7 +24,7 @@ public static class AgentWarmUpScenario
         result.Parameters["agentEnvironment"] = options.Get("warmup-agent-env") ?? "DOTNET_TieredCompilation=1";
 
         await using var world = new BenchWorld("agent-warmup");
-        var agentDirectory = await PublishedAgent.GetAsync(options, world, cancellationToken);
+        var agentDirectory = await PublishedBuilds.GetAgentAsync(options, world, cancellationToken);
         // --warmup-agent-env "NAME=VALUE;..." measures another runtime setting against the published one instead.
         var otherEnvironment = options.Get("warmup-agent-env");
         var variants = new (string Name, IReadOnlyDictionary<string, string> Environment)[]
@@ -32,7 +32,7 @@ public static class AgentWarmUpScenario
             ("published settings", new Dictionary<string, string>()),
             otherEnvironment == null
                 ? ("tiered compilation on", new Dictionary<string, string> { ["DOTNET_TieredCompilation"] = "1" })
-                : ($"with {otherEnvironment}", PublishedAgent.ParseEnvironment(otherEnvironment)),
+                : ($"with {otherEnvironment}", PublishedBuilds.ParseEnvironment(otherEnvironment)),
         };
         var seed = 5000;
         foreach (var (name, environment) in variants)

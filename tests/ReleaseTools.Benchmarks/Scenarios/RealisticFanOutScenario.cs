@@ -33,7 +33,7 @@ public static class RealisticFanOutScenario
         var throttle = options.GetInt("real-throttle", targets);
         var repetitions = options.GetInt("real-repetitions", 1);
         var peers = (options.Get("real-peers") ?? "scp,ansible,remoting").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var agentEnvironment = PublishedAgent.ParseEnvironment(options.Get("real-agent-env"));
+        var agentEnvironment = PublishedBuilds.ParseEnvironment(options.Get("real-agent-env"));
         var result = new ScenarioResult("fanout-real",
             $"{packageMiB} MiB to {targets} targets on loopback, each target its own process; ReleaseTools through pwsh and the module");
         result.Parameters["packageMiB"] = packageMiB.ToString();
@@ -44,9 +44,9 @@ public static class RealisticFanOutScenario
         result.Parameters["agentEnvironment"] = options.Get("real-agent-env") ?? "";
 
         await using var world = new BenchWorld("fanout-real");
-        var agentDirectory = await PublishedAgent.GetAsync(options, world, cancellationToken);
+        var agentDirectory = await PublishedBuilds.GetAgentAsync(options, world, cancellationToken);
         result.Parameters["agentBuild"] = agentDirectory;
-        var sinkDirectory = await PublishedAgent.GetSinkAsync(options, world, cancellationToken);
+        var sinkDirectory = await PublishedBuilds.GetSinkAsync(options, world, cancellationToken);
         result.Parameters["sinkBuild"] = sinkDirectory;
 
         var sshMissing = PrivateSshServer.MissingReason();
@@ -190,8 +190,8 @@ public static class RealisticFanOutScenario
         try
         {
             var benchmark = typeof(RealisticFanOutScenario).Assembly.Location;
-            // Published like the agent (PublishedAgent.GetSinkAsync): their start-up and compilation cost what the agent's do.
-            sinks.AddRange(await Task.WhenAll(Enumerable.Range(0, targets).Select(i => ListeningChild.StartAsync(PublishedAgent.Executable(sinkDirectory, "ReleaseTools.Benchmarks.Sink"),
+            // Published like the agent (PublishedBuilds.GetSinkAsync): their start-up and compilation cost what the agent's do.
+            sinks.AddRange(await Task.WhenAll(Enumerable.Range(0, targets).Select(i => ListeningChild.StartAsync(PublishedBuilds.Executable(sinkDirectory, "ReleaseTools.Benchmarks.Sink"),
                 ["--sink-work", work == SinkWork.WriteOnly ? "write" : "hashes", "--dir", Path.Combine(directory, $"{i:D3}")],
                 RawSinkServer.ListeningPrefix, cancellationToken))));
             var before = ProcessCpu.Sum(sinks.Select(s => s.ProcessId));

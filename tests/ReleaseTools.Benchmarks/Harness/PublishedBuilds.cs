@@ -3,10 +3,10 @@ using ReleaseTools.Testing;
 namespace ReleaseTools.Benchmarks.Harness;
 
 /// <summary>The agent build operators install: <c>dotnet publish src/ReleaseTools.Agent -c Release -o DIR</c> (docs/agent.md, section 1); and the baseline sinks, published the same way.</summary>
-public static class PublishedAgent
+public static class PublishedBuilds
 {
     /// <summary>The folder given by <c>--agent-dir</c>, else a fresh publish into the world's scratch folder.</summary>
-    public static Task<string> GetAsync(BenchmarkOptions options, BenchWorld world, CancellationToken cancellationToken) =>
+    public static Task<string> GetAgentAsync(BenchmarkOptions options, BenchWorld world, CancellationToken cancellationToken) =>
         PublishAsync(options.Get("agent-dir"), Path.Combine(TestPaths.RepoRoot, "src", "ReleaseTools.Agent"), world.Scratch.Combine("floyd-agent"), cancellationToken);
 
     /// <summary>
