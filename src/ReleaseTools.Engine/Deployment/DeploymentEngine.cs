@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using ReleaseTools.Engine.Deployment.Operations;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Store;
 

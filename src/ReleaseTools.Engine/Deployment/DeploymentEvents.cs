@@ -36,7 +36,7 @@ namespace ReleaseTools.Engine.Deployment
     }
 
     /// <summary>
-    /// Package bytes sent to one instance's agent so far. Published at most every <see cref="ProgressThrottle.Interval"/> milliseconds
+    /// Package bytes sent to one instance's agent so far. Published at most every <see cref="Execution.ProgressThrottle.Interval"/> milliseconds
     /// per upload, and once when the last byte is sent.
     /// </summary>
     public sealed record PackageUploadProgress : DeploymentEvent

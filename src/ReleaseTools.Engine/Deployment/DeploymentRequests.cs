@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Floyd;
 
 namespace ReleaseTools.Engine.Deployment

@@ -1,6 +1,8 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using ReleaseTools.Engine.Deployment.Execution;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Packages;
 using ReleaseTools.Engine.Store;
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Packages;
 using ReleaseTools.Engine.Store;
 

@@ -1,6 +1,7 @@
 using System.Net.Http;
 using System.Text.RegularExpressions;
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Execution;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Store;
 using ReleaseTools.Testing;

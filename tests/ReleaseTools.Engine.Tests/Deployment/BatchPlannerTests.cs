@@ -1,4 +1,5 @@
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Planning;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Deployment;

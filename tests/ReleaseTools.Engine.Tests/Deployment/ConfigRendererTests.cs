@@ -1,5 +1,6 @@
 using System.Text;
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Testing;
 using Xunit;
 

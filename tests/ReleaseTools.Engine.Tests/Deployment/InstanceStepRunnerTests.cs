@@ -1,4 +1,6 @@
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Execution;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Packages;
 using ReleaseTools.Engine.Store;

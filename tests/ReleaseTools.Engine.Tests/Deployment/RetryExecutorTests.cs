@@ -1,4 +1,5 @@
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Execution;
 using ReleaseTools.Engine.Floyd;
 using Xunit;
 

@@ -1,4 +1,5 @@
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Packages;
 using Xunit;
 

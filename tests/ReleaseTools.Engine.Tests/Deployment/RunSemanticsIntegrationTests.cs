@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Store;
 using ReleaseTools.Engine.Tests.Packages;

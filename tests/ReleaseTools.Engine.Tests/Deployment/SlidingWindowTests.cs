@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Execution;
 using Xunit;
 
 namespace ReleaseTools.Engine.Tests.Deployment;

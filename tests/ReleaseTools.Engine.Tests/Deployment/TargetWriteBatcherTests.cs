@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Reflection;
-using ReleaseTools.Engine.Deployment;
+using ReleaseTools.Engine.Deployment.Execution;
 using ReleaseTools.Engine.Store;
 using ReleaseTools.Engine.Tests.Store;
 using Xunit;
