@@ -63,6 +63,8 @@ namespace ReleaseTools.Engine.Floyd
         private readonly ConcurrentDictionary<string, string> _endpointPins = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         /// <summary>Package push bodies hashed once for this client's pushes (one run), by file, MD5, name and fields.</summary>
         private readonly ConcurrentDictionary<string, Lazy<Task<PreparedPushBody>>> _preparedBodies = new ConcurrentDictionary<string, Lazy<Task<PreparedPushBody>>>(StringComparer.Ordinal);
+        /// <summary>Package upload tickets a ping brought along (<see cref="PingRequest.PackageBytes"/>), by <see cref="TicketKey"/>; each is taken once.</summary>
+        private readonly ConcurrentDictionary<string, string> _pingTickets = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         private int _disposed;
 
         private FloydClient(RSA privateKey, FloydClientOptions options)
@@ -238,8 +240,37 @@ namespace ReleaseTools.Engine.Floyd
                 PackageMd5 = string.IsNullOrEmpty(request.PackageMd5) ? null : request.PackageMd5,
                 Message = request.Message,
             };
-            var text = await SendJsonAsync(endpoint, FloydStep.Ping, Options.PingTimeout, FloydProtocol.PingPath, body, cancellationToken).ConfigureAwait(false);
+            // A package push usually follows this ping: a 1.1 agent can issue its ticket now (section 2.5), which saves the
+            // push a signed round trip of its own. A 1.0 agent knows no `upload` member, so it is never sent one.
+            string? ticketKey = null;
+            if (request.PackageBytes is long packageBytes && packageBytes >= 0 && body.PackageMd5 != null &&
+                (await ProtocolOfAsync(endpoint, FloydStep.Ping, Options.PingTimeout, cancellationToken).ConfigureAwait(false)).AgentId != null)
+            {
+                var md5 = body.PackageMd5.Trim().ToLowerInvariant();
+                body.Upload = new UploadRequestBody { Path = FloydProtocol.PackagePath, Md5 = md5, Bytes = packageBytes };
+                ticketKey = TicketKey(endpoint, FloydProtocol.PackagePath, request.Service, request.Version, request.FVersion, md5, packageBytes);
+            }
+
+            string text;
+            try
+            {
+                text = await SendJsonAsync(endpoint, FloydStep.Ping, Options.PingTimeout, FloydProtocol.PingPath, body, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FloydException ex) when (ticketKey != null && ex.AgentErrorCode == FloydErrorCodes.BodyTooLarge)
+            {
+                // The package is over this agent's limit. That is the push's failure, not the ping's: the agent may hold
+                // the package already and need no push at all, so ask once more without the ticket.
+                body.Upload = null;
+                ticketKey = null;
+                text = await SendJsonAsync(endpoint, FloydStep.Ping, Options.PingTimeout, FloydProtocol.PingPath, body, cancellationToken).ConfigureAwait(false);
+            }
+
             var response = Deserialize<PingResponseBody>(endpoint, FloydStep.Ping, text);
+            if (ticketKey != null && !string.IsNullOrEmpty(response.UploadTicket))
+            {
+                _pingTickets[ticketKey] = response.UploadTicket!;
+            }
+
             return new PingResponse
             {
                 NeedPackage = response.NeedPackage,
@@ -424,8 +455,13 @@ namespace ReleaseTools.Engine.Floyd
                 string? ticket = null;
                 if (protocol.AgentId != null)
                 {
-                    ticket = await RequestUploadTicketAsync(endpoint, step, timeout, path, service, version, fversion,
-                        FVersion.ToLowerHex(md5), fileLength, cancellationToken).ConfigureAwait(false);
+                    var md5Hex = FVersion.ToLowerHex(md5);
+                    // A ticket the instance's ping brought for exactly this file is used once; a refused one is not kept,
+                    // so the second attempt (upload_ticket_invalid) asks a new one.
+                    ticket = _pingTickets.TryRemove(TicketKey(endpoint, path, service, version, fversion, md5Hex, fileLength), out var fromPing)
+                        ? fromPing
+                        : await RequestUploadTicketAsync(endpoint, step, timeout, path, service, version, fversion, md5Hex, fileLength, cancellationToken)
+                            .ConfigureAwait(false);
                 }
 
                 uri = SignedTarget(endpoint, step, protocol, path, boundary, ticket);
@@ -528,6 +564,11 @@ namespace ReleaseTools.Engine.Floyd
                 throw;
             }
         }
+
+        /// <summary>What a ticket is bound to (section 2.5): the agent and its instance, the endpoint, the release and the file.</summary>
+        private static string TicketKey(FloydEndpoint endpoint, string path, string service, string version, string fversion, string md5Hex, long bytes) =>
+            string.Join("\n", endpoint.BaseUri.ToString(), endpoint.AgentInstance ?? "", path, service, version, fversion, md5Hex,
+                bytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         /// <summary>What makes two package pushes' bodies identical: the file (by path, size and MD5), its name and the fields.</summary>
         private static string? SharedBodyKey(string filePath, long length, string? md5, string fileName, IEnumerable<KeyValuePair<string, string>> fields) =>

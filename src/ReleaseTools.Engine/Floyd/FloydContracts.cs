@@ -93,6 +93,12 @@ namespace ReleaseTools.Engine.Floyd
         public string FVersion { get; init; } = "";
         /// <summary>MD5 (lowercase hex) of the package, when known, so the agent can say whether it holds those exact bytes.</summary>
         public string? PackageMd5 { get; init; }
+        /// <summary>
+        /// The package's size in bytes when the package is at hand. With <see cref="PackageMd5"/> it lets a 1.1 agent
+        /// issue the upload ticket of the package push in this ping's answer (protocol section 2.5), so the push that
+        /// follows needs no ping of its own. Leave it null on a ping that no package push follows (a verify ping).
+        /// </summary>
+        public long? PackageBytes { get; init; }
         public string Message { get; init; } = "";
     }
 

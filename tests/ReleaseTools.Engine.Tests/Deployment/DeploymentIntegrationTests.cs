@@ -183,6 +183,24 @@ public class DeploymentIntegrationTests
     }
 
     [Fact]
+    public async Task A_first_release_costs_each_instance_three_pings_because_the_first_brings_the_package_ticket()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(3);
+
+        var summary = await world.DeployAsync("1.0.0");
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, summary);
+        Assert.All(world.Instances, i =>
+        {
+            Assert.Equal(1, i.Probe.Count(FloydProtocol.PackagePath));
+            Assert.Equal(1, i.Probe.Count(FloydProtocol.ConfigPath));
+            Assert.Equal(1, i.Probe.Count(FloydProtocol.ActivatePath));
+            // The opening ping (which brings the package's upload ticket), the config's ticket ping and the verify ping.
+            Assert.Equal(3, i.Probe.Count(FloydProtocol.PingPath));
+        });
+    }
+
+    [Fact]
     public async Task Redeploying_the_same_version_transfers_nothing()
     {
         await using var world = await DeploymentWorld.CreateAsync(3);

@@ -67,6 +67,8 @@ namespace ReleaseTools.Engine.Deployment.Execution
                     Version = release.Version,
                     FVersion = release.FVersion,
                     PackageMd5 = release.Package.Md5,
+                    // The agent can then issue the package push's upload ticket with its answer (one signed round trip fewer).
+                    PackageBytes = release.Package.Length,
                     Message = _message,
                 };
 
@@ -129,7 +131,7 @@ namespace ReleaseTools.Engine.Deployment.Execution
                 var activation = await Run(ActivateStep, ct => _client.ActivateAsync(endpoint, activate, ct)).ConfigureAwait(false);
                 outcome = outcome with { Activation = ActivationOutcome.FromSuccess(activation) };
 
-                var verify = ping with { PackageMd5 = outcome.PackageMd5 };
+                var verify = ping with { PackageMd5 = outcome.PackageMd5, PackageBytes = null };
                 var after = await Run(VerifyStep, ct => _client.PingAsync(endpoint, verify, ct)).ConfigureAwait(false);
                 if (!string.Equals(after.CurrentFVersion, release.FVersion, StringComparison.Ordinal))
                 {

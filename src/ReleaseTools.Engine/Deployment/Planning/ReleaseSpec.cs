@@ -39,10 +39,11 @@ namespace ReleaseTools.Engine.Deployment.Planning
         private readonly Func<CancellationToken, Task<AcquiredPackage>> _acquire;
         private Task<AcquiredPackage>? _task;
 
-        private PackageSupply(string source, string? md5, Func<CancellationToken, Task<AcquiredPackage>> acquire)
+        private PackageSupply(string source, string? md5, long? length, Func<CancellationToken, Task<AcquiredPackage>> acquire)
         {
             Source = source;
             Md5 = md5;
+            Length = length;
             _acquire = acquire;
         }
 
@@ -50,12 +51,14 @@ namespace ReleaseTools.Engine.Deployment.Planning
         public string Source { get; }
         /// <summary>Lowercase hex MD5 when known before acquisition.</summary>
         public string? Md5 { get; }
+        /// <summary>The package's size in bytes when it is at hand before any instance needs it.</summary>
+        public long? Length { get; }
 
         public static PackageSupply Ready(AcquiredPackage package) =>
-            new PackageSupply(package.Source, package.Md5, _ => Task.FromResult(package));
+            new PackageSupply(package.Source, package.Md5, package.Length, _ => Task.FromResult(package));
 
         public static PackageSupply Lazy(string source, string? md5, Func<CancellationToken, Task<AcquiredPackage>> acquire) =>
-            new PackageSupply(source, md5, acquire);
+            new PackageSupply(source, md5, null, acquire);
 
         /// <summary>All callers share one acquisition; a failed or cancelled one is tried again by the next caller.</summary>
         public Task<AcquiredPackage> GetAsync(CancellationToken cancellationToken)
