@@ -268,7 +268,7 @@ public sealed class RunSemanticsTests : IClassFixture<AgentFleet>, IDisposable
         Assert.Equal(3, run.Output.Count);
         Assert.Equal(new[] { "once-01", "once-02", "once-03" }, run.Output.Select(Id).Order());
         Assert.Equal(new[] { "RolledBack", "RolledBack", "Unreachable" }, run.Output.OrderBy(Id).Select(Status));
-        Assert.Empty(run.Output.Where(r => Status(r) == "Succeeded"));
+        Assert.DoesNotContain(run.Output, r => Status(r) == "Succeeded");
     }
 
     [Fact]

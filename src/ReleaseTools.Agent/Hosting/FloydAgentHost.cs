@@ -60,8 +60,7 @@ public static class FloydAgentHost
 
         if (OperatingSystem.IsWindows() && Microsoft.Extensions.Hosting.WindowsServices.WindowsServiceHelpers.IsWindowsService())
         {
-            // A Windows service has no console: its log goes to the Application event log, source "FloydAgent".
-            builder.Logging.AddEventLog(eventLog => eventLog.SourceName = "FloydAgent");
+            AddServiceEventLog(builder.Logging);
         }
 
         // Set once the services exist; the server's refusals come only after it starts.
@@ -155,6 +154,11 @@ public static class FloydAgentHost
             identity.Id, FloydProtocol.Version, Path.GetFullPath(options.DataDirectory), string.Join(", ", addresses), FloydProtocol.SchemeFor(options.HashAlgorithm));
         return new RunningFloydAgent(app, addresses, Path.GetFullPath(options.DataDirectory), keys, identity.Id, certificate);
     }
+
+    /// <summary>A Windows service has no console: its log goes to the Application event log, source "FloydAgent".</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+    private static void AddServiceEventLog(ILoggingBuilder logging) =>
+        logging.AddEventLog(eventLog => eventLog.SourceName = "FloydAgent");
 }
 
 /// <summary>A started agent; disposing it stops it.</summary>

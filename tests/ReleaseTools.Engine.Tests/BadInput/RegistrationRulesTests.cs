@@ -117,16 +117,16 @@ public sealed class RegistrationRulesTests
     }
 
     [Fact]
-    public void The_store_refuses_what_the_rules_refuse_so_no_entry_point_bypasses_them()
+    public async Task The_store_refuses_what_the_rules_refuse_so_no_entry_point_bypasses_them()
     {
         using var temp = new ReleaseTools.Testing.TempDirectory("rt-rules");
         SqliteRuntime.EnsureInitialized();
         using var store = SqliteReleaseStore.Open(temp.Combine("store.db"));
 
-        var error = Assert.Throws<ArgumentException>(() => store.RegisterInstanceAsync(
-            new InstanceRegistration { InstanceId = "web-01", Service = "../etc", Environment = "prod", Host = "10.0.0.11", Port = 7070 }, CancellationToken.None).GetAwaiter().GetResult());
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => store.RegisterInstanceAsync(
+            new InstanceRegistration { InstanceId = "web-01", Service = "../etc", Environment = "prod", Host = "10.0.0.11", Port = 7070 }, CancellationToken.None));
 
         Assert.Contains("'../etc' is not a service name", error.Message);
-        Assert.Empty(store.FindInstancesAsync(new InstanceQuery(), CancellationToken.None).GetAwaiter().GetResult());
+        Assert.Empty(await store.FindInstancesAsync(new InstanceQuery(), CancellationToken.None));
     }
 }

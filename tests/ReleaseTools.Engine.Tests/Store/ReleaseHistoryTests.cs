@@ -130,7 +130,7 @@ public abstract class ReleaseHistoryContract : IDisposable
         }, None);
 
         var targets = await Store.GetTargetsAsync(deployment.DeploymentId, None);
-        Assert.Equal(new[] { ("orders-1", "1.0.1", "1.0.1+f9"), ("orders-2", "1.0.0", "1.0.0+f1") },
+        Assert.Equal(new (string, string?, string?)[] { ("orders-1", "1.0.1", "1.0.1+f9"), ("orders-2", "1.0.0", "1.0.0+f1") },
             targets.Select(t => (t.InstanceId, t.FromVersion, t.FromFVersion)));
         // History's previous version is the registry's, as before: the row says what the store knew the instance ran.
         Assert.Equal("1.0.0", (await Store.GetHistoryAsync("orders-1", 1, None))[0].PreviousVersion);

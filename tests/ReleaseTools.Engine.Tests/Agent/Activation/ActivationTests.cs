@@ -186,6 +186,7 @@ public sealed class ActivationTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task A_single_file_package_is_installed_as_the_stored_bytes_themselves_read_only_and_whole()
     {
         await using var world = await World.StartAsync(_ => new ServiceSettings());
