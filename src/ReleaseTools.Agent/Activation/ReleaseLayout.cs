@@ -64,5 +64,20 @@ public sealed class ReleaseLayout
         return fromData.Concat(_options.Services.Keys).Distinct(StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// The configured service directories (a service's <c>directory</c>, anywhere on the host) the agent cannot write,
+    /// each with why (<see cref="Storage.WriteProbe.CheckCreatable"/>). Those under the data directory are checked with it.
+    /// </summary>
+    public IEnumerable<(string Service, string Directory, string Reason)> UnwritableConfiguredDirectories()
+    {
+        foreach (var (service, settings) in _options.Services)
+        {
+            if (settings.Directory is { Length: > 0 } configured && Storage.WriteProbe.CheckCreatable(Path.GetFullPath(configured)) is { } reason)
+            {
+                yield return (service, Path.GetFullPath(configured), reason);
+            }
+        }
+    }
+
     public long MaxExpandedBytes(string service) => SettingsFor(service).MaxExpandedBytes ?? _options.MaxExpandedBytes;
 }

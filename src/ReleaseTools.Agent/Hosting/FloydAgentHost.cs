@@ -25,6 +25,16 @@ public static class FloydAgentHost
         }
 
         var keys = AuthorizedKeys.Load(options.AuthorizedKeyFiles, options.AuthorizedKeyPems);
+        try
+        {
+            keys.RequireCanVerify(options.HashAlgorithm);
+        }
+        catch
+        {
+            keys.Dispose();
+            throw;
+        }
+
         var certificate = AgentListeners.LoadCertificate(options.TlsCertificatePath, options.TlsCertificateKeyPath, options.TlsCertificatePassword);
         var identity = AgentIdentity.Load(Path.GetFullPath(options.DataDirectory), options.AgentId);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -92,6 +102,13 @@ public static class FloydAgentHost
 
         var app = builder.Build();
         app.Services.GetRequiredService<ReleaseRepository>().Initialize();
+        // A service whose directory the agent cannot write is the operator's to fix; the agent serves the others meanwhile.
+        foreach (var (service, directory, reason) in app.Services.GetRequiredService<ReleaseLayout>().UnwritableConfiguredDirectories())
+        {
+            app.Logger.LogError("The agent cannot write the directory {Directory} of {Service}: {Reason}. Its deployments will fail until the agent's user may write there (for example with 'install -d -o <agent user> <directory>').",
+                directory, service, reason);
+        }
+
         // Before listening: the replay memory of the previous run is back before the first request is checked.
         app.Services.GetRequiredService<ReplayCache>();
         // Before listening: a client never sees a release an interrupted activation left half switched.

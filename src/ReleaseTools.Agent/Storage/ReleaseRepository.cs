@@ -47,7 +47,10 @@ public sealed class ReleaseRepository
     private string ServicesDirectory => Path.Combine(Root, "services");
     private string IncomingDirectory => Path.Combine(Root, "tmp");
 
-    /// <summary>Creates the layout and removes what an interrupted agent left half-written.</summary>
+    /// <summary>
+    /// Creates the layout, proves the agent can write each of its folders (<see cref="WriteProbe"/>; the agent does not
+    /// start otherwise) and removes what an interrupted agent left half-written.
+    /// </summary>
     public void Initialize()
     {
         foreach (var folder in new[] { PackagesDirectory, ServicesDirectory, IncomingDirectory })
@@ -58,6 +61,15 @@ public sealed class ReleaseRepository
         Directory.CreateDirectory(PackagesDirectory);
         Directory.CreateDirectory(ServicesDirectory);
         Directory.CreateDirectory(IncomingDirectory);
+        foreach (var folder in new[] { Root, PackagesDirectory, ServicesDirectory, IncomingDirectory })
+        {
+            if (WriteProbe.Check(folder) is { } reason)
+            {
+                throw new InvalidOperationException(
+                    $"The agent cannot write to '{folder}' in its data directory ({reason}). It stores every package and record there: give the agent's user write access to the whole data directory (for example 'chown -R floyd:floyd {Root}'), or free space on its file system.");
+            }
+        }
+
         var removed = 0;
         foreach (var file in Directory.EnumerateFiles(IncomingDirectory))
         {
