@@ -74,6 +74,7 @@ public static partial class CurrentLink
         }
     }
 
-    [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
-    private static extern int Rename([MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath);
+    /// <summary>Source-generated marshalling (not DllImport's runtime stub), so the published agent has it precompiled.</summary>
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Rename(string oldPath, string newPath);
 }

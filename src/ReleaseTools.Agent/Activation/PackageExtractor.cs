@@ -33,7 +33,7 @@ public sealed class UnpackRefusedException : Exception
 /// entries, and more bytes in total than the limit (counted as they are written, whatever the headers claim).
 /// The caller deletes the staging directory when this throws.
 /// </summary>
-public static class PackageExtractor
+public static partial class PackageExtractor
 {
     private const UnixFileMode PermissionBits = (UnixFileMode)0x1FF; // rwxrwxrwx: never setuid, setgid or sticky from a package
 
@@ -117,8 +117,9 @@ public static class PackageExtractor
         return Link(existing, link) == 0;
     }
 
-    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
-    private static extern int Link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string link);
+    /// <summary>Source-generated marshalling (not DllImport's runtime stub), so the published agent has it precompiled.</summary>
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string link);
 
     private static void RequireMagic(FileStream input, string fileName, string what, byte first, byte second)
     {

@@ -29,142 +29,141 @@ public static class MultipartReceiver
     /// </summary>
     internal const int ReceiveBufferBytes = 64 * 1024;
 
+    /// <remarks>
+    /// One async method, not a wrapper around another: each async method returning a reference type is a state machine
+    /// the published agent's precompiled image lacks, compiled on the first push.
+    /// </remarks>
     public static async Task<ReceivedFile> ReceiveAsync(HttpContext context, ReleaseRepository repository, bool requireValidFileName, CancellationToken cancellationToken)
     {
         try
         {
-            return await ReceiveCoreAsync(context, repository, requireValidFileName, cancellationToken);
+            if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var contentType) ||
+                !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            {
+                throw Malformed("The body must be multipart/form-data.");
+            }
+
+            var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value;
+            if (string.IsNullOrEmpty(boundary) || boundary.Length > 200)
+            {
+                throw Malformed("The multipart Content-Type has no usable boundary.");
+            }
+
+            // Protocol 1.1 signs the framing: the boundary is in the signed URI, so a changed Content-Type cannot make the
+            // agent read the signed bytes as other parts (say a service and version hidden inside the package).
+            var signedBoundary = context.Request.Query[FloydProtocol.BoundaryQueryParameter];
+            if (signedBoundary.Count != 1 || !string.Equals(signedBoundary[0], boundary, StringComparison.Ordinal))
+            {
+                throw Malformed(signedBoundary.Count == 0
+                    ? $"A push must carry its multipart boundary in the signed URI ('?{FloydProtocol.BoundaryQueryParameter}=<boundary>')."
+                    : "The multipart boundary of the Content-Type differs from the one in the signed URI; the headers were changed on the way.");
+            }
+
+            // The reader's buffer bounds every read of the file part: at its default 4 KiB a 64 MiB package took 16,000 reads,
+            // each through the signature hash, the boundary search and an await. ReceiveBufferBytes per push instead.
+            var reader = new MultipartReader(boundary, context.Request.Body, ReceiveBufferBytes) { HeadersLengthLimit = 16 * 1024, HeadersCountLimit = 16 };
+            var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+            MultipartSection? fileSection = null;
+            ContentDispositionHeaderValue? fileDisposition = null;
+            while (fileSection == null)
+            {
+                var section = await reader.ReadNextSectionAsync(cancellationToken)
+                    ?? throw Malformed($"The body ended before the '{FloydProtocol.FileField}' part.");
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) ||
+                    !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw Malformed("Every part needs a 'Content-Disposition: form-data' header.");
+                }
+
+                var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
+                if (name == FloydProtocol.FileField && fields.Count == 0)
+                {
+                    throw Malformed($"The '{FloydProtocol.FileField}' part comes first; the fields {FloydProtocol.ServiceField}, {FloydProtocol.VersionField} and {FloydProtocol.FVersionField} must come before it.");
+                }
+
+                if (name == FloydProtocol.FileField)
+                {
+                    fileSection = section;
+                    fileDisposition = disposition;
+                    break;
+                }
+
+                // "Last one wins" would let a field the reader looked at differ from the one acted on: a repeat is refused.
+                if (!fields.TryAdd(name, await ReadFieldAsync(section.Body, name, cancellationToken)))
+                {
+                    throw Malformed($"The field '{Printable(name)}' appears more than once.");
+                }
+            }
+
+            var service = FloydNames.RequireService(fields.GetValueOrDefault(FloydProtocol.ServiceField));
+            var slot = InstanceParameter.SlotOf(context, service);
+            repository.RequireNoCaseTwin(slot);
+            var version = FloydNames.RequireVersion(fields.GetValueOrDefault(FloydProtocol.VersionField));
+            var fversion = FloydNames.RequireFVersion(fields.GetValueOrDefault(FloydProtocol.FVersionField));
+            var rawFileName = HeaderUtilities.RemoveQuotes(fileDisposition!.FileNameStar.HasValue ? fileDisposition.FileNameStar : fileDisposition.FileName).Value ?? "";
+            var fileName = requireValidFileName ? FloydNames.RequireFileName(rawFileName) : SafeFileName(rawFileName);
+            var ticket = context.Features.GetRequiredFeature<UploadTicket>();
+            // The ticket was issued for one instance's slot: it admits no push to another instance of the service.
+            if (ticket.Service != slot || ticket.Version != version || ticket.FVersion != fversion)
+            {
+                throw TicketMismatch($"The push is for {slot} {version} (fversion {fversion}), but its upload ticket was issued for {ticket.Service} {ticket.Version} (fversion {ticket.FVersion}); nothing was stored.");
+            }
+
+            var expectedMd5 = context.Request.Headers[FloydProtocol.ContentMd5Header].ToString();
+            var receipt = repository.BeginReceive(slot, version, fversion, Md5HexFromHeader(expectedMd5));
+            var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
+            try
+            {
+                long bytes = 0;
+                byte[] md5;
+                using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+                await using (var file = CreateIncomingFile(receipt.TempPath, ticket.Bytes))
+                {
+                    int read;
+                    while ((read = await fileSection.Body.ReadAsync(buffer, cancellationToken)) > 0)
+                    {
+                        // The ticket's size bounds what reaches the disk before the signature is known to be good.
+                        if (bytes + read > ticket.Bytes)
+                        {
+                            throw TicketMismatch($"The file is longer than the {ticket.Bytes} bytes its upload ticket was issued for; nothing was stored.");
+                        }
+
+                        // MD5 over the chunk while it is still in the cache, then straight to the file (no second buffer).
+                        hash.AppendData(buffer, 0, read);
+                        await WriteLocalAsync(file, buffer, read, cancellationToken);
+                        bytes += read;
+                    }
+
+                    FlushLocal(file);
+                    md5 = hash.GetHashAndReset();
+                }
+
+                if (await reader.ReadNextSectionAsync(cancellationToken) != null)
+                {
+                    throw Malformed($"The '{FloydProtocol.FileField}' part must be the last part.");
+                }
+
+                if (bytes != ticket.Bytes)
+                {
+                    throw TicketMismatch($"The file is {bytes} bytes, but its upload ticket was issued for {ticket.Bytes}; nothing was stored.");
+                }
+
+                return new ReceivedFile(service, version, fversion, fileName, Convert.ToHexStringLower(md5), bytes, receipt);
+            }
+            catch
+            {
+                receipt.Dispose();
+                throw;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
         catch (IOException ex) when (!cancellationToken.IsCancellationRequested && ex is not BadHttpRequestException and not FileNotFoundException and not DirectoryNotFoundException)
         {
             // MultipartReader reports a body that ends inside a part (no closing boundary) as an IOException.
             throw Malformed($"The multipart body is incomplete: {ex.Message}");
-        }
-    }
-
-    private static async Task<ReceivedFile> ReceiveCoreAsync(HttpContext context, ReleaseRepository repository, bool requireValidFileName, CancellationToken cancellationToken)
-    {
-        if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var contentType) ||
-            !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
-        {
-            throw Malformed("The body must be multipart/form-data.");
-        }
-
-        var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value;
-        if (string.IsNullOrEmpty(boundary) || boundary.Length > 200)
-        {
-            throw Malformed("The multipart Content-Type has no usable boundary.");
-        }
-
-        // Protocol 1.1 signs the framing: the boundary is in the signed URI, so a changed Content-Type cannot make the
-        // agent read the signed bytes as other parts (say a service and version hidden inside the package).
-        var signedBoundary = context.Request.Query[FloydProtocol.BoundaryQueryParameter];
-        if (signedBoundary.Count != 1 || !string.Equals(signedBoundary[0], boundary, StringComparison.Ordinal))
-        {
-            throw Malformed(signedBoundary.Count == 0
-                ? $"A push must carry its multipart boundary in the signed URI ('?{FloydProtocol.BoundaryQueryParameter}=<boundary>')."
-                : "The multipart boundary of the Content-Type differs from the one in the signed URI; the headers were changed on the way.");
-        }
-
-        // The reader's buffer bounds every read of the file part: at its default 4 KiB a 64 MiB package took 16,000 reads,
-        // each through the signature hash, the boundary search and an await. ReceiveBufferBytes per push instead.
-        var reader = new MultipartReader(boundary, context.Request.Body, ReceiveBufferBytes) { HeadersLengthLimit = 16 * 1024, HeadersCountLimit = 16 };
-        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
-        MultipartSection? fileSection = null;
-        ContentDispositionHeaderValue? fileDisposition = null;
-        while (fileSection == null)
-        {
-            var section = await reader.ReadNextSectionAsync(cancellationToken)
-                ?? throw Malformed($"The body ended before the '{FloydProtocol.FileField}' part.");
-            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) ||
-                !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
-            {
-                throw Malformed("Every part needs a 'Content-Disposition: form-data' header.");
-            }
-
-            var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
-            if (name == FloydProtocol.FileField && fields.Count == 0)
-            {
-                throw Malformed($"The '{FloydProtocol.FileField}' part comes first; the fields {FloydProtocol.ServiceField}, {FloydProtocol.VersionField} and {FloydProtocol.FVersionField} must come before it.");
-            }
-
-            if (name == FloydProtocol.FileField)
-            {
-                fileSection = section;
-                fileDisposition = disposition;
-                break;
-            }
-
-            // "Last one wins" would let a field the reader looked at differ from the one acted on: a repeat is refused.
-            if (!fields.TryAdd(name, await ReadFieldAsync(section.Body, name, cancellationToken)))
-            {
-                throw Malformed($"The field '{Printable(name)}' appears more than once.");
-            }
-        }
-
-        var service = FloydNames.RequireService(fields.GetValueOrDefault(FloydProtocol.ServiceField));
-        var slot = InstanceParameter.SlotOf(context, service);
-        repository.RequireNoCaseTwin(slot);
-        var version = FloydNames.RequireVersion(fields.GetValueOrDefault(FloydProtocol.VersionField));
-        var fversion = FloydNames.RequireFVersion(fields.GetValueOrDefault(FloydProtocol.FVersionField));
-        var rawFileName = HeaderUtilities.RemoveQuotes(fileDisposition!.FileNameStar.HasValue ? fileDisposition.FileNameStar : fileDisposition.FileName).Value ?? "";
-        var fileName = requireValidFileName ? FloydNames.RequireFileName(rawFileName) : SafeFileName(rawFileName);
-        var ticket = context.Features.GetRequiredFeature<UploadTicket>();
-        // The ticket was issued for one instance's slot: it admits no push to another instance of the service.
-        if (ticket.Service != slot || ticket.Version != version || ticket.FVersion != fversion)
-        {
-            throw TicketMismatch($"The push is for {slot} {version} (fversion {fversion}), but its upload ticket was issued for {ticket.Service} {ticket.Version} (fversion {ticket.FVersion}); nothing was stored.");
-        }
-
-        var expectedMd5 = context.Request.Headers[FloydProtocol.ContentMd5Header].ToString();
-        var receipt = repository.BeginReceive(slot, version, fversion, Md5HexFromHeader(expectedMd5));
-        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
-        try
-        {
-            long bytes = 0;
-            byte[] md5;
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
-            await using (var file = CreateIncomingFile(receipt.TempPath, ticket.Bytes))
-            {
-                int read;
-                while ((read = await fileSection.Body.ReadAsync(buffer, cancellationToken)) > 0)
-                {
-                    // The ticket's size bounds what reaches the disk before the signature is known to be good.
-                    if (bytes + read > ticket.Bytes)
-                    {
-                        throw TicketMismatch($"The file is longer than the {ticket.Bytes} bytes its upload ticket was issued for; nothing was stored.");
-                    }
-
-                    // MD5 over the chunk while it is still in the cache, then straight to the file (no second buffer).
-                    hash.AppendData(buffer, 0, read);
-                    await WriteLocalAsync(file, buffer, read, cancellationToken);
-                    bytes += read;
-                }
-
-                FlushLocal(file);
-                md5 = hash.GetHashAndReset();
-            }
-
-            if (await reader.ReadNextSectionAsync(cancellationToken) != null)
-            {
-                throw Malformed($"The '{FloydProtocol.FileField}' part must be the last part.");
-            }
-
-            if (bytes != ticket.Bytes)
-            {
-                throw TicketMismatch($"The file is {bytes} bytes, but its upload ticket was issued for {ticket.Bytes}; nothing was stored.");
-            }
-
-            return new ReceivedFile(service, version, fversion, fileName, Convert.ToHexStringLower(md5), bytes, receipt);
-        }
-        catch
-        {
-            receipt.Dispose();
-            throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -352,33 +352,40 @@ public sealed class ReleaseRepository
     {
         var receiving = _receiving.Values.ToArray();
         var serviceDirectory = ServiceDirectory(service);
-        var configs = RecordNames(Path.Combine(serviceDirectory, "configs"))
-            .Select(fv => (FVersion: fv, Record: ReadRecord<ConfigRecord>(ConfigRecordPath(service, fv))))
-            .Where(c => c.Record != null)
-            .ToList();
-
         DateTimeOffset LastUsed(string fversion, ConfigRecord record)
         {
             var used = record.ReceivedAt;
-            foreach (var activation in active.History.Where(h => h.FVersion == fversion && h.ActivatedAt > used))
+            foreach (var activation in active.History)
             {
-                used = activation.ActivatedAt;
+                if (activation.FVersion == fversion && activation.ActivatedAt > used) used = activation.ActivatedAt;
             }
 
             return used;
         }
 
+        // A class, not a tuple, and a List sort rather than OrderBy over a DateTimeOffset key: generic code over the
+        // agent's value types is not in the published agent's precompiled image, and was compiled during its first
+        // activation (about twenty methods); code over reference types is shared and precompiled.
+        var configs = new List<StoredConfig>();
+        foreach (var fversion in RecordNames(Path.Combine(serviceDirectory, "configs")))
+        {
+            if (ReadRecord<ConfigRecord>(ConfigRecordPath(service, fversion)) is { } record) configs.Add(new StoredConfig(fversion, record, LastUsed(fversion, record)));
+        }
+
         var keptFVersions = new HashSet<string>(StringComparer.Ordinal) { active.FVersion };
         if (active.PreviousFVersion != null) keptFVersions.Add(active.PreviousFVersion);
         foreach (var r in receiving.Where(r => r.Service == service && r.FVersion != null)) keptFVersions.Add(r.FVersion!);
-        foreach (var c in configs.OrderByDescending(c => LastUsed(c.FVersion, c.Record!)).Take(Math.Max(0, _options.KeepReleases))) keptFVersions.Add(c.FVersion);
+        var byLastUse = new List<StoredConfig>(configs);
+        // Most recently used first; equal times keep the name order configs is in, as a stable sort would.
+        byLastUse.Sort((a, b) => a.LastUsed != b.LastUsed ? b.LastUsed.CompareTo(a.LastUsed) : string.CompareOrdinal(a.FVersion, b.FVersion));
+        foreach (var c in byLastUse.Take(Math.Max(0, _options.KeepReleases))) keptFVersions.Add(c.FVersion);
 
         var keptVersions = new HashSet<string>(StringComparer.Ordinal) { active.Version };
         if (active.PreviousVersion != null) keptVersions.Add(active.PreviousVersion);
         foreach (var r in receiving.Where(r => r.Service == service && r.Version != null)) keptVersions.Add(r.Version!);
-        foreach (var c in configs.Where(c => keptFVersions.Contains(c.FVersion))) keptVersions.Add(c.Record!.Version);
+        foreach (var c in configs.Where(c => keptFVersions.Contains(c.FVersion))) keptVersions.Add(c.Record.Version);
 
-        foreach (var (fversion, _) in configs.Where(c => !keptFVersions.Contains(c.FVersion)))
+        foreach (var fversion in configs.Where(c => !keptFVersions.Contains(c.FVersion)).Select(c => c.FVersion))
         {
             // Record first: without it the config no longer counts as present, even if deleting the folder fails.
             File.Delete(ConfigRecordPath(service, fversion));
@@ -399,7 +406,7 @@ public sealed class ReleaseRepository
             _logger.LogInformation("Retention removed version {Version} of {Service}", version, service);
         }
 
-        RemoveInstalledReleases(service, configs.Where(c => keptFVersions.Contains(c.FVersion)).Select(c => ReleaseLayout.ReleaseName(c.Record!.Version, c.FVersion)));
+        RemoveInstalledReleases(service, configs.Where(c => keptFVersions.Contains(c.FVersion)).Select(c => ReleaseLayout.ReleaseName(c.Record.Version, c.FVersion)));
 
         var referenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var serviceFolder in NoLinks.RealDirectories(ServicesDirectory))
@@ -469,8 +476,18 @@ public sealed class ReleaseRepository
 
     private DateTimeOffset Now() => _options.TimeProvider.GetUtcNow();
 
+    /// <summary>
+    /// Null when the record does not exist. Most reads are of records that do not exist yet (every ping asks for the
+    /// version and config it is about to push), so that case is a check rather than a thrown and caught exception; the
+    /// catch covers a record deleted between the check and the read.
+    /// </summary>
     private static T? ReadRecord<T>(string path) where T : class
     {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
         try
         {
             return JsonSerializer.Deserialize<T>(File.ReadAllBytes(path), AgentJson.Records);
@@ -495,6 +512,9 @@ public sealed class ReleaseRepository
 
         File.Move(temp, path, overwrite: true);
     }
+
+    /// <summary>A config the service holds, as retention weighs it.</summary>
+    private sealed record StoredConfig(string FVersion, ConfigRecord Record, DateTimeOffset LastUsed);
 
     /// <summary>A push in progress: its temporary file and what retention must not delete meanwhile.</summary>
     public sealed class Receipt : IDisposable
