@@ -49,6 +49,14 @@ namespace ReleaseTools.Engine.Store
         }
 
         public const string TargetError = "Interrupted: the deployment stopped before this instance finished.";
+
+        /// <summary>SQL condition: a lease whose run has recorded its end (any status but pending and running).</summary>
+        public const string HeldByEndedRun =
+            "deployment_id IN (SELECT deployment_id FROM deployments WHERE status NOT IN ('pending', 'running'))";
+
+        /// <summary>The audit line for leases freed because their run had ended.</summary>
+        public static string EndedRunLeasesMessage(IEnumerable<string> instanceIds) =>
+            $"Freed the leases on {string.Join(", ", instanceIds)}: the run had recorded its end but not released them (the store failed in between).";
     }
 
     /// <summary>A Running deployment as recovery sees it: the owner it recorded and the leases it still holds.</summary>

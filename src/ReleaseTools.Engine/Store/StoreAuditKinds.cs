@@ -9,6 +9,9 @@ namespace ReleaseTools.Engine.Store
         /// <summary>Recovery found the deployment's owner dead or its leases expired and marked it interrupted.</summary>
         public const string Interrupted = "interrupted";
 
+        /// <summary>Leases a run still held after its end was recorded (the store failed between the two writes), freed.</summary>
+        public const string EndedRunLeasesFreed = "ended-run-leases-freed";
+
         /// <summary>A later run resumed this deployment; the message keeps the status it had ended with.</summary>
         public const string Resumed = "resumed";
     }

@@ -34,6 +34,46 @@ public class ResumeIntegrationTests
     }
 
     [Fact]
+    public async Task Instances_of_a_run_that_recorded_its_end_but_could_not_release_its_leases_are_free_for_the_next_run()
+    {
+        await using var world = await DeploymentWorld.CreateAsync(2);
+        // As on a full disk between the run's last two writes: its final status was recorded, its leases were not released.
+        var failing = new EngineOptions { PackageCacheDirectory = world.CacheDirectory, LeaseDuration = TimeSpan.FromMinutes(10) };
+        var engine = new DeploymentEngine(LeaseReleaseFailingStore.Around(world.Store), failing);
+
+        var error = await Assert.ThrowsAsync<StoreException>(() => engine.DeployAsync(world.Request("1.0.0", world.Settings()), new EventLog(), CancellationToken.None));
+
+        Assert.Equal(StoreErrorIds.StoreFull, error.ErrorId);
+        Assert.Equal(2, (await world.Store.GetLeasesAsync(null, CancellationToken.None)).Count);
+        // The next run neither waits ten minutes for the leases to expire nor is refused: they are freed, and said so.
+        var next = await world.DeployAsync("2.0.0");
+
+        DeploymentWorld.AssertStatus(DeploymentStatus.Succeeded, next);
+        Assert.Empty(await world.Store.GetLeasesAsync(null, CancellationToken.None));
+        var first = (await world.Store.FindDeploymentsAsync(new DeploymentQuery(), CancellationToken.None)).Single(d => d.TargetVersion == "1.0.0");
+        Assert.Equal(DeploymentStatus.Succeeded, first.Status);
+        Assert.Contains(await world.Store.GetAuditAsync(first.DeploymentId, CancellationToken.None), e => e.Kind == StoreAuditKinds.EndedRunLeasesFreed);
+    }
+
+    /// <summary>A store whose lease release fails as a full disk makes it fail; everything else goes to the real store.</summary>
+    public class LeaseReleaseFailingStore : System.Reflection.DispatchProxy
+    {
+        private IReleaseStore _inner = null!;
+
+        public static IReleaseStore Around(IReleaseStore inner)
+        {
+            var proxy = Create<IReleaseStore, LeaseReleaseFailingStore>();
+            ((LeaseReleaseFailingStore)(object)proxy)._inner = inner;
+            return proxy;
+        }
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args) =>
+            targetMethod!.Name == nameof(IReleaseStore.ReleaseLeasesAsync)
+                ? Task.FromException(new StoreException(StoreErrorIds.StoreFull, "The disk holding the store is full."))
+                : targetMethod.Invoke(_inner, args);
+    }
+
+    [Fact]
     public async Task A_run_whose_process_died_is_marked_interrupted_and_can_be_resumed()
     {
         await using var world = await DeploymentWorld.CreateAsync(3);

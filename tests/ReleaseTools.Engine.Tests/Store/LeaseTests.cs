@@ -220,6 +220,33 @@ public abstract class LeaseContract : IDisposable
     }
 
     [SkippableFact]
+    public async Task Leases_a_run_still_holds_after_recording_its_end_are_freed_by_recovery_and_a_run_in_progress_keeps_its_own()
+    {
+        // The run wrote its final status, then the store failed before its leases were released (a full disk).
+        var ended = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1"), StoreSamples.Target("orders-2") }, None);
+        await Store.TryClaimInstancesAsync(ProcessIdentity.Current(ended.DeploymentId), new[] { "orders-1", "orders-2" }, TimeSpan.FromHours(1), None);
+        await Store.SetDeploymentStatusAsync(ended.DeploymentId, DeploymentStatus.Running, None);
+        await Store.SetDeploymentStatusAsync(ended.DeploymentId, DeploymentStatus.Failed, None);
+        // Claimed but not yet Running, and Running: both keep their leases.
+        var starting = await Store.CreateDeploymentAsync(StoreSamples.Deployment("billing"), new[] { StoreSamples.Target("billing-1", service: "billing") }, None);
+        await Store.TryClaimInstancesAsync(ProcessIdentity.Current(starting.DeploymentId), new[] { "billing-1" }, TimeSpan.FromHours(1), None);
+        var running = await Store.CreateDeploymentAsync(StoreSamples.Deployment("billing"), new[] { StoreSamples.Target("billing-2", service: "billing") }, None);
+        await Store.SetDeploymentStatusAsync(running.DeploymentId, DeploymentStatus.Running, None);
+        await Store.TryClaimInstancesAsync(ProcessIdentity.Current(running.DeploymentId), new[] { "billing-2" }, TimeSpan.FromHours(1), None);
+
+        var recovered = await Store.RecoverInterruptedAsync(ProcessIdentity.IsAlive, None);
+
+        Assert.Empty(recovered);
+        Assert.Equal(new[] { "billing-1", "billing-2" }, (await Store.GetLeasesAsync(null, None)).Select(l => l.InstanceId));
+        Assert.Equal(DeploymentStatus.Failed, (await Store.GetDeploymentAsync(ended.DeploymentId, None))!.Status);
+        var entry = Assert.Single(await Store.GetAuditAsync(ended.DeploymentId, None), e => e.Kind == StoreAuditKinds.EndedRunLeasesFreed);
+        Assert.Contains("orders-1, orders-2", entry.Message);
+        // Another run may claim them now, without waiting for the hour the leases had left.
+        var next = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);
+        Assert.True((await Store.TryClaimInstancesAsync(ProcessIdentity.Current(next.DeploymentId), new[] { "orders-1" }, Minute, None)).Acquired);
+    }
+
+    [SkippableFact]
     public async Task A_running_deployment_whose_owner_died_after_releasing_its_leases_is_still_recovered()
     {
         var deployment = await Store.CreateDeploymentAsync(StoreSamples.Deployment(), new[] { StoreSamples.Target("orders-1") }, None);

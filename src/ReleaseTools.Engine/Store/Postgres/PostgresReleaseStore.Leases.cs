@@ -174,7 +174,49 @@ namespace ReleaseTools.Engine.Store.Postgres
                 }
             }
 
+            await FreeLeasesOfEndedRunsAsync(cancellationToken).ConfigureAwait(false);
             return recovered;
+        }
+
+        /// <summary>
+        /// A run records its end, then releases its leases. When the store fails between the two, the run is no longer
+        /// Running, so it is never interrupted, yet its leases would hold its instances until they expire: free them, so
+        /// a resume or the next run need not wait. Read first, so the common case takes no row lock.
+        /// </summary>
+        private async Task FreeLeasesOfEndedRunsAsync(CancellationToken cancellationToken)
+        {
+            var any = await ReadAsync(async connection =>
+            {
+                using var command = PostgresCommands.Create(connection, null, "SELECT EXISTS (SELECT 1 FROM instance_leases WHERE " + InterruptionJudge.HeldByEndedRun + ")");
+                return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }, cancellationToken).ConfigureAwait(false);
+            if (!any)
+            {
+                return;
+            }
+
+            await WriteAsync(async (connection, transaction) =>
+            {
+                var freed = new List<(string DeploymentId, string InstanceId)>();
+                using (var delete = PostgresCommands.Create(connection, transaction,
+                    "DELETE FROM instance_leases WHERE " + InterruptionJudge.HeldByEndedRun + " RETURNING deployment_id, instance_id"))
+                using (var reader = await delete.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        freed.Add((reader.GetString(0), reader.GetString(1)));
+                    }
+                }
+
+                var now = await ServerNowAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                foreach (var run in freed.GroupBy(f => f.DeploymentId, StringComparer.Ordinal))
+                {
+                    await InsertAuditAsync(connection, transaction, run.Key, StoreAuditKinds.EndedRunLeasesFreed,
+                        InterruptionJudge.EndedRunLeasesMessage(run.Select(f => f.InstanceId).OrderBy(i => i, StringComparer.Ordinal)), now, cancellationToken).ConfigureAwait(false);
+                }
+
+                return freed.Count;
+            }, cancellationToken).ConfigureAwait(false);
         }
 
         private async Task<DeploymentRecord?> InterruptAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RunningDeployment candidate, InterruptReason reason, CancellationToken cancellationToken)
