@@ -36,7 +36,7 @@ namespace ReleaseTools.Engine.Deployment.Operations
             // Everything the history can tell is checked before a run is recorded: an instance that cannot be rolled back
             // is refused on its own, and the others go ahead.
             var history = _services.HistoryResolver(events);
-            var resolved = await ResolveTargetsAsync(history, valid.Batches, instances, request, cancellationToken).ConfigureAwait(false);
+            var resolved = await RollbackTargets.ResolveAsync(history, valid.Batches, instances, request, cancellationToken).ConfigureAwait(false);
             var refused = resolved.SelectMany(b => b).Where(t => t.Release == null).Select(Refusal).ToList();
             foreach (var refusal in refused)
             {
@@ -64,37 +64,6 @@ namespace ReleaseTools.Engine.Deployment.Operations
             var deployment = RunLauncher.Describe(DeploymentOperation.Rollback, settings, targets.SelectMany(b => b), runVersion, parameters, null);
             var summary = await _services.Launcher.LaunchAsync(deployment, targets, settings, client.Client, events, history, cancellationToken).ConfigureAwait(false);
             return summary with { Refused = refused };
-        }
-
-        /// <summary>
-        /// Each instance's own rollback target: -Version, else what it ran before the deployment the caller names for it
-        /// (undo), else the release before its current one. An instance with none carries the reason instead of a release.
-        /// </summary>
-        public static async Task<IReadOnlyList<IReadOnlyList<TargetWork>>> ResolveTargetsAsync(ReleaseHistoryResolver history,
-            IReadOnlyList<IReadOnlyList<string>> batches, IReadOnlyDictionary<string, InstanceRecord> instances, RollbackRequest request, CancellationToken cancellationToken)
-        {
-            var undo = request.Undo == null
-                ? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
-                : new Dictionary<string, string>(request.Undo.ToDictionary(p => p.Key, p => p.Value), StringComparer.OrdinalIgnoreCase);
-            var result = new List<IReadOnlyList<TargetWork>>(batches.Count);
-            for (var i = 0; i < batches.Count; i++)
-            {
-                var batch = new List<TargetWork>(batches[i].Count);
-                foreach (var id in batches[i])
-                {
-                    var instance = instances[id];
-                    var resolved = request.Version != null
-                        ? await history.VersionAsync(instance, request.Version, cancellationToken).ConfigureAwait(false)
-                        : undo.TryGetValue(id, out var deploymentId) && !string.IsNullOrEmpty(deploymentId)
-                            ? await history.BeforeDeploymentAsync(instance, deploymentId, cancellationToken).ConfigureAwait(false)
-                            : await history.PreviousAsync(instance, cancellationToken).ConfigureAwait(false);
-                    batch.Add(new TargetWork(instance, i + 1, resolved.Release, resolved.Failure));
-                }
-
-                result.Add(batch);
-            }
-
-            return result;
         }
 
         public static InstanceRefusal Refusal(TargetWork target) => new InstanceRefusal

@@ -4,7 +4,6 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using ReleaseTools.Engine.Deployment.Execution;
-using ReleaseTools.Engine.Deployment.Operations;
 using ReleaseTools.Engine.Floyd;
 using ReleaseTools.Engine.Packages;
 using ReleaseTools.Engine.Store;
@@ -61,7 +60,7 @@ namespace ReleaseTools.Engine.Deployment.Planning
             using var client = TryCreateClient(settings, out var notChecked);
             var instances = await InstanceResolver.ResolveAsync(_services.Store, valid.InstanceIds, cancellationToken).ConfigureAwait(false);
             var history = new ReleaseHistoryResolver(_services.Store, _services.Packages, null);
-            var targets = await RollbackOperation.ResolveTargetsAsync(history, valid.Batches, instances, request, cancellationToken).ConfigureAwait(false);
+            var targets = await RollbackTargets.ResolveAsync(history, valid.Batches, instances, request, cancellationToken).ConfigureAwait(false);
 
             var plannedBatches = await PlanBatchesAsync(targets, settings, client?.Client, cancellationToken).ConfigureAwait(false);
             var packages = targets.SelectMany(b => b).Where(t => t.Release != null).Select(t => t.Release!.Package.Source).Distinct().ToList();
