@@ -36,7 +36,8 @@ function Get-ReceiverCpuSeconds {
     $ticks = 0L
     foreach ($id in @($ReceiverProcessIds -split ',' | Where-Object { $_ })) {
         # The fields after the command name, which is in parentheses and may hold spaces; the third field is the first.
-        $fields = ((Get-Content -Raw -LiteralPath "/proc/$id/stat") -replace '^.*\) ', '') -split ' '
+        # Read directly: Get-Content would resolve a PowerShell path (and list the mounts) for every agent.
+        $fields = (([System.IO.File]::ReadAllText("/proc/$id/stat")) -replace '^.*\) ', '') -split ' '
         $ticks += [long]$fields[11] + [long]$fields[12]
     }
     $ticks / 100
