@@ -198,8 +198,12 @@ public static class FloydEndpoints
     {
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, AgentJson.StrictWire, context.RequestAborted)
-                ?? throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest, "The body must be a JSON object.");
+            // The signature check has already read the (small) body into memory: parse that buffer as it is, which also
+            // spares the first request compiling the serializer's asynchronous path.
+            var body = context.Request.Body is MemoryStream buffered && buffered.TryGetBuffer(out var bytes)
+                ? JsonSerializer.Deserialize<T>(bytes.AsSpan((int)buffered.Position), AgentJson.StrictWire)
+                : await JsonSerializer.DeserializeAsync<T>(context.Request.Body, AgentJson.StrictWire, context.RequestAborted);
+            return body ?? throw new FloydRejection(StatusCodes.Status400BadRequest, FloydErrorCodes.InvalidRequest, "The body must be a JSON object.");
         }
         catch (JsonException ex)
         {
