@@ -33,6 +33,9 @@ internal sealed class LegacyFloydAgent : IAsyncDisposable
 
     public ConcurrentQueue<string> Refusals { get; } = new();
 
+    /// <summary>The body of every verified ping, as sent.</summary>
+    public ConcurrentQueue<string> PingBodies { get; } = new();
+
     public static async Task<LegacyFloydAgent> StartAsync(RSA trustedKey)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -62,6 +65,11 @@ internal sealed class LegacyFloydAgent : IAsyncDisposable
             }
 
             agent!.VerifiedTargets.Enqueue(target);
+            if (context.Request.Path == FloydProtocol.PingPath)
+            {
+                agent.PingBodies.Enqueue(System.Text.Encoding.UTF8.GetString(body.ToArray()));
+            }
+
             object answer = context.Request.Path.Value switch
             {
                 FloydProtocol.PingPath => new PingResponseBody { NeedPackage = true, NeedConfig = true },

@@ -57,6 +57,27 @@ public sealed class PingUploadTicketTests
     }
 
     [Fact]
+    public async Task An_agent_of_the_original_protocol_is_never_sent_upload_and_still_receives_the_package()
+    {
+        using var temp = new TempDirectory("floyd-legacy-ticket");
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        await using var legacy = await LegacyFloydAgent.StartAsync(key);
+        using var client = FloydClient.Create(key);
+        var endpoint = new FloydEndpoint { InstanceId = "old-1", Host = legacy.BaseUri.Host, Port = legacy.BaseUri.Port };
+        var release = TestRelease.Create(temp, "billing", "1.0.0", packageBytes: 4096);
+
+        await client.PingAsync(endpoint, release.Ping() with { PackageBytes = 4096 }, CancellationToken.None);
+        await client.PushPackageAsync(endpoint, release.Package, CancellationToken.None);
+
+        // A 1.0 agent knows no tickets (section 10): its ping is the original body, and the push follows it directly.
+        var ping = Assert.Single(legacy.PingBodies);
+        Assert.DoesNotContain("upload", ping, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(release.PackageMd5, ping);
+        Assert.Equal(new[] { "/ping", "/package" }, legacy.VerifiedTargets.ToArray());
+        Assert.Empty(legacy.Refusals);
+    }
+
+    [Fact]
     public async Task A_package_over_the_agent_limit_does_not_fail_the_ping_and_fails_the_push_before_any_byte()
     {
         await using var harness = await AgentHarness.StartAsync(o => o with { MaxBodyBytes = 64 * 1024 });
