@@ -15,12 +15,8 @@ public sealed class PingUploadTicketTests
     [Fact]
     public async Task A_ping_that_names_the_package_and_its_size_brings_the_ticket_the_push_then_uses()
     {
-        var pings = 0;
-        await using var harness = await AgentHarness.StartAsync(beforeFloyd: app => app.Use(async (context, next) =>
-        {
-            if (context.Request.Path == FloydProtocol.PingPath) Interlocked.Increment(ref pings);
-            await next();
-        }));
+        var pings = new PingCounter();
+        await using var harness = await AgentHarness.StartAsync(beforeFloyd: pings.Count);
         using var client = harness.CreateClient();
         var release = TestRelease.Create(harness.Temp, "billing", "1.0.0", packageBytes: 300 * 1024);
 
@@ -30,29 +26,25 @@ public sealed class PingUploadTicketTests
         Assert.True(ping.NeedPackage);
         Assert.Equal(release.PackageMd5, pushed.Md5);
         Assert.Single(harness.StoredPackageFiles());
-        Assert.Equal(1, pings);
+        Assert.Equal(1, pings.Seen);
 
         // Spent once: the next push of the same file asks its own ticket again.
         await client.PushPackageAsync(harness.Endpoint, release.Package, CancellationToken.None);
-        Assert.Equal(2, pings);
+        Assert.Equal(2, pings.Seen);
     }
 
     [Fact]
     public async Task A_ping_without_the_size_asks_no_ticket_and_the_push_asks_its_own()
     {
-        var pings = 0;
-        await using var harness = await AgentHarness.StartAsync(beforeFloyd: app => app.Use(async (context, next) =>
-        {
-            if (context.Request.Path == FloydProtocol.PingPath) Interlocked.Increment(ref pings);
-            await next();
-        }));
+        var pings = new PingCounter();
+        await using var harness = await AgentHarness.StartAsync(beforeFloyd: pings.Count);
         using var client = harness.CreateClient();
         var release = TestRelease.Create(harness.Temp, "billing", "1.0.0");
 
         await client.PingAsync(harness.Endpoint, release.Ping(), CancellationToken.None);
         await client.PushPackageAsync(harness.Endpoint, release.Package, CancellationToken.None);
 
-        Assert.Equal(2, pings);
+        Assert.Equal(2, pings.Seen);
         Assert.Single(harness.StoredPackageFiles());
     }
 
@@ -93,5 +85,19 @@ public sealed class PingUploadTicketTests
         Assert.Equal(FloydErrorCodes.BodyTooLarge, error.AgentErrorCode);
         Assert.Empty(harness.StoredPackageFiles());
         Assert.Empty(harness.IncomingFiles());
+    }
+
+    /// <summary>Counts the pings an agent receives, ahead of its Floyd endpoints.</summary>
+    private sealed class PingCounter
+    {
+        private int _seen;
+
+        public int Seen => Volatile.Read(ref _seen);
+
+        public void Count(IApplicationBuilder app) => app.Use(async (context, next) =>
+        {
+            if (context.Request.Path == FloydProtocol.PingPath) Interlocked.Increment(ref _seen);
+            await next();
+        });
     }
 }
