@@ -119,6 +119,7 @@ public static class MultipartReceiver
                 using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
                 await using (var file = CreateIncomingFile(receipt.TempPath, ticket.Bytes))
                 {
+                    var writeback = EarlyWriteback.For(file);
                     int read;
                     while ((read = await fileSection.Body.ReadAsync(buffer, cancellationToken)) > 0)
                     {
@@ -132,6 +133,7 @@ public static class MultipartReceiver
                         hash.AppendData(buffer, 0, read);
                         await WriteLocalAsync(file, buffer, read, cancellationToken);
                         bytes += read;
+                        writeback.Written(bytes);
                     }
 
                     FlushLocal(file);
