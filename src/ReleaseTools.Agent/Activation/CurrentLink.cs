@@ -47,7 +47,8 @@ public static partial class CurrentLink
             throw new IOException($"Could not switch '{link}' to {relativeTarget}: {new Win32Exception(error).Message}");
         }
 
-        SyncDirectory(serviceDirectory);
+        // The rename itself made durable: without it a power cut could bring the old link back after the agent answered.
+        ReleaseFlush.FlushDirectory(serviceDirectory);
     }
 
     /// <summary>Removes <c>current</c> (a first release that failed leaves the service with none).</summary>
@@ -57,20 +58,6 @@ public static partial class CurrentLink
         if (new FileInfo(link).LinkTarget != null)
         {
             File.Delete(link);
-        }
-    }
-
-    /// <summary>Makes the rename itself durable: without it a power cut could bring the old link back after the agent answered.</summary>
-    private static void SyncDirectory(string directory)
-    {
-        try
-        {
-            using var handle = File.OpenHandle(directory, FileMode.Open, FileAccess.Read);
-            RandomAccess.FlushToDisk(handle);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Some file systems cannot open a directory for flushing; the rename is still atomic.
         }
     }
 

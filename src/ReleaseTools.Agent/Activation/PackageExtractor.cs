@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using ReleaseTools.Agent.Storage;
 using ReleaseTools.Engine.Floyd;
 
 namespace ReleaseTools.Agent.Activation;
@@ -197,9 +198,8 @@ public static partial class PackageExtractor
                 }
 
                 await using (var source = entry.Open())
-                await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
                 {
-                    await budget.CopyAsync(source, output, entry.FullName, cancellationToken);
+                    await WriteFileAsync(source, target, budget, entry.FullName, cancellationToken);
                 }
 
                 SetMode(target, unixMode);
@@ -236,13 +236,7 @@ public static partial class PackageExtractor
                         break;
                     case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
                         CreateDirectoryInside(destination, Path.GetDirectoryName(relative) ?? "");
-                        await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
-                        {
-                            if (entry.DataStream != null)
-                            {
-                                await budget.CopyAsync(entry.DataStream, output, entry.Name, cancellationToken);
-                            }
-                        }
+                        await WriteFileAsync(entry.DataStream ?? Stream.Null, target, budget, entry.Name, cancellationToken);
 
                         SetMode(target, (int)entry.Mode);
                         break;
@@ -262,9 +256,8 @@ public static partial class PackageExtractor
 
                         CreateDirectoryInside(destination, Path.GetDirectoryName(relative) ?? "");
                         await using (var from = File.OpenRead(sourcePath))
-                        await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
                         {
-                            await budget.CopyAsync(from, output, entry.Name, cancellationToken);
+                            await WriteFileAsync(from, target, budget, entry.Name, cancellationToken);
                         }
 
                         SetMode(target, (int)entry.Mode);
@@ -282,6 +275,17 @@ public static partial class PackageExtractor
         {
             throw new UnpackRefusedException(FloydErrorCodes.PackageInvalid, $"The tar.gz package cannot be read: {ex.Message}");
         }
+    }
+
+    /// <summary>
+    /// A new file with the entry's bytes, counted against the budget. Its writes to disk are started once it is complete,
+    /// so the flush of the whole release before it becomes current (<see cref="ReleaseFlush"/>) finds them under way.
+    /// </summary>
+    private static async Task WriteFileAsync(Stream source, string target, ByteBudget budget, string entryName, CancellationToken cancellationToken)
+    {
+        await using var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+        await budget.CopyAsync(source, output, entryName, cancellationToken);
+        EarlyWriteback.StartAll(output);
     }
 
     /// <summary>

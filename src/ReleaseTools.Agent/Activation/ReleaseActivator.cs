@@ -188,6 +188,8 @@ public sealed class ReleaseActivator
             var bytes = await PackageExtractor.ExtractAsync(_repository.PackagePath(package.PackageMd5), package.FileName, staging,
                 _layout.MaxExpandedBytes(service), CancellationToken.None);
             PlaceConfig(service, config, staging, _repository.ConfigFilePath(service, fversion, config.FileName));
+            // On disk before it takes the release's name: the marker below and the switch of current rely on it.
+            ReleaseFlush.FlushTree(staging);
             if (Directory.Exists(releaseDirectory))
             {
                 // Same version and config, different package bytes: the old directory may be what runs now, so it is
@@ -203,6 +205,8 @@ public sealed class ReleaseActivator
                 Directory.Move(staging, releaseDirectory);
             }
 
+            // The release's name on disk before current can name it.
+            ReleaseFlush.FlushDirectory(Path.GetDirectoryName(releaseDirectory)!);
             // Written after the move: a crash in between leaves no marker, and the next activation unpacks again.
             File.WriteAllText(marker, package.PackageMd5);
             _logger.LogInformation("{Service} {Version}: unpacked {Package} ({Bytes} bytes) into {Directory}", service, version, package.FileName, bytes, releaseDirectory);

@@ -35,6 +35,17 @@ public sealed partial class EarlyWriteback
     public static EarlyWriteback For(FileStream file) =>
         new(OperatingSystem.IsLinux() ? (offset, length) => StartWrite(file.SafeFileHandle, offset, length) : null);
 
+    /// <summary>Starts the writes of everything written to a file that is complete (an unpacked file before it is closed).</summary>
+    public static void StartAll(FileStream file)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            file.Flush(flushToDisk: false);
+            // Length 0: to the end of the file. A refusal only loses the head start.
+            StartWrite(file.SafeFileHandle, 0, 0);
+        }
+    }
+
     /// <summary>The file's first <paramref name="written"/> bytes have been written (not flushed) to it.</summary>
     public void Written(long written)
     {
