@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
+using ReleaseTools.Agent.Storage;
 
 namespace ReleaseTools.Agent.Activation;
 
@@ -48,7 +49,7 @@ public static partial class CurrentLink
         }
 
         // The rename itself made durable: without it a power cut could bring the old link back after the agent answered.
-        ReleaseFlush.FlushDirectory(serviceDirectory);
+        DurableFiles.FlushDirectory(serviceDirectory);
     }
 
     /// <summary>Removes <c>current</c> (a first release that failed leaves the service with none).</summary>

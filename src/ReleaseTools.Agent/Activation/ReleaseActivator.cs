@@ -206,7 +206,7 @@ public sealed class ReleaseActivator
             }
 
             // The release's name on disk before current can name it.
-            ReleaseFlush.FlushDirectory(Path.GetDirectoryName(releaseDirectory)!);
+            DurableFiles.FlushDirectory(Path.GetDirectoryName(releaseDirectory)!);
             // Written after the move: a crash in between leaves no marker, and the next activation unpacks again.
             File.WriteAllText(marker, package.PackageMd5);
             _logger.LogInformation("{Service} {Version}: unpacked {Package} ({Bytes} bytes) into {Directory}", service, version, package.FileName, bytes, releaseDirectory);

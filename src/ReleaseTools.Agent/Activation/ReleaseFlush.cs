@@ -1,4 +1,4 @@
-using Microsoft.Win32.SafeHandles;
+using ReleaseTools.Agent.Storage;
 
 namespace ReleaseTools.Agent.Activation;
 
@@ -6,7 +6,7 @@ namespace ReleaseTools.Agent.Activation;
 /// Puts an unpacked release on disk before it can become <c>current</c>. Unpacked files are written through the page
 /// cache; without a flush a power cut after the agent answered could leave the switched link pointing at empty or torn
 /// files (a file system with delayed allocation keeps a new file's blocks unwritten for up to half a minute). The
-/// extractor starts every file's writes as soon as the file is complete (<see cref="Storage.EarlyWriteback"/>), so this
+/// extractor starts every file's writes as soon as the file is complete (<see cref="EarlyWriteback"/>), so this
 /// pass mostly waits for writes already under way, then flushes the directories, so their entries are on disk too.
 /// Links are not followed: a link's target may be outside the release, and the link itself is a directory entry.
 /// </summary>
@@ -36,7 +36,7 @@ public static class ReleaseFlush
                 }
                 else
                 {
-                    Flush(entry.FullName, isDirectory: false);
+                    DurableFiles.FlushFile(entry.FullName);
                     files++;
                 }
             }
@@ -45,7 +45,7 @@ public static class ReleaseFlush
         // Deepest first, so each directory is flushed after the entries of those inside it.
         for (var i = visited.Count - 1; i >= 0; i--)
         {
-            Flush(visited[i].FullName, isDirectory: true);
+            DurableFiles.FlushDirectory(visited[i].FullName);
         }
 
         return files;
@@ -59,27 +59,4 @@ public static class ReleaseFlush
         RecurseSubdirectories = false,
         ReturnSpecialDirectories = false,
     };
-
-    /// <summary>Puts a directory's entries on disk: a rename or a new link in it survives a power cut once this returns.</summary>
-    public static void FlushDirectory(string directory) => Flush(directory, isDirectory: true);
-
-    private static void Flush(string path, bool isDirectory)
-    {
-        // Read access is enough for fsync(2) on Unix, so a file the package made read-only is flushed as it is;
-        // Windows flushes only what is open for writing and cannot open a directory this way.
-        if (isDirectory && OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        try
-        {
-            using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, OperatingSystem.IsWindows() ? FileAccess.Write : FileAccess.Read);
-            RandomAccess.FlushToDisk(handle);
-        }
-        catch (Exception ex) when (isDirectory && ex is IOException or UnauthorizedAccessException)
-        {
-            // Some file systems cannot open a directory for flushing; the files in it are flushed all the same.
-        }
-    }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using ReleaseTools.Agent.Storage;
 
 namespace ReleaseTools.Agent.Security;
 
@@ -42,8 +43,15 @@ public sealed partial class AgentIdentity
 
         var generated = Base64Url(RandomNumberGenerator.GetBytes(16));
         var temporary = path + ".tmp";
-        File.WriteAllText(temporary, generated + "\n");
+        // On disk before it is used: after a power cut an empty id file would keep the agent from starting.
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            file.Write(System.Text.Encoding.ASCII.GetBytes(generated + "\n"));
+            file.Flush(flushToDisk: true);
+        }
+
         File.Move(temporary, path, overwrite: false);
+        DurableFiles.FlushDirectory(dataDirectory);
         return new AgentIdentity(generated);
     }
 

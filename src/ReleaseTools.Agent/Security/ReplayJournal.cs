@@ -1,4 +1,5 @@
 using System.Globalization;
+using ReleaseTools.Agent.Storage;
 
 namespace ReleaseTools.Agent.Security;
 
@@ -22,6 +23,8 @@ public sealed class ReplayJournal : IDisposable
         Directory.CreateDirectory(dataDirectory);
         _path = Path.Combine(dataDirectory, FileName);
         _stream = OpenForAppend();
+        // A journal created just now is named on disk before the first request it remembers is answered.
+        DurableFiles.FlushDirectory(dataDirectory);
     }
 
     /// <summary>The unexpired entries a previous run recorded (a torn last line from a crash is ignored).</summary>
@@ -88,6 +91,7 @@ public sealed class ReplayJournal : IDisposable
 
             _stream.Dispose();
             File.Move(temporary, _path, overwrite: true);
+            DurableFiles.FlushDirectory(Path.GetDirectoryName(_path)!);
             _stream = OpenForAppend();
             _lines = live.Count;
         }

@@ -191,6 +191,7 @@ public sealed class ReleaseRepository
             else
             {
                 File.Move(receipt.TempPath, target);
+                DurableFiles.FlushDirectory(PackagesDirectory);
             }
 
             var existing = GetVersion(receipt.Service, version);
@@ -227,6 +228,7 @@ public sealed class ReleaseRepository
             var target = ConfigFilePath(receipt.Service, fversion, fileName);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Move(receipt.TempPath, target, overwrite: true);
+            DurableFiles.FlushDirectory(Path.GetDirectoryName(target)!);
             WriteRecordAtomically(ConfigRecordPath(receipt.Service, fversion), new ConfigRecord(version, fileName, md5.ToLowerInvariant(), Now()));
         }
         finally
@@ -262,7 +264,12 @@ public sealed class ReleaseRepository
 
     public ActivationJournal? ReadJournal(string service) => ReadRecord<ActivationJournal>(JournalPath(service));
 
-    public void ClearJournal(string service) => File.Delete(JournalPath(service));
+    /// <summary>Gone for good once this returns: a journal back after a power cut would undo a finished activation.</summary>
+    public void ClearJournal(string service)
+    {
+        File.Delete(JournalPath(service));
+        DurableFiles.FlushDirectory(ServiceDirectory(service));
+    }
 
     /// <summary>
     /// Records (version, fversion) as the service's active release by renaming a complete pointer file over the old
@@ -498,7 +505,7 @@ public sealed class ReleaseRepository
         }
     }
 
-    /// <summary>Write to a dot-prefixed temporary name in the same folder, flush to disk, then rename over the target.</summary>
+    /// <summary>Write to a dot-prefixed temporary name in the same folder, flush to disk, rename over the target, flush the folder.</summary>
     private static void WriteRecordAtomically<T>(string path, T record)
     {
         var directory = Path.GetDirectoryName(path)!;
@@ -511,6 +518,7 @@ public sealed class ReleaseRepository
         }
 
         File.Move(temp, path, overwrite: true);
+        DurableFiles.FlushDirectory(directory);
     }
 
     /// <summary>A config the service holds, as retention weighs it.</summary>
