@@ -13,6 +13,12 @@ public static class DurableFiles
     public static void FlushFile(string path)
     {
         // Read access is enough for fsync(2) on Unix; Windows flushes only a file open for writing.
+        if (OperatingSystem.IsWindows() && File.GetAttributes(path).HasFlag(FileAttributes.ReadOnly))
+        {
+            // Windows will not open a read-only file for writing: it is left to the file system's own flushing.
+            return;
+        }
+
         using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, OperatingSystem.IsWindows() ? FileAccess.Write : FileAccess.Read);
         RandomAccess.FlushToDisk(handle);
     }
