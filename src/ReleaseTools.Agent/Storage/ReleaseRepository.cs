@@ -264,7 +264,10 @@ public sealed class ReleaseRepository
 
     public ActivationJournal? ReadJournal(string service) => ReadRecord<ActivationJournal>(JournalPath(service));
 
-    /// <summary>Gone for good once this returns: a journal back after a power cut would undo a finished activation.</summary>
+    /// <summary>
+    /// Gone for good once this returns: a journal back after a power cut would make the agent, at its next start, treat
+    /// the finished activation as interrupted and run the active release's activate hook and health gate again.
+    /// </summary>
     public void ClearJournal(string service)
     {
         File.Delete(JournalPath(service));
