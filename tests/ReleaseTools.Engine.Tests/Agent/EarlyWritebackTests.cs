@@ -11,12 +11,7 @@ public sealed class EarlyWritebackTests
     [Fact]
     public void Writes_are_started_for_each_whole_step_and_the_rest_is_left_to_the_final_flush()
     {
-        var ranges = new List<(long Offset, long Length)>();
-        var writeback = new EarlyWriteback((offset, length) =>
-        {
-            ranges.Add((offset, length));
-            return true;
-        });
+        var (writeback, ranges) = Recording();
 
         for (var written = MiB; written <= 20 * MiB; written += MiB)
         {
@@ -30,12 +25,7 @@ public sealed class EarlyWritebackTests
     [Fact]
     public void Uneven_reads_start_each_range_where_the_last_one_ended()
     {
-        var ranges = new List<(long Offset, long Length)>();
-        var writeback = new EarlyWriteback((offset, length) =>
-        {
-            ranges.Add((offset, length));
-            return true;
-        });
+        var (writeback, ranges) = Recording();
 
         foreach (var written in new[] { 5 * MiB, 9 * MiB + 3, 12 * MiB, 17 * MiB + 5 })
         {
@@ -69,6 +59,17 @@ public sealed class EarlyWritebackTests
         var writeback = new EarlyWriteback(null);
         writeback.Written(64 * MiB);
         Assert.False(writeback.Active);
+    }
+
+    /// <summary>An early writeback whose kernel call only records the ranges it was asked to start.</summary>
+    private static (EarlyWriteback Writeback, List<(long Offset, long Length)> Ranges) Recording()
+    {
+        var ranges = new List<(long Offset, long Length)>();
+        return (new EarlyWriteback((offset, length) =>
+        {
+            ranges.Add((offset, length));
+            return true;
+        }), ranges);
     }
 
     [SkippableFact]
