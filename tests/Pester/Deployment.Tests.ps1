@@ -61,6 +61,28 @@ Describe 'Invoke-Deployment' {
         $forced.Status | Sort-Object -Unique | Should -Be 'Succeeded'
     }
 
+    It 'keeps its package cache bounded: a package no run used for a month goes when a new one is cached, and comes back when needed' {
+        Initialize-Service -Service 'trim'
+        $cache = Join-Path -Path $script:Fleet.Directory -ChildPath 'packages'
+        $md5 = (Get-FileHash -Path $script:Fleet.PackageV1 -Algorithm MD5).Hash.ToLowerInvariant()
+        $null = Invoke-Deployment -Service trim -Version 1.0.0 -PackageUrl $script:Fleet.PackageV1 -Checksum $md5 -Force
+        $cached = @(Get-ChildItem -Path $cache -Recurse -Filter "$md5.pkg")
+        $cached | Should -Not -BeNullOrEmpty
+        # As if no run had used it for 40 days, and the cache was last trimmed two days ago.
+        $cached | ForEach-Object { $_.LastWriteTimeUtc = [datetime]::UtcNow.AddDays(-40) }
+        (Get-Item -Path (Join-Path -Path $cache -ChildPath 'trimmed')).LastWriteTimeUtc = [datetime]::UtcNow.AddDays(-2)
+        $newer = Join-Path -Path $script:Fleet.Directory -ChildPath 'app-2.1.0.zip'
+        Copy-Item -Path $script:Fleet.PackageV2 -Destination $newer
+        [System.IO.File]::AppendAllText($newer, ' ')
+
+        $null = Invoke-Deployment -Service trim -Version 2.1.0 -PackageUrl $newer -Force
+
+        @(Get-ChildItem -Path $cache -Recurse -Filter "$md5.pkg") | Should -BeNullOrEmpty
+        $back = Invoke-Deployment -Service trim -Version 1.0.0 -PackageUrl $script:Fleet.PackageV1 -Checksum $md5 -Redeploy -Force
+        $back.Status | Sort-Object -Unique | Should -Be 'Succeeded'
+        @(Get-ChildItem -Path $cache -Recurse -Filter "$md5.pkg") | Should -Not -BeNullOrEmpty
+    }
+
     It 'stops with PackageChecksumMismatch before any instance changes when -Checksum does not match' {
         Initialize-Service -Service 'ledger'
 

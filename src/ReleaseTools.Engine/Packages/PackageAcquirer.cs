@@ -129,7 +129,7 @@ namespace ReleaseTools.Engine.Packages
 
                 if (download.NotModified)
                 {
-                    var cached = Cache.PathFor(location, known!.Md5);
+                    var cached = Cache.MarkUsed(Cache.PathFor(location, known!.Md5));
                     if (checkContent)
                     {
                         PackageContentCheck.CheckBody(location, cached, known.Length);
@@ -150,6 +150,11 @@ namespace ReleaseTools.Engine.Packages
                 var path = Cache.Commit(temporary, location, md5, out var moved);
                 // For a local file the validators are its size and last-write time as copied (none when it was too new to trust).
                 Cache.SaveValidators(location, new PackageValidators { Md5 = md5, Length = download.Length, ETag = download.ETag, LastModified = download.LastModified });
+                if (moved)
+                {
+                    // The cache grew: packages no run used for a month go (at most once a day, whichever process trims).
+                    Cache.TrimIfDue();
+                }
 
                 return new AcquiredPackage { Source = location.Original, FilePath = path, Md5 = md5, Length = download.Length, FromCache = false, Md5ComputedFromFile = moved };
             }
@@ -201,7 +206,7 @@ namespace ReleaseTools.Engine.Packages
                 return null;
             }
 
-            return new AcquiredPackage { Source = location.Original, FilePath = Cache.PathFor(location, known.Md5), Md5 = known.Md5, Length = known.Length, FromCache = true };
+            return new AcquiredPackage { Source = location.Original, FilePath = Cache.MarkUsed(Cache.PathFor(location, known.Md5)), Md5 = known.Md5, Length = known.Length, FromCache = true };
         }
 
         /// <summary>Copies the file with its MD5; the stamp is its last-write time when it stayed the same through the copy and had settled before it.</summary>
