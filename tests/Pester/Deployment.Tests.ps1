@@ -185,6 +185,26 @@ Describe 'A failed instance' {
         ($byId.Targets | Where-Object Status -ne Succeeded).InstanceId | Should -Be 'feed-02'
         Test-ServiceInstance -InstanceId feed-02 | ForEach-Object Reachable | Should -BeFalse
     }
+
+    It 'replaces a cached package damaged on disk: fetched again once for the run, said in a warning, and every instance succeeds' {
+        Initialize-Service -Service 'ledger2'
+        $md5 = (Get-FileHash -Path $script:Fleet.PackageV1 -Algorithm MD5).Hash.ToLowerInvariant()
+        $null = Invoke-Deployment -Service ledger2 -Version 1.0.0 -PackageUrl $script:Fleet.PackageV1 -Checksum $md5 -Force
+        $cached = Get-ChildItem -Path (Join-Path -Path $script:Fleet.Directory -ChildPath 'packages') -Recurse -Filter "$md5.pkg" | Select-Object -First 1
+        $bytes = [System.IO.File]::ReadAllBytes($cached.FullName)
+        $bytes[100] = $bytes[100] -bxor 0xFF
+        [System.IO.File]::WriteAllBytes($cached.FullName, $bytes)
+        # Another service, so every agent needs the package pushed.
+        Initialize-Service -Service 'ledger3'
+
+        $results = Invoke-Deployment -Service ledger3 -Version 1.0.0 -PackageUrl $script:Fleet.PackageV1 -Checksum $md5 -RetryCount 0 -Force `
+            -WarningVariable warnings -WarningAction SilentlyContinue
+
+        $results | Should -HaveCount 3
+        $results.Status | Sort-Object -Unique | Should -Be 'Succeeded'
+        @($warnings | Where-Object { "$_" -like "*cached copy '$($cached.FullName)'*no longer matched its MD5 $md5*fetched again*" }) | Should -HaveCount 1
+        (Get-FileHash -Path $cached.FullName -Algorithm MD5).Hash.ToLowerInvariant() | Should -Be $md5
+    }
 }
 
 Describe 'Invoke-Rollback' {

@@ -446,8 +446,12 @@ namespace ReleaseTools.Engine.Floyd
                 if (computedMd5 != null && !string.IsNullOrEmpty(expectedMd5Hex) &&
                     !string.Equals(FVersion.ToLowerHex(computedMd5), expectedMd5Hex!.Trim(), StringComparison.OrdinalIgnoreCase))
                 {
-                    throw LocalFailure(endpoint, step,
-                        $"the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected {expectedMd5Hex}; the file changed after it was checked", null);
+                    throw new FloydException(endpoint.InstanceId, step,
+                        $"Floyd {Describe(step)} to {Where(endpoint)} was not sent: the MD5 of '{fileName}' is {FVersion.ToLowerHex(md5)}, not the expected " +
+                        $"{expectedMd5Hex}; the file changed after it was checked.")
+                    {
+                        PackageFileChanged = true,
+                    };
                 }
 
                 // The request target comes last in the signature base, so the ticket (which names the MD5 just computed)

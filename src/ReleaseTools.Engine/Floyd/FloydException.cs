@@ -35,5 +35,7 @@ namespace ReleaseTools.Engine.Floyd
         public bool IsUnreachable { get; }
         /// <summary>The agent's report when an activation failed (hook, health gate, unsafe package); null otherwise.</summary>
         public ActivationFailureReport? Activation { get; init; }
+        /// <summary>Nothing was sent because the package file's bytes no longer match the MD5 they were checked against.</summary>
+        public bool PackageFileChanged { get; init; }
     }
 }

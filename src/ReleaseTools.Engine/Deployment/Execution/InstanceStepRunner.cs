@@ -1,8 +1,10 @@
 using System;
+using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using ReleaseTools.Engine.Deployment.Planning;
 using ReleaseTools.Engine.Floyd;
+using ReleaseTools.Engine.Packages;
 
 namespace ReleaseTools.Engine.Deployment.Execution
 {
@@ -90,20 +92,31 @@ namespace ReleaseTools.Engine.Deployment.Execution
                 {
                     step = PackageStep;
                     var package = await release.Package.GetAsync(cancellationToken).ConfigureAwait(false);
-                    var push = new PackagePush
+                    PackagePush PushOf(AcquiredPackage acquired) => new PackagePush
                     {
                         Service = release.Service,
                         Version = release.Version,
                         FVersion = release.FVersion,
-                        FilePath = package.FilePath,
-                        FileName = package.FileName,
-                        Md5 = package.Md5,
-                        Md5ComputedFromFile = package.Md5ComputedFromFile,
-                        OnBytesSent = onUpload is null ? null : sent => onUpload(sent, package.Length),
+                        FilePath = acquired.FilePath,
+                        FileName = acquired.FileName,
+                        Md5 = acquired.Md5,
+                        Md5ComputedFromFile = acquired.Md5ComputedFromFile,
+                        OnBytesSent = onUpload is null ? null : sent => onUpload(sent, acquired.Length),
                     };
                     await Run(PackageStep, async ct =>
                     {
-                        await _client.PushPackageAsync(endpoint, push, ct).ConfigureAwait(false);
+                        try
+                        {
+                            await _client.PushPackageAsync(endpoint, PushOf(package), ct).ConfigureAwait(false);
+                        }
+                        catch (FloydException ex) when (package.FromCache && (ex.PackageFileChanged || !File.Exists(package.FilePath)))
+                        {
+                            // The cached copy was damaged on disk (or removed) since it was filed: fetched again for the
+                            // whole run, and pushed from the fresh copy, so one bad file does not fail every instance.
+                            package = await release.Package.ReplaceDamagedAsync(package, ct).ConfigureAwait(false);
+                            await _client.PushPackageAsync(endpoint, PushOf(package), ct).ConfigureAwait(false);
+                        }
+
                         return true;
                     }).ConfigureAwait(false);
                     outcome = outcome with { PackageTransferred = true, PackageBytes = package.Length, PackageMd5 = package.Md5 };

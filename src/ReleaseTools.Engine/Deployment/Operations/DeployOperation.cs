@@ -57,7 +57,9 @@ namespace ReleaseTools.Engine.Deployment.Operations
                 events.Warn(line);
             }
 
-            var releases = DeployReleases.Build(configs, request.Version, PackageSupply.Ready(package));
+            var releases = DeployReleases.Build(configs, request.Version, PackageSupply.Ready(package,
+                ct => _services.Packages.AcquireAsync(location, package.Md5, EngineServices.ProgressTo(events, location.Original), ct, request.SkipPackageContentCheck),
+                events.Warn));
             await DeployReleases.SaveSnapshotsAsync(_services.Store, releases.Values, cancellationToken).ConfigureAwait(false);
             var targets = DeployReleases.Targets(valid.Batches, instances,
                 (instance, batch) => new TargetWork(instance, batch, releases[(instance.Service, instance.Environment)]));

@@ -174,7 +174,8 @@ namespace ReleaseTools.Engine.Deployment.Operations
                     // A deployment's package is fetched (and its MD5 checked) before anything is pushed, as in the original run;
                     // a rollback's packages only when an agent no longer holds them.
                     package = previous.Operation == DeploymentOperation.Deploy
-                        ? PackageSupply.Ready(await AcquireAsync(release, parameters.AllowLocalPackage, events, cancellationToken).ConfigureAwait(false))
+                        ? PackageSupply.Ready(await AcquireAsync(release, parameters.AllowLocalPackage, events, cancellationToken).ConfigureAwait(false),
+                            ct => AcquireAsync(release, parameters.AllowLocalPackage, events, ct), events.Warn)
                         : history.Supply(release.PackageUrl, release.PackageMd5);
                     packages[key] = package;
                 }
