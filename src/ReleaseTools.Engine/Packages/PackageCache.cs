@@ -113,7 +113,7 @@ namespace ReleaseTools.Engine.Packages
         /// Removes packages unused for <see cref="UnusedLifetime"/>, temporary files older than <see cref="TrimInterval"/>,
         /// the download validators of a source whose package is gone, and source folders left empty. Returns how many
         /// packages were removed. A run that takes up a package just as it is removed finds it missing at its next push
-        /// and fails that push; a package untouched for a month makes that all but impossible.
+        /// and fetches it again from its source, as it does for a damaged copy.
         /// </summary>
         internal int Trim(DateTime nowUtc)
         {
