@@ -111,7 +111,7 @@ namespace ReleaseTools.Engine.Packages
 
         /// <summary>
         /// Removes packages unused for <see cref="UnusedLifetime"/>, temporary files older than <see cref="TrimInterval"/>,
-        /// the download validators of a source whose package is gone, and source folders left empty. Returns how many
+        /// the download validators of a source whose package is gone, and source folders empty for a day. Returns how many
         /// packages were removed. A run that takes up a package just as it is removed finds it missing at its next push
         /// and fetches it again from its source, as it does for a damaged copy.
         /// </summary>
@@ -146,7 +146,9 @@ namespace ReleaseTools.Engine.Packages
                         TryDelete(Path.Combine(source.FullName, ValidatorsFileName));
                     }
 
-                    if (!source.EnumerateFileSystemInfos().Any())
+                    // An empty folder goes only once it has stayed empty a day: a run may have just created it for a download.
+                    source.Refresh();
+                    if (nowUtc - source.LastWriteTimeUtc > TrimInterval && !source.EnumerateFileSystemInfos().Any())
                     {
                         source.Delete();
                     }
