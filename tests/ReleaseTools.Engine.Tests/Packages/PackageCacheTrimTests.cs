@@ -21,6 +21,8 @@ public sealed class PackageCacheTrimTests : IAsyncLifetime
 
     private string Root => Path.Combine(_temp.Path, "cache");
 
+    private PackageAcquirer NewAcquirer() => new(new PackageCache(Root), 1 << 20, TimeSpan.FromSeconds(30));
+
     private string CachedFile(string source, string name, TimeSpan age)
     {
         var directory = Directory.CreateDirectory(Path.Combine(Root, source)).FullName;
@@ -88,7 +90,7 @@ public sealed class PackageCacheTrimTests : IAsyncLifetime
     {
         var content = PackageServer.RandomBytes(50_000, 11);
         var url = _server.Add("kept.zip", content);
-        using var acquirer = new PackageAcquirer(new PackageCache(Root), 1 << 20, TimeSpan.FromSeconds(30));
+        using var acquirer = NewAcquirer();
         var first = await acquirer.AcquireAsync(PackageLocation.Parse(url, false), null, null, CancellationToken.None);
         File.SetLastWriteTimeUtc(first.FilePath, DateTime.UtcNow - TimeSpan.FromDays(40));
 
@@ -105,7 +107,7 @@ public sealed class PackageCacheTrimTests : IAsyncLifetime
     {
         var oldContent = PackageServer.RandomBytes(40_000, 12);
         var oldUrl = _server.Add("web-1.0.zip", oldContent);
-        using var acquirer = new PackageAcquirer(new PackageCache(Root), 1 << 20, TimeSpan.FromSeconds(30));
+        using var acquirer = NewAcquirer();
         var old = await acquirer.AcquireAsync(PackageLocation.Parse(oldUrl, false), null, null, CancellationToken.None);
         File.SetLastWriteTimeUtc(old.FilePath, DateTime.UtcNow - TimeSpan.FromDays(45));
         // As if the last trim ran two days ago.
