@@ -62,8 +62,30 @@ public sealed class RawSinkServer : IAsyncDisposable
             return Results.Text(md5 == null ? "" : Convert.ToHexString(md5.GetHashAndReset()) + " " + Convert.ToHexString(signatureHash!.GetHashAndReset()));
         });
         await app.StartAsync();
-        var address = app.Urls.First();
-        return new RawSinkServer(app, dataDirectory, new Uri(address));
+        var address = new Uri(app.Urls.First());
+        await RehearseAsync(address, dataDirectory);
+        return new RawSinkServer(app, dataDirectory, address);
+    }
+
+    /// <summary>
+    /// The sink's counterpart of the agent's start-up rehearsal: one upload of 256 KiB to itself before it reports its
+    /// address, so its first measured upload compiles no more than the agent's first push does, and the floor measures
+    /// the work rather than a cold start the agent no longer pays. The rehearsal's file is removed.
+    /// </summary>
+    private static async Task RehearseAsync(Uri address, string dataDirectory)
+    {
+        var body = new byte[256 * 1024];
+        RandomNumberGenerator.Fill(body);
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+        using (var response = await http.PostAsync(new Uri(address, "/upload"), new ByteArrayContent(body)))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        foreach (var file in Directory.EnumerateFiles(dataDirectory, "upload-*.bin"))
+        {
+            File.Delete(file);
+        }
     }
 
     /// <summary>

@@ -50,6 +50,7 @@ public static class AgentConfigFile
         if (document.KeepReleases is { } keep) result = result with { KeepReleases = keep >= 0 ? keep : throw new FormatException($"{Where("keepReleases")} must be 0 or more.") };
         if (document.MaxExpandedBytes is { } maxExpanded) result = result with { MaxExpandedBytes = Positive(maxExpanded, Where("maxExpandedBytes")) };
         if (document.LogLevel != null) result = result with { MinimumLogLevel = Enum.Parse<LogLevel>(document.LogLevel, ignoreCase: true) };
+        if (document.RehearseOnStart is { } rehearse) result = result with { RehearseOnStart = rehearse };
 
         var services = new Dictionary<string, ServiceSettings>(StringComparer.Ordinal);
         foreach (var (name, section) in document.Services ?? new Dictionary<string, ServiceSection?>())
@@ -192,6 +193,7 @@ public static class AgentConfigFile
         public int? KeepReleases { get; set; }
         public long? MaxExpandedBytes { get; set; }
         public string? LogLevel { get; set; }
+        public bool? RehearseOnStart { get; set; }
         public Dictionary<string, ServiceSection?>? Services { get; set; }
     }
 

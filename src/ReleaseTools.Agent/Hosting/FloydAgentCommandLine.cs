@@ -12,12 +12,14 @@ public static class FloydAgentCommandLine
                                   [--urls http://127.0.0.1:7070[;http://...]] [--hash-algorithm sha1|sha256]
                                   [--clock-skew <30s|5m|hh:mm:ss>] [--max-body-bytes <n>] [--keep-releases <n>]
                                   [--max-expanded-bytes <n>] [--log-level Information|Debug|Warning] [--agent-id <id>]
+                                  [--no-rehearsal]
                                   [--tls-certificate <agent.pfx|agent.pem> [--tls-certificate-key <agent.key>]]
         https:// addresses need --tls-certificate; a password for it is read from FLOYD_TLS_CERTIFICATE_PASSWORD.
         --config reads the agent config file (YAML or JSON: the options below and one section per service with its
         hooks and health check); options given on the command line override the file. --data-dir and
         --authorized-key are required, on the command line or in the file.
         Port 0 picks a free port; each bound address is printed as 'Floyd agent listening on <url>'.
+        --no-rehearsal skips the deployments the agent rehearses on a private copy of itself before it listens.
         """;
 
     public static FloydAgentOptions Parse(IReadOnlyList<string> args)
@@ -43,6 +45,12 @@ public static class FloydAgentCommandLine
                 if (inlineValue != null) return inlineValue;
                 if (i + 1 >= args.Count) throw new FormatException($"The option {name} needs a value.");
                 return args[++i];
+            }
+
+            if (name == "--no-rehearsal")
+            {
+                options = inlineValue == null ? options with { RehearseOnStart = false } : throw new FormatException("The option --no-rehearsal takes no value.");
+                continue;
             }
 
             options = name switch

@@ -37,6 +37,8 @@ public static class FloydAgentHost
 
         var certificate = AgentListeners.LoadCertificate(options.TlsCertificatePath, options.TlsCertificateKeyPath, options.TlsCertificatePassword);
         var identity = AgentIdentity.Load(Path.GetFullPath(options.DataDirectory), options.AgentId);
+        // Made while the agent builds; unobserved when the start fails before the rehearsal (its handle is then finalized).
+        var rehearsalKey = options.RehearseOnStart && !options.IsRehearsalCopy ? StartupRehearsal.CreateKeyAsync() : null;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = Array.Empty<string>(),
@@ -46,8 +48,12 @@ public static class FloydAgentHost
 
         // Under systemd: readiness notification (Type=notify) and log lines with journald priorities; as a Windows
         // service: the service control manager's start and stop. Both do nothing when run from a shell or a test.
-        builder.Host.UseSystemd();
-        builder.Host.UseWindowsService(service => service.ServiceName = "FloydAgent");
+        if (!options.IsRehearsalCopy)
+        {
+            builder.Host.UseSystemd();
+            builder.Host.UseWindowsService(service => service.ServiceName = "FloydAgent");
+        }
+
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(options.MinimumLogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -68,7 +74,7 @@ public static class FloydAgentHost
             });
         }
 
-        if (OperatingSystem.IsWindows() && Microsoft.Extensions.Hosting.WindowsServices.WindowsServiceHelpers.IsWindowsService())
+        if (!options.IsRehearsalCopy && OperatingSystem.IsWindows() && Microsoft.Extensions.Hosting.WindowsServices.WindowsServiceHelpers.IsWindowsService())
         {
             AddServiceEventLog(builder.Logging);
         }
@@ -151,6 +157,11 @@ public static class FloydAgentHost
         FloydEndpoints.Map(app);
         app.MapMetrics(FloydProtocol.MetricsPath, metrics.Registry);
 
+        if (rehearsalKey != null)
+        {
+            await StartupRehearsal.RunAsync(options, rehearsalKey, app.Logger, cancellationToken);
+        }
+
         try
         {
             await app.StartAsync(cancellationToken);
@@ -162,7 +173,7 @@ public static class FloydAgentHost
         }
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? Array.Empty<string>();
-        if (options.CheckHealthOnStart)
+        if (options.CheckHealthOnStart && !options.IsRehearsalCopy)
         {
             await StartupSelfCheck.RunAsync(addresses, certificate, app.Logger, cancellationToken);
         }

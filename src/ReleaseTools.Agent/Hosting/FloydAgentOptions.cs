@@ -22,6 +22,18 @@ public sealed record FloydAgentOptions
     /// </summary>
     public bool CheckHealthOnStart { get; init; } = true;
 
+    /// <summary>
+    /// Whether the agent rehearses one deployment against a private copy of itself before it listens
+    /// (<see cref="StartupRehearsal"/> says why). On by default; a failure is logged as a warning and never stops the agent.
+    /// </summary>
+    public bool RehearseOnStart { get; init; } = true;
+
+    /// <summary>
+    /// Set on the private copy a rehearsal starts: it neither rehearses nor checks itself, and it stays out of the
+    /// service manager's sight (no systemd readiness, no Windows service lifetime), which belongs to the real agent.
+    /// </summary>
+    internal bool IsRehearsalCopy { get; init; }
+
     /// <summary>Addresses to bind. Port 0 picks a free port; the real address is reported after start.</summary>
     public IReadOnlyList<string> Urls { get; init; } = new[] { "http://127.0.0.1:0" };
 

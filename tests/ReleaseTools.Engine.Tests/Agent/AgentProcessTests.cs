@@ -49,6 +49,9 @@ public sealed class AgentProcessTests
 
         var ready = await received.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal("READY=1", System.Text.Encoding.UTF8.GetString(buffer, 0, ready).Trim());
+        // Only the agent itself speaks to systemd: the private copy its start-up rehearsal runs (before the agent listens,
+        // so before this READY) sent nothing, no READY and no STOPPING of its own.
+        Assert.Equal(0, socket.Available);
         using var client = FloydClient.Create(keys.Rsa);
         Assert.True((await client.CheckHealthAsync(Endpoint(agent), CancellationToken.None)).Healthy);
         // An unsigned ping is refused and logged as a warning: the line carries journald's priority, not the console layout.
