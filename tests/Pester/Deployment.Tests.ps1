@@ -272,6 +272,27 @@ Describe 'Invoke-Rollback' {
         (Get-ServiceInstance -InstanceId edge-01).Version | Should -Be '2.0.0'
         (Get-ServiceInstance -InstanceId edge-02).Version | Should -Be '1.0.0'
     }
+
+    It 'replaces a cached package damaged on disk when a rollback must push it, and says so in a warning' {
+        Initialize-Service -Service 'ledger4' -Port $script:Fleet.Agents[0].Port
+        $md5 = (Get-FileHash -Path $script:Fleet.PackageV1 -Algorithm MD5).Hash.ToLowerInvariant()
+        $null = Invoke-Deployment -Service ledger4 -Version 1.0.0 -PackageUrl $script:Fleet.PackageV1 -Checksum $md5 -Force
+        $null = Invoke-Deployment -Service ledger4 -Version 2.0.0 -PackageUrl $script:Fleet.PackageV2 -Force
+        $cached = Get-ChildItem -Path (Join-Path -Path $script:Fleet.Directory -ChildPath 'packages') -Recurse -Filter "$md5.pkg" | Select-Object -First 1
+        $bytes = [System.IO.File]::ReadAllBytes($cached.FullName)
+        $bytes[100] = $bytes[100] -bxor 0xFF
+        [System.IO.File]::WriteAllBytes($cached.FullName, $bytes)
+        # The instance moves to an agent that never held the service, so going back to 1.0.0 needs the package pushed.
+        Register-ServiceInstance -InstanceId ledger4-01 -Service ledger4 -Environment prod -HostName 127.0.0.1 -Port $script:Fleet.Agents[1].Port
+
+        $rollback = Get-ServiceInstance -Service ledger4 | Invoke-Rollback -RetryCount 0 -Force -WarningVariable warnings -WarningAction SilentlyContinue
+
+        $rollback.Status | Should -Be 'Succeeded'
+        $rollback.ToVersion | Should -Be '1.0.0'
+        @($warnings | Where-Object { "$_" -like "*cached copy '$($cached.FullName)'*no longer matched its MD5 $md5*fetched again*" }) | Should -HaveCount 1
+        (Get-FileHash -Path $cached.FullName -Algorithm MD5).Hash.ToLowerInvariant() | Should -Be $md5
+        (Get-ServiceInstance -InstanceId ledger4-01 | Test-ServiceInstance).Version | Should -Be '1.0.0'
+    }
 }
 
 Describe 'Test-ServiceInstance' {

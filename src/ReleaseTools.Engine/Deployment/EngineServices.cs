@@ -33,7 +33,7 @@ namespace ReleaseTools.Engine.Deployment
             Store.RecoverInterruptedAsync(ProcessIdentity.IsAlive, cancellationToken);
 
         public ReleaseHistoryResolver HistoryResolver(EventPublisher events) =>
-            new ReleaseHistoryResolver(Store, Packages, source => ProgressTo(events, source));
+            new ReleaseHistoryResolver(Store, Packages, source => ProgressTo(events, source), events.Warn);
 
         public static PackageProgressCallback ProgressTo(EventPublisher events, string source) =>
             (received, total, fromCache) => events.Publish(new PackageProgress

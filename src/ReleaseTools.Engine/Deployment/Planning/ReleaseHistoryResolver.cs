@@ -24,15 +24,18 @@ namespace ReleaseTools.Engine.Deployment.Planning
         private readonly IReleaseStore _store;
         private readonly PackageAcquirer _packages;
         private readonly Func<string, PackageProgressCallback>? _progressFor;
+        private readonly Action<string>? _warn;
         private readonly ConcurrentDictionary<string, ReleaseSpec> _releases = new ConcurrentDictionary<string, ReleaseSpec>(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, byte[]?> _snapshots = new ConcurrentDictionary<string, byte[]?>(StringComparer.Ordinal);
 
         /// <param name="progressFor">Progress reporting for a download from the given source; null reports nothing (dry runs).</param>
-        public ReleaseHistoryResolver(IReleaseStore store, PackageAcquirer packages, Func<string, PackageProgressCallback>? progressFor)
+        /// <param name="warn">Hears that a damaged cached copy of a package was replaced during the run; null: nobody (dry runs).</param>
+        public ReleaseHistoryResolver(IReleaseStore store, PackageAcquirer packages, Func<string, PackageProgressCallback>? progressFor, Action<string>? warn = null)
         {
             _store = store;
             _packages = packages;
             _progressFor = progressFor;
+            _warn = warn;
         }
 
         /// <summary>
@@ -171,7 +174,7 @@ namespace ReleaseTools.Engine.Deployment.Planning
             }
 
             return PackageSupply.Lazy(source!, md5, ct =>
-                _packages.AcquireAsync(PackageLocation.Parse(source, allowLocal: true), md5, _progressFor?.Invoke(source!), ct));
+                _packages.AcquireAsync(PackageLocation.Parse(source, allowLocal: true), md5, _progressFor?.Invoke(source!), ct), _warn);
         }
 
         private static ResolvedRelease Refuse(string errorId, string message) =>

@@ -67,8 +67,12 @@ namespace ReleaseTools.Engine.Deployment.Planning
         public static PackageSupply Ready(AcquiredPackage package, Func<CancellationToken, Task<AcquiredPackage>>? fetchAgain = null, Action<string>? warn = null) =>
             new PackageSupply(package.Source, package.Md5, package.Length, _ => Task.FromResult(package), fetchAgain, warn);
 
-        public static PackageSupply Lazy(string source, string? md5, Func<CancellationToken, Task<AcquiredPackage>> acquire) =>
-            new PackageSupply(source, md5, null, acquire, acquire, null);
+        /// <summary>
+        /// A package acquired when the first instance needs it; a damaged cached copy is acquired the same way again, and
+        /// <paramref name="warn"/> hears that it was.
+        /// </summary>
+        public static PackageSupply Lazy(string source, string? md5, Func<CancellationToken, Task<AcquiredPackage>> acquire, Action<string>? warn = null) =>
+            new PackageSupply(source, md5, null, acquire, acquire, warn);
 
         /// <summary>All callers share one acquisition; a failed or cancelled one is tried again by the next caller.</summary>
         public Task<AcquiredPackage> GetAsync(CancellationToken cancellationToken)
