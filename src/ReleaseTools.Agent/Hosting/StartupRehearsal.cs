@@ -49,6 +49,8 @@ internal static class StartupRehearsal
             timeout.CancelAfter(Timeout);
             using var rsa = await key;
             await RehearseAsync(options, rsa, scratch, timeout.Token);
+            // What the copy allocated is garbage now; returned to the system, so the agent's resident set is its own.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             logger.LogInformation("Rehearsed three deployments on a private copy of the agent in {Milliseconds} ms, so that the first real one costs what later ones do (--no-rehearsal skips this).",
                 started.ElapsedMilliseconds);
         }
@@ -73,18 +75,15 @@ internal static class StartupRehearsal
 
     private static async Task RehearseAsync(FloydAgentOptions options, RSA key, string scratch, CancellationToken cancellationToken)
     {
-        var rehearsalOptions = options with
+        // The defaults, not the agent's own limits, clock or services: a small limit or a test's clock must not fail the
+        // rehearsal. Only the hash algorithm is the agent's, so the signature code that runs is the one its clients use.
+        var rehearsalOptions = new FloydAgentOptions
         {
             DataDirectory = Path.Combine(scratch, "data"),
-            AgentId = null,
             Urls = new[] { "http://127.0.0.1:0" },
-            TlsCertificatePath = null,
-            TlsCertificateKeyPath = null,
-            TlsCertificatePassword = null,
-            AuthorizedKeyFiles = Array.Empty<string>(),
             AuthorizedKeyPems = new[] { key.ExportSubjectPublicKeyInfoPem() },
-            Services = new Dictionary<string, Activation.ServiceSettings>(StringComparer.Ordinal),
-            ConsoleLogging = false,
+            HashAlgorithm = options.HashAlgorithm,
+            ReplayCacheCapacity = 1_000,
             IsRehearsalCopy = true,
         };
 
