@@ -39,6 +39,9 @@ internal sealed class AgentHarness : IAsyncDisposable
             DataDirectory = temp.Combine("data"),
             AuthorizedKeyFiles = new[] { keys.PublicKeyPath },
             MinimumLogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
+            // Agents hosted in the test process: the first one compiles what the rest use, so a rehearsal would only
+            // cost time. Agent processes, as operators run them, rehearse (StartupRehearsalTests).
+            RehearseOnStart = false,
         };
         options = configure?.Invoke(options) ?? options;
         var agent = await FloydAgentHost.StartAsync(options, beforeFloyd);

@@ -107,6 +107,9 @@ public sealed class DeploymentWorld : IAsyncDisposable
             DataDirectory = Temp.Combine("agents", $"agent{index + 1:00}"),
             AuthorizedKeyPems = new[] { Keys.PublicKeyPem },
             MinimumLogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
+            // Agents hosted in the test process: the first one compiles what the rest use, so a rehearsal would only
+            // cost time. Agent processes, as operators run them, rehearse (StartupRehearsalTests).
+            RehearseOnStart = false,
         }, probe.Install);
 
     /// <summary>Stops an instance's agent: its port then refuses connections, as a dead host would.</summary>
