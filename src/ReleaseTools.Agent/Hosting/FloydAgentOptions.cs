@@ -23,7 +23,7 @@ public sealed record FloydAgentOptions
     public bool CheckHealthOnStart { get; init; } = true;
 
     /// <summary>
-    /// Whether the agent rehearses one deployment against a private copy of itself before it listens
+    /// Whether the agent rehearses three deployments on a private copy of itself before it listens
     /// (<see cref="StartupRehearsal"/> says why). On by default; a failure is logged as a warning and never stops the agent.
     /// </summary>
     public bool RehearseOnStart { get; init; } = true;

@@ -20,14 +20,15 @@ namespace ReleaseTools.Agent.Hosting;
 /// </summary>
 internal static class StartupRehearsal
 {
-    internal const string FolderName = "rehearsal";
+    private const string FolderName = "rehearsal";
     private const string Service = "rehearsal";
     private const string Environment = "rehearsal";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The rehearsal's key, started on a worker thread as soon as the agent begins starting: generating an RSA-2048 key
-    /// costs more than the rest of the rehearsal, and overlaps the agent's own start-up this way.
+    /// costs about as much as the rest of the rehearsal, and a random amount (50 to several hundred milliseconds), so it
+    /// overlaps the agent's own start-up this way.
     /// </summary>
     public static Task<RSA> CreateKeyAsync() => Task.Run(() =>
     {
@@ -71,7 +72,7 @@ internal static class StartupRehearsal
         }
     }
 
-    internal static string ScratchFolder(FloydAgentOptions options) => Path.Combine(Path.GetFullPath(options.DataDirectory), FolderName);
+    private static string ScratchFolder(FloydAgentOptions options) => Path.Combine(Path.GetFullPath(options.DataDirectory), FolderName);
 
     private static async Task RehearseAsync(FloydAgentOptions options, RSA key, string scratch, CancellationToken cancellationToken)
     {
