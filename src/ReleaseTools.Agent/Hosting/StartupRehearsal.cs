@@ -172,20 +172,11 @@ internal static class StartupRehearsal
 
     private static void RemoveScratch(string scratch)
     {
-        if (!Directory.Exists(scratch))
+        // As retention removes an installed release: the agent marks files read-only only through their Unix mode,
+        // which does not keep their folder from being deleted.
+        if (Directory.Exists(scratch))
         {
-            return;
+            Directory.Delete(scratch, recursive: true);
         }
-
-        // A single-file package is installed as a read-only hard link, which Windows will not delete as it is.
-        foreach (var file in new DirectoryInfo(scratch).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
-        {
-            if (file.LinkTarget == null && file.IsReadOnly)
-            {
-                file.IsReadOnly = false;
-            }
-        }
-
-        Directory.Delete(scratch, recursive: true);
     }
 }
